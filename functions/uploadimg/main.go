@@ -1,0 +1,27 @@
+// Command uploadimg is the wxmedia `uploadimg` Lambda function: POST /cgi-bin/media/uploadimg, and S3 puts under uploadimg/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+)
+
+func main() {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "uploadimg: %v\n", err)
+		os.Exit(1)
+	}
+	app, err := config.Build(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "uploadimg: %v\n", err)
+		os.Exit(1)
+	}
+	lambda.Start(app.Lambda(true, httpapi.RouteUploadImg))
+}

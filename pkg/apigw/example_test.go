@@ -1,0 +1,35 @@
+package apigw_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/wxmedia/wxmedia/pkg/apigw"
+)
+
+func ExampleHandler() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /cgi-bin/media/get", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"media_id":%q}`, r.URL.Query().Get("media_id"))
+	})
+
+	// In functions/get/main.go: lambda.Start(apigw.Handler(mux)); locally the
+	// same mux goes to http.ListenAndServe.
+	handle := apigw.Handler(mux)
+
+	var e events.APIGatewayV2HTTPRequest
+	e.RequestContext.HTTP.Method = "GET"
+	e.RawPath = "/cgi-bin/media/get"
+	e.RawQueryString = "media_id=MEDIA_ID"
+	resp, err := handle(context.Background(), e)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.StatusCode, resp.Headers["Content-Type"], resp.Body, resp.IsBase64Encoded)
+	// Output: 200 application/json {"media_id":"MEDIA_ID"} false
+}

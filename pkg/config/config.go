@@ -1,0 +1,158 @@
+// Package config reads the functions' configuration from the environment
+// and builds their clients once, so warm invocations reuse them. Nothing
+// here calls AWS or WeChat: the first invocation reads the secret.
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/dispatch"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/logging"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
+	"github.com/wxmedia/wxmedia/pkg/trigger"
+	"github.com/wxmedia/wxmedia/pkg/wechat"
+)
+
+// The environment variables the functions read.
+const (
+	EnvBucket          = "MEDIA_BUCKET"     // required: the media bucket
+	EnvSecretID        = "WECHAT_SECRET_ID" // required: name or ARN of the {"appid","appsecret"} secret
+	EnvWeChatBase      = "WECHAT_API_BASE"  // default https://api.weixin.qq.com
+	EnvAllowedPrefixes = "ALLOWED_PREFIXES" // comma-separated; empty allows any key outside results/
+	EnvLimits          = "MEDIA_LIMITS"     // e.g. image=2MB,thumb=64KB
+	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error
+)
+
+// Config is the functions' configuration.
+type Config struct {
+	Bucket          string
+	SecretID        string
+	WeChatBase      string
+	AllowedPrefixes []string
+	Rules           media.Rules
+	LogLevel        string
+}
+
+// FromEnv reads Config, naming any variable that is missing or wrong.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Bucket:     strings.TrimSpace(getenv(EnvBucket)),
+		SecretID:   strings.TrimSpace(getenv(EnvSecretID)),
+		WeChatBase: strings.TrimSpace(getenv(EnvWeChatBase)),
+		LogLevel:   getenv(EnvLogLevel),
+	}
+	for _, name := range []struct{ env, val string }{{EnvBucket, c.Bucket}, {EnvSecretID, c.SecretID}} {
+		if name.val == "" {
+			return Config{}, fmt.Errorf("environment variable %s is not set", name.env)
+		}
+	}
+	if c.WeChatBase == "" {
+		c.WeChatBase = wechat.DefaultBaseURL
+	}
+	if !strings.HasPrefix(c.WeChatBase, "http://") && !strings.HasPrefix(c.WeChatBase, "https://") {
+		return Config{}, fmt.Errorf("environment variable %s: want an http(s) URL, got %q", EnvWeChatBase, c.WeChatBase)
+	}
+	for _, p := range strings.Split(getenv(EnvAllowedPrefixes), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.AllowedPrefixes = append(c.AllowedPrefixes, p)
+		}
+	}
+	rules, err := media.DefaultRules().WithLimits(getenv(EnvLimits))
+	if err != nil {
+		return Config{}, fmt.Errorf("environment variable %s: %w", EnvLimits, err)
+	}
+	c.Rules = rules
+	return c, nil
+}
+
+// App is the built service.
+type App struct {
+	Config  Config
+	Logger  *slog.Logger
+	Service *transfer.Service
+	Tokens  *token.Source
+}
+
+// Build loads the AWS configuration (credentials, region, and the standard
+// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_SECRETS_MANAGER overrides) and
+// builds the clients.
+func Build(ctx context.Context, c Config) (*App, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	awsCfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	awsCfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		// Emulators (moto, the local runner's S3) serve buckets by path.
+		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	})
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	return New(c, s3c, s3.NewPresignClient(s3c), token.NewSecretStore(sm, c.SecretID, 0)), nil
+}
+
+// New builds the service from clients that are already made.
+func New(c Config, api bucket.API, presign bucket.Presigner, creds token.CredentialsProvider) *App {
+	log := logging.New(os.Stderr, c.LogLevel)
+	hc := httpClient()
+	tokens := token.New(token.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Credentials: creds, Logger: log})
+	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log})
+	svc := transfer.New(transfer.Options{
+		Bucket:          bucket.New(api, bucket.Options{Name: c.Bucket, Presigner: presign}),
+		WeChat:          wx,
+		Rules:           c.Rules,
+		AllowedPrefixes: c.AllowedPrefixes,
+		HTTPClient:      hc,
+		Logger:          log,
+	})
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens}
+}
+
+// HTTP is the HTTP handler for routes (all of them if none).
+func (a *App) HTTP(routes ...string) http.Handler {
+	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger})
+}
+
+// Trigger is the S3 event handler.
+func (a *App) Trigger() *trigger.Handler { return trigger.New(a.Service, a.Config.Bucket, a.Logger) }
+
+// Lambda is a function's handler: its HTTP routes, and S3 events if s3Events.
+func (a *App) Lambda(s3Events bool, routes ...string) func(ctx context.Context, payload json.RawMessage) (any, error) {
+	var t *trigger.Handler
+	if s3Events {
+		t = a.Trigger()
+	}
+	return dispatch.Handler(a.HTTP(routes...), t)
+}
+
+// httpClient is the client for WeChat: no global timeout (the context
+// bounds each call, so a 10 MB upload is not cut short), but bounded
+// connection set-up.
+func httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 0,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+}

@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/apierror"
+	"github.com/wxmedia/wxmedia/pkg/logging"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
+)
+
+// Service is what the routes call.
+type Service interface {
+	CheckKey(key string) error
+	UploadObject(ctx context.Context, t media.Type, key string) (transfer.Result, error)
+	UploadBytes(ctx context.Context, t media.Type, data []byte) (transfer.Result, error)
+	Fetch(ctx context.Context, mediaID string) (transfer.Fetched, error)
+}
+
+var _ Service = (*transfer.Service)(nil)
+
+// The routes.
+const (
+	RouteUpload    = "upload"
+	RouteGet       = "get"
+	RouteUploadImg = "uploadimg"
+)
+
+// MaxBody is the largest request body accepted: what fits in Lambda's 6 MB
+// invoke payload once API Gateway has base64-encoded it, less room for the
+// event's own fields. Larger files go through S3.
+const MaxBody = 6*1024*1024/4*3 - 16*1024
+
+// Options configure the handler.
+type Options struct {
+	Service Service      // required
+	Bucket  string       // the media bucket's name: a JSON "bucket" naming another is refused
+	Routes  []string     // the routes served; empty serves all three
+	Logger  *slog.Logger // default slog.Default()
+	MaxBody int64        // default MaxBody
+}
+
+type api struct {
+	svc     Service
+	bucket  string
+	log     *slog.Logger
+	maxBody int64
+}
+
+// New returns the HTTP handler.
+func New(opts Options) http.Handler {
+	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = MaxBody
+	}
+	routes := map[string]struct {
+		pattern string
+		h       func(w http.ResponseWriter, r *http.Request) error
+	}{
+		RouteUpload:    {"POST /cgi-bin/media/upload", a.upload},
+		RouteGet:       {"GET /cgi-bin/media/get", a.get},
+		RouteUploadImg: {"POST /cgi-bin/media/uploadimg", a.uploadImg},
+	}
+	served := opts.Routes
+	if len(served) == 0 {
+		served = []string{RouteUpload, RouteGet, RouteUploadImg}
+	}
+	mux := http.NewServeMux()
+	for _, name := range served {
+		rt, ok := routes[name]
+		if !ok {
+			panic(fmt.Sprintf("httpapi: unknown route %q", name)) // a wiring mistake, caught at start
+		}
+		mux.Handle(rt.pattern, a.handle(name, rt.h))
+	}
+	mux.Handle("/", a.handle("none", func(w http.ResponseWriter, r *http.Request) error {
+		return &apierror.Error{Status: http.StatusNotFound, Code: apierror.CodeInvalidParam,
+			Message: fmt.Sprintf("no route %s %s; see the README for the routes", r.Method, r.URL.Path)}
+	}))
+	return mux
+}
+
+// handle runs one route: it bounds the body, recovers panics, maps errors
+// to answers in one place and logs the outcome.
+func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := logging.With(r.Context(), slog.String("route", route))
+		r = r.WithContext(ctx)
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					a.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					err = errors.New("panic in handler")
+				}
+			}()
+			if len(r.URL.RawQuery) > 2048 {
+				return &apierror.Error{Status: http.StatusRequestURITooLong, Code: apierror.CodeInvalidParam, Message: "query string too long"}
+			}
+			if r.ContentLength > a.maxBody {
+				return tooLarge(r.ContentLength)
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+			return h(w, r)
+		}()
+		if err == nil {
+			a.log.InfoContext(ctx, "request", "method", r.Method, "status", http.StatusOK, "ms", time.Since(start).Milliseconds())
+			return
+		}
+		o := apierror.Classify(err)
+		attrs := []any{"method", r.Method, "status", o.Status, "errcode", o.Code, "ms", time.Since(start).Milliseconds()}
+		if o.Internal || o.Status >= 500 {
+			a.log.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)
+		} else {
+			a.log.InfoContext(ctx, "request refused", append(attrs, "errmsg", o.Message)...)
+		}
+		writeJSON(w, o.Status, o)
+	})
+}
+
+func tooLarge(n int64) error {
+	return apierror.TooLarge("request body of %d bytes is over the %d-byte limit of API Gateway and Lambda; put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", n, MaxBody)
+}
+
+func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
+	t, err := media.ParseType(r.URL.Query().Get("type"))
+	if err != nil {
+		return err
+	}
+	res, err := a.send(r, t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"type": res.Type, "media_id": res.MediaID, "created_at": res.CreatedAt, "expires_at": res.ExpiresAt})
+	return nil
+}
+
+func (a *api) uploadImg(w http.ResponseWriter, r *http.Request) error {
+	res, err := a.send(r, media.ArticleImage)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": res.URL})
+	return nil
+}
+
+// send takes the file from a multipart "media" part or an S3 key in JSON.
+func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && ct == "application/json":
+		key, err := a.keyFromJSON(r.Body)
+		if err != nil {
+			return transfer.Result{}, err
+		}
+		r = r.WithContext(logging.With(r.Context(), slog.String("key", key)))
+		return a.svc.UploadObject(r.Context(), t, key)
+	case err == nil && ct == "multipart/form-data":
+		data, err := a.mediaPart(r)
+		if err != nil {
+			return transfer.Result{}, err
+		}
+		return a.svc.UploadBytes(r.Context(), t, data)
+	}
+	return transfer.Result{}, &apierror.Error{Status: http.StatusUnsupportedMediaType, Code: apierror.CodeDataFormat,
+		Message: `data format error: send multipart/form-data with a "media" file part (curl -F media=@file), or application/json {"key":"…"}`}
+}
+
+func (a *api) keyFromJSON(body io.Reader) (string, error) {
+	var in struct {
+		Key    string `json:"key"`
+		Bucket string `json:"bucket"`
+	}
+	if err := json.NewDecoder(body).Decode(&in); err != nil {
+		if isTooLarge(err) {
+			return "", tooLarge(-1)
+		}
+		return "", apierror.BadRequest(apierror.CodeDataFormat, `data format error: want JSON {"key":"…"}`)
+	}
+	if in.Bucket != "" && in.Bucket != a.bucket {
+		return "", &apierror.Error{Status: http.StatusForbidden, Code: apierror.CodeInvalidParam, Message: "only the media bucket can be read"}
+	}
+	if err := a.svc.CheckKey(in.Key); err != nil {
+		return "", err
+	}
+	return in.Key, nil
+}
+
+// mediaPart reads the "media" file part. The body is already in memory in
+// Lambda (API Gateway delivers it whole), and bounded by MaxBody.
+func (a *api) mediaPart(r *http.Request) ([]byte, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, apierror.BadRequest(apierror.CodeDataFormat, "data format error: malformed multipart body")
+	}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, apierror.BadRequest(apierror.CodeMediaMissing, `media data missing: no "media" file part`)
+		}
+		if err != nil {
+			if isTooLarge(err) {
+				return nil, tooLarge(-1)
+			}
+			return nil, apierror.BadRequest(apierror.CodeDataFormat, "data format error: malformed multipart body")
+		}
+		if p.FormName() != "media" {
+			p.Close()
+			continue
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			if isTooLarge(err) {
+				return nil, tooLarge(-1)
+			}
+			return nil, apierror.BadRequest(apierror.CodeDataFormat, "data format error: truncated multipart body")
+		}
+		return data, nil
+	}
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	id := q.Get("media_id")
+	r = r.WithContext(logging.With(r.Context(), slog.String("media_id", id)))
+	f, err := a.svc.Fetch(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if q.Get("redirect") == "true" {
+		w.Header().Set("Location", f.URL)
+		writeJSON(w, http.StatusFound, f)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,45 @@
+// Package wechatsim is a WeChat API simulator: an in-process http.Handler that
+// answers the access-token and temporary-media endpoints of
+// api.weixin.qq.com the way WeChat does, for tests, the local runner and as a
+// standalone program (cmd/wechatsim).
+//
+// Like WeChat, it answers failures with HTTP 200 and a JSON body
+// {"errcode":N,"errmsg":"…"} (Content-Type "application/json; encoding=utf-8"),
+// except for the front-end answers: HTTP 412 for a chunked upload body and
+// HTTP 503 for the ServerError fault.
+//
+// # WeChat endpoints
+//
+//   - GET  /cgi-bin/token?grant_type=client_credential&appid=&secret=
+//     issues a new token on every call; the previous one stays valid for
+//     TokenOverlap.
+//   - POST /cgi-bin/stable_token {"grant_type","appid","secret","force_refresh"}
+//     returns the current stable token with its remaining lifetime; a force
+//     refresh issues a new one (at most ForceRefreshPerDay per simulated day,
+//     Beijing time, and one per ForceRefreshInterval).
+//   - POST /cgi-bin/media/upload?access_token=&type=image|voice|video|thumb
+//   - GET  /cgi-bin/media/get?access_token=&media_id=
+//   - POST /cgi-bin/media/uploadimg?access_token=
+//
+// Uploads are multipart/form-data with a file part named "media"; the file
+// type is decided by the filename extension, as WeChat does. Media expire
+// after MediaLifetime of simulated time; uploadimg images never expire.
+//
+// # Simulator endpoints
+//
+//   - GET  /_sim/stats          → {"token":0,"stable_token":0,"upload":0,"get":0,"uploadimg":0}
+//   - GET  /_sim/faults         → the current Faults as JSON
+//   - POST /_sim/faults         ← Faults JSON (replaces them), → the current Faults
+//   - GET  /_sim/clock          → {"now":"RFC 3339","offset":"72h0m0s"}
+//   - POST /_sim/clock          ← {"advance":"72h"}, → as GET
+//   - POST /_sim/expire-tokens  → {"expired":N}
+//   - GET  /_sim/video/{id}     the bytes of an uploaded video (the video_url)
+//   - GET  /_sim/img/{id}.jpg   the bytes of an uploadimg image (its url)
+//
+// Faults JSON, all fields optional (counters apply to the next N media calls):
+//
+//	{"ip_blocked":false,"slow":"2s","drop":0,"server_error":0,"busy":0,
+//	 "quota":0,"malformed_json":0,"wrong_content_type":0}
+//
+// Start and NewTestServer run a Server on 127.0.0.1 with a random port.
+package wechatsim

@@ -1,0 +1,363 @@
+package wechatsim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults and WeChat's fixed lifetimes and limits.
+const (
+	// DefaultAppID and DefaultAppSecret are the credentials New accepts when
+	// Options leaves them empty.
+	DefaultAppID     = "wx-local-appid"
+	DefaultAppSecret = "local-secret"
+
+	// TokenLifetime is how long an access token is valid (expires_in 7200).
+	TokenLifetime = 7200 * time.Second
+	// TokenOverlap is how long a superseded token stays valid.
+	TokenOverlap = 5 * time.Minute
+	// MediaLifetime is how long an uploaded temporary media can be fetched.
+	MediaLifetime = 72 * time.Hour
+	// ForceRefreshPerDay is the daily limit of stable_token force refreshes.
+	ForceRefreshPerDay = 20
+	// ForceRefreshInterval is the shortest time between two force refreshes.
+	ForceRefreshInterval = 30 * time.Second
+)
+
+// Options configures a Server. Zero values become defaults in New.
+type Options struct {
+	// AppID and AppSecret are the only credentials accepted
+	// (default DefaultAppID and DefaultAppSecret).
+	AppID, AppSecret string
+	// Now is the clock; nil means time.Now. Advance adds to it.
+	Now func() time.Time
+	// BaseURL is the public base URL used to build video_url and uploadimg
+	// urls (e.g. "http://127.0.0.1:3001"). Empty means "http://" + the
+	// request's Host. It can be changed later with SetBaseURL.
+	BaseURL string
+	// Logf, if set, receives one line per request. Tokens and the AppSecret
+	// are never passed to it.
+	Logf func(format string, args ...any)
+}
+
+// Stats counts the requests that reached each WeChat endpoint, failed ones
+// included.
+type Stats struct {
+	Token       int64 `json:"token"`
+	StableToken int64 `json:"stable_token"`
+	Upload      int64 `json:"upload"`
+	Get         int64 `json:"get"`
+	UploadImg   int64 `json:"uploadimg"`
+}
+
+// Server is the simulator. It implements http.Handler and is safe for
+// concurrent use.
+type Server struct {
+	appID, appSecret string
+	clock            func() time.Time
+	logf             func(format string, args ...any)
+
+	mu      sync.Mutex
+	baseURL string
+	offset  time.Duration
+	stats   Stats
+	faults  Faults
+	tokens  map[string]*tokenState
+	plain   string // latest /cgi-bin/token token
+	stable  string // current /cgi-bin/stable_token token
+	// force refreshes of the stable token
+	forceDay   string
+	forceCount int
+	lastForce  time.Time
+	media      map[string]*stored // temporary media, by media_id
+	images     map[string]*stored // uploadimg images, by id
+}
+
+type tokenState struct {
+	expires      time.Time // 42001 from then on
+	invalidAfter time.Time // 40001 from then on; zero while current
+}
+
+type stored struct {
+	kind        string // image, voice, video, thumb
+	ext         string // ".jpg"
+	contentType string
+	data        []byte
+	created     time.Time
+}
+
+// New returns a simulator configured by opts.
+func New(opts Options) *Server {
+	s := &Server{
+		appID:     opts.AppID,
+		appSecret: opts.AppSecret,
+		clock:     opts.Now,
+		logf:      opts.Logf,
+		baseURL:   strings.TrimSuffix(opts.BaseURL, "/"),
+		tokens:    make(map[string]*tokenState),
+		media:     make(map[string]*stored),
+		images:    make(map[string]*stored),
+	}
+	if s.appID == "" {
+		s.appID = DefaultAppID
+	}
+	if s.appSecret == "" {
+		s.appSecret = DefaultAppSecret
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.logf == nil {
+		s.logf = func(string, ...any) {}
+	}
+	return s
+}
+
+// SetBaseURL sets the public base URL used in video_url and uploadimg urls.
+func (s *Server) SetBaseURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baseURL = strings.TrimSuffix(u, "/")
+}
+
+// Stats returns the call counts so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Faults returns the faults still pending.
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// SetFaults replaces the current faults.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+// Advance moves the simulator's clock forward by d, whatever Options.Now is.
+// A negative d is ignored.
+func (s *Server) Advance(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset += d
+}
+
+// Now returns the simulator's current time (Options.Now plus Advance).
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nowLocked()
+}
+
+// ExpireTokens makes every token issued so far expired: its next use answers
+// 42001, and stable_token issues a new one.
+func (s *Server) ExpireTokens() { s.expireTokens() }
+
+func (s *Server) expireTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	n := 0
+	for _, t := range s.tokens {
+		if now.Before(t.expires) {
+			t.expires = now
+			n++
+		}
+	}
+	return n
+}
+
+// Media returns a copy of the bytes stored for a media_id (or an uploadimg
+// id), and false if there is none or it has expired.
+func (s *Server) Media(id string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.liveMediaLocked(id); ok {
+		return append([]byte(nil), m.data...), true
+	}
+	if m, ok := s.images[id]; ok {
+		return append([]byte(nil), m.data...), true
+	}
+	return nil, false
+}
+
+func (s *Server) nowLocked() time.Time { return s.clock().Add(s.offset) }
+
+// liveMediaLocked returns an unexpired temporary media and forgets expired ones.
+func (s *Server) liveMediaLocked(id string) (*stored, bool) {
+	m, ok := s.media[id]
+	if !ok {
+		return nil, false
+	}
+	if !s.nowLocked().Before(m.created.Add(MediaLifetime)) {
+		delete(s.media, id)
+		return nil, false
+	}
+	return m, true
+}
+
+// ServeHTTP answers the WeChat endpoints and the /_sim/ control endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/cgi-bin/token":
+		s.serveToken(w, r)
+	case p == "/cgi-bin/stable_token":
+		s.serveStableToken(w, r)
+	case p == "/cgi-bin/media/upload":
+		s.serveMedia(w, r, epUpload)
+	case p == "/cgi-bin/media/get":
+		s.serveMedia(w, r, epGet)
+	case p == "/cgi-bin/media/uploadimg":
+		s.serveMedia(w, r, epUploadImg)
+	case strings.HasPrefix(p, "/_sim/"):
+		s.serveSim(w, r)
+	default:
+		s.finish(w, r, simError(http.StatusNotFound, "not found"))
+	}
+}
+
+// reply is one complete answer.
+type reply struct {
+	status  int
+	header  http.Header
+	body    []byte
+	errcode int  // for the log
+	apiErr  bool // body is a WeChat error JSON
+}
+
+const contentTypeJSON = "application/json; encoding=utf-8"
+
+// apiError is a WeChat error answer.
+type apiError struct {
+	code int
+	msg  string
+}
+
+func (e apiError) reply() reply {
+	body, _ := json.Marshal(struct {
+		Errcode int    `json:"errcode"`
+		Errmsg  string `json:"errmsg"`
+	}{e.code, e.msg})
+	return reply{
+		status:  http.StatusOK,
+		header:  http.Header{"Content-Type": {contentTypeJSON}},
+		body:    body,
+		errcode: e.code,
+		apiErr:  true,
+	}
+}
+
+// WeChat's error codes and messages.
+var (
+	errSystem         = apiError{-1, "system error"}
+	errCredential     = apiError{40001, "invalid credential, access_token is invalid or not latest"}
+	errGrantType      = apiError{40002, "invalid grant_type"}
+	errMediaType      = apiError{40004, "invalid media type"}
+	errFileType       = apiError{40005, "invalid file type"}
+	errMediaID        = apiError{40007, "invalid media_id"}
+	errImageSize      = apiError{40009, "invalid image size"}
+	errVoiceSize      = apiError{40010, "invalid voice size"}
+	errVideoSize      = apiError{40011, "invalid video size"}
+	errThumbSize      = apiError{40012, "invalid thumb size"}
+	errAppID          = apiError{40013, "invalid appid"}
+	errAppSecret      = apiError{40125, "invalid appsecret"}
+	errTokenMissing   = apiError{41001, "access_token missing"}
+	errAppIDMissing   = apiError{41002, "appid missing"}
+	errSecretMissing  = apiError{41004, "appsecret missing"}
+	errMediaMissing   = apiError{41005, "media data missing"}
+	errMediaIDMissing = apiError{41006, "media_id missing"}
+	errTokenExpired   = apiError{42001, "access_token expired"}
+	errDailyQuota     = apiError{45009, "reach max api daily quota limit"}
+	errMinuteQuota    = apiError{45011, "api minute-quota reach limit"}
+	errDataFormat     = apiError{47001, "data format error"}
+)
+
+// errIPBlocked is WeChat's answer to a caller outside the IP whitelist.
+func errIPBlocked(r *http.Request) apiError {
+	return apiError{40164, fmt.Sprintf("invalid ip %s, not in whitelist", clientIP(r))}
+}
+
+func jsonReply(contentType string, v any) reply {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return errSystem.reply()
+	}
+	return reply{status: http.StatusOK, header: http.Header{"Content-Type": {contentType}}, body: body}
+}
+
+// simError is a non-WeChat error (control endpoints, unknown paths).
+func simError(status int, msg string) reply {
+	r := apiError{-1, msg}.reply()
+	r.status = status
+	r.header.Set("Content-Type", "application/json")
+	return r
+}
+
+// write sends rep with an exact Content-Length.
+func (s *Server) write(w http.ResponseWriter, rep reply) {
+	h := w.Header()
+	for k, v := range rep.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+}
+
+// finish writes rep and logs the request.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, rep reply) {
+	s.write(w, rep)
+	s.logReply(r, rep)
+}
+
+func (s *Server) logReply(r *http.Request, rep reply) {
+	// r.URL.Path only: the query holds the access token.
+	s.logf("wechatsim: %s %s status=%d errcode=%d bytes=%d", r.Method, r.URL.Path, rep.status, rep.errcode, len(rep.body))
+}
+
+// base returns the public base URL for links in answers.
+func (s *Server) base(r *http.Request) string {
+	s.mu.Lock()
+	b := s.baseURL
+	s.mu.Unlock()
+	if b != "" {
+		return b
+	}
+	return "http://" + r.Host
+}
+
+// randomID returns an opaque, unpredictable id: 64 characters of base64url,
+// like WeChat's tokens and media ids.
+func randomID() string {
+	b := make([]byte, 48)
+	_, _ = rand.Read(b) // never fails since Go 1.24
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// clientIP is the caller's address as WeChat reports it in 40164.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || host == "" {
+		return "1.2.3.4"
+	}
+	return host
+}
