@@ -225,7 +225,7 @@ func classify(resp *http.Response) (*Media, error) {
 		}
 		data, err := io.ReadAll(io.LimitReader(br, maxReply))
 		if err != nil {
-			return nil, fmt.Errorf("read media/get answer: %w", redactErr(err))
+			return nil, fmt.Errorf("read media/get answer: %w: %w", errBroken, redactErr(err))
 		}
 		if err := json.Unmarshal(data, &r); err != nil {
 			return nil, fmt.Errorf("%w: malformed JSON from media/get", ErrBadResponse)
@@ -271,7 +271,7 @@ func (t *timestamp) UnmarshalJSON(b []byte) error {
 func decodeReply(resp *http.Response, v any) error {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if err != nil {
-		return fmt.Errorf("read answer: %w", redactErr(err))
+		return fmt.Errorf("read answer: %w: %w", errBroken, redactErr(err))
 	}
 	var e struct {
 		ErrCode int    `json:"errcode"`
@@ -439,5 +439,8 @@ func transient(err error) bool {
 		return false
 	}
 	var ue *url.Error
-	return errors.As(err, &ue) // the connection broke: the source is re-opened
+	return errors.As(err, &ue) || errors.Is(err, errBroken) // the connection broke: the source is re-opened
 }
+
+// errBroken marks an answer cut short.
+var errBroken = errors.New("connection broken")

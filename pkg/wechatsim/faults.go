@@ -27,7 +27,9 @@ type Faults struct {
 	Slow time.Duration
 	// Drop: upload and uploadimg read part of the request body, get writes
 	// part of its answer (headers with the full Content-Length, half the
-	// body), then the connection is closed.
+	// body), then the connection is closed. This needs a connection that can
+	// be hijacked; elsewhere (HTTP/2, httptest.ResponseRecorder) the handler
+	// panics with http.ErrAbortHandler, as net/http expects.
 	Drop int
 	// ServerError answers HTTP 503 with a small HTML body.
 	ServerError int

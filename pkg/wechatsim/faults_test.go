@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +27,8 @@ func (o outcome) String() string {
 	if o.failed {
 		return "connection failed"
 	}
-	return strings.Join([]string{http.StatusText(o.status), itoa(o.errcode), o.text}, " / ")
+	return strings.Join([]string{http.StatusText(o.status), strconv.Itoa(o.errcode), o.text}, " / ")
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // uploadOutcome uploads a small valid image and reports what came back.
 func uploadOutcome(t *testing.T, ctx context.Context, base, tok string) outcome {

@@ -121,7 +121,7 @@ func (s *Server) dropUpload(w http.ResponseWriter, r *http.Request) {
 	n := min(r.ContentLength/2, 1<<20)
 	_, _ = io.CopyN(io.Discard, r.Body, n)
 	s.logf("wechatsim: %s %s: dropped the connection after %d request bytes", r.Method, r.URL.Path, n)
-	closeConn(w)
+	closeConn(w, false) // no answer at all, not even a status line
 }
 
 // dropGet writes rep's headers and half its body, then closes the connection.
@@ -135,15 +135,17 @@ func (s *Server) dropGet(w http.ResponseWriter, r *http.Request, rep reply) {
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(full[:len(full)/2])
 	s.logf("wechatsim: %s %s: dropped the connection after %d of %d answer bytes", r.Method, r.URL.Path, len(full)/2, len(full))
-	closeConn(w)
+	closeConn(w, true)
 }
 
 // closeConn flushes what was written and closes the connection. Where the
 // connection cannot be hijacked (HTTP/2, httptest.ResponseRecorder) it aborts
 // the handler with http.ErrAbortHandler.
-func closeConn(w http.ResponseWriter) {
+func closeConn(w http.ResponseWriter, flush bool) {
 	rc := http.NewResponseController(w)
-	_ = rc.Flush()
+	if flush {
+		_ = rc.Flush()
+	}
 	conn, buf, err := rc.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
