@@ -179,6 +179,7 @@ func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (R
 	if err := s.claim(ctx, obj); err != nil {
 		return base, err // another delivery is at work on it: not recorded, retried later
 	}
+	defer s.release(ctx, obj)
 	head, err := s.bucket.Head(ctx, obj, media.SniffLen)
 	if err != nil {
 		return s.record(ctx, base, err)
@@ -261,6 +262,7 @@ func (s *Service) reusable(ctx context.Context, t media.Type, obj bucket.Object)
 type claimRecord struct {
 	ETag  string `json:"etag"`
 	Since int64  `json:"since"` // unix milliseconds
+	Done  bool   `json:"done,omitempty"`
 }
 
 // errInProgress is a delivery that found another at work on the same object.
@@ -282,11 +284,22 @@ func (s *Service) claim(ctx context.Context, obj bucket.Object) error {
 		return err
 	}
 	var theirs claimRecord
-	if rerr := s.bucket.ReadJSON(ctx, key, &theirs); rerr == nil && theirs.ETag == obj.ETag &&
+	if rerr := s.bucket.ReadJSON(ctx, key, &theirs); rerr == nil && theirs.ETag == obj.ETag && !theirs.Done &&
 		s.now().Sub(time.UnixMilli(theirs.Since)) < s.claimTTL {
 		return errInProgress
 	}
 	return s.bucket.WriteJSON(ctx, key, mine, false)
+}
+
+// release marks the claim done once the outcome is recorded. If that fails
+// the claim simply expires after ClaimTTL.
+func (s *Service) release(ctx context.Context, obj bucket.Object) {
+	done := claimRecord{ETag: obj.ETag, Since: s.now().UnixMilli(), Done: true}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.bucket.WriteJSON(rctx, claimsPrefix+obj.Key, done, false); err != nil {
+		s.log.WarnContext(ctx, "cannot release claim; it expires by itself", "key", obj.Key, "error", err.Error())
+	}
 }
 
 // Fetched is media fetched from WeChat into the bucket.

@@ -106,7 +106,7 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 			o := apierror.Classify(err)
 			h.log.ErrorContext(rctx, "record failed", "errcode", o.Code, "retry", o.Retry || transfer.ErrInProgress(err), "error", err.Error())
 			if o.Retry || transfer.ErrInProgress(err) || recordLost(err) {
-				failed = append(failed, fmt.Sprintf("%s: %s", key, o.Message))
+				failed = append(failed, fmt.Sprintf("%s: %v", key, err)) // for the operator: errors carry no token or secret
 			} else {
 				sum.Done = append(sum.Done, res)
 			}

@@ -1,0 +1,186 @@
+// Package awstest starts moto_server, a real S3 and Secrets Manager
+// emulator, for integration tests, and makes AWS SDK clients for it.
+//
+// When WXMEDIA_REQUIRE_TOOLS is set (make test and CI set it), a missing
+// moto_server fails the test; otherwise the test is skipped.
+package awstest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// TB is the part of testing.TB the package uses.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+	Name() string
+}
+
+// RequireTools reports whether missing tools must fail tests, not skip them.
+func RequireTools() bool { return os.Getenv("WXMEDIA_REQUIRE_TOOLS") != "" }
+
+// Tool finds a command on PATH, failing or skipping t if it is missing.
+func Tool(t TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if RequireTools() {
+			t.Fatalf("%s not found on PATH: the tests need it (make tools installs what it can)", name)
+		}
+		t.Skipf("%s not found on PATH; set WXMEDIA_REQUIRE_TOOLS=1 to fail instead", name)
+	}
+	return p
+}
+
+// Moto is a running moto_server.
+type Moto struct {
+	Endpoint string // http://127.0.0.1:PORT
+	cmd      *exec.Cmd
+}
+
+// Region is the region the clients use.
+const Region = "us-east-1"
+
+var (
+	shared    *Moto
+	sharedErr error
+	once      sync.Once
+)
+
+// Start returns the moto_server of this test binary, starting it on a free
+// loopback port the first time. It stops when Stop is called (from TestMain)
+// or the process exits.
+func Start(t TB) *Moto {
+	t.Helper()
+	bin := Tool(t, "moto_server")
+	once.Do(func() { shared, sharedErr = start(bin) })
+	if sharedErr != nil {
+		t.Fatalf("start moto_server: %v", sharedErr)
+	}
+	return shared
+}
+
+// Stop stops the shared moto_server, if one was started.
+func Stop() {
+	if shared != nil && shared.cmd.Process != nil {
+		_ = shared.cmd.Process.Kill()
+		_ = shared.cmd.Wait()
+	}
+}
+
+func start(bin string) (*Moto, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(m.Endpoint + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return m, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return nil, fmt.Errorf("moto_server did not answer on %s within 30s: %s", m.Endpoint, out.String())
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Config is an AWS configuration for moto: fixed test credentials, Region,
+// and moto's endpoint.
+func (m *Moto) Config() aws.Config {
+	return aws.Config{
+		Region:                     Region,
+		Credentials:                credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		BaseEndpoint:               aws.String(m.Endpoint),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+}
+
+// S3 is an S3 client for moto (path-style).
+func (m *Moto) S3() *s3.Client {
+	return s3.NewFromConfig(m.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+// SecretsManager is a Secrets Manager client for moto.
+func (m *Moto) SecretsManager() *secretsmanager.Client { return secretsmanager.NewFromConfig(m.Config()) }
+
+// Bucket creates a bucket with a name unique to the test and returns it.
+func (m *Moto) Bucket(t TB) string {
+	t.Helper()
+	name := bucketName(t.Name())
+	if _, err := m.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatalf("create bucket %s: %v", name, err)
+	}
+	return name
+}
+
+var seq struct {
+	sync.Mutex
+	n int
+}
+
+func bucketName(test string) string {
+	seq.Lock()
+	seq.n++
+	n := seq.n
+	seq.Unlock()
+	var b strings.Builder
+	for _, r := range strings.ToLower(test) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	name := strings.Trim(b.String(), "-")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("t%d-%d-%s", os.Getpid()%100000, n, strings.Trim(name, "-"))
+}
+
+// Secret creates a secret with a name unique to the test holding value and
+// returns its name.
+func (m *Moto) Secret(t TB, value string) string {
+	t.Helper()
+	name := "wxmedia/" + bucketName(t.Name())
+	_, err := m.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+	if err != nil {
+		t.Fatalf("create secret %s: %v", name, err)
+	}
+	return name
+}

@@ -1,0 +1,402 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var functions = []string{"GetFunction", "UploadFunction", "UploadImgFunction"}
+
+// functionsOf returns the template's AWS::Serverless::Function resources.
+func functionsOf(res map[string]map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range res {
+		if r["Type"] == "AWS::Serverless::Function" {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// events returns a function's events of one type, by event name.
+func events(fn map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	evs, _ := path(fn, "Properties", "Events").(map[string]any)
+	for name, ev := range evs {
+		if ev, _ := ev.(map[string]any); ev["Type"] == typ {
+			out[name] = ev
+		}
+	}
+	return out
+}
+
+func TestFunctions(t *testing.T) {
+	tpl := loadTemplate(t)
+	s := newStack(t, tpl, nil)
+	globals, _ := s.eval(path(tpl, "Globals", "Function")).(map[string]any)
+	fns := functionsOf(s.resources())
+	if got := slices.Sorted(maps.Keys(fns)); !reflect.DeepEqual(got, functions) {
+		t.Fatalf("functions: got %v, want %v", got, functions)
+	}
+	for id, fn := range fns {
+		t.Run(id, func(t *testing.T) {
+			props, _ := fn["Properties"].(map[string]any)
+			if got := path(fn, "Metadata", "BuildMethod"); got != "makefile" {
+				t.Errorf("Metadata.BuildMethod: got %v, want makefile", got)
+			}
+			prop := func(name string) any {
+				if v, ok := props[name]; ok {
+					return v
+				}
+				return globals[name]
+			}
+			for name, want := range map[string]any{
+				"CodeUri": ".", "Runtime": "provided.al2023", "Handler": "bootstrap",
+				"Architectures": []any{"arm64"},
+			} {
+				if got := prop(name); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: got %v, want %v", name, got, want)
+				}
+			}
+			for _, name := range []string{"Role", "FunctionUrlConfig", "AutoPublishAlias"} {
+				if prop(name) != nil {
+					t.Errorf("%s set: roles come from Policies, HTTP only through MediaApi", name)
+				}
+			}
+			env := map[string]any{}
+			maps.Copy(env, path(globals, "Environment", "Variables").(map[string]any))
+			if own, ok := path(props, "Environment", "Variables").(map[string]any); ok {
+				maps.Copy(env, own)
+			}
+			for _, name := range []string{"MEDIA_BUCKET", "WECHAT_SECRET_ID", "WECHAT_API_BASE", "ALLOWED_PREFIXES", "MEDIA_LIMITS"} {
+				if _, ok := env[name]; !ok {
+					t.Errorf("environment: no %s", name)
+				}
+			}
+			if got := env["WECHAT_SECRET_ID"]; got != "ref:WeChatSecret" {
+				t.Errorf("WECHAT_SECRET_ID: got %v, want !Ref WeChatSecret", got)
+			}
+			if got := env["WECHAT_API_BASE"]; got != "https://api.weixin.qq.com" {
+				t.Errorf("WECHAT_API_BASE default: got %v, want https://api.weixin.qq.com", got)
+			}
+			// A function that only answers HTTP must not outlive API Gateway's 30 s.
+			timeout, _ := prop("Timeout").(int)
+			httpOnly := len(events(fn, "HttpApi")) == len(path(props, "Events").(map[string]any))
+			if timeout <= 0 || timeout > 900 || (httpOnly && timeout > 30) {
+				t.Errorf("Timeout: got %v (HTTP only: %v), want 1..900, at most 30 for HTTP only", prop("Timeout"), httpOnly)
+			}
+		})
+	}
+}
+
+func TestS3Triggers(t *testing.T) {
+	tpl := loadTemplate(t)
+	res := newStack(t, tpl, nil).resources()
+	if n := path(res["MediaBucket"], "Properties", "NotificationConfiguration"); n != nil {
+		t.Errorf("MediaBucket has its own NotificationConfiguration %v; triggers belong in S3 events", n)
+	}
+	got := map[string][]string{}
+	for id, fn := range functionsOf(res) {
+		for name, ev := range events(fn, "S3") {
+			if b := path(ev, "Properties", "Bucket"); b != "ref:MediaBucket" {
+				t.Errorf("%s.%s: bucket %v, want !Ref MediaBucket", id, name, b)
+			}
+			for _, e := range strs(path(ev, "Properties", "Events")) {
+				if !strings.HasPrefix(e, "s3:ObjectCreated:") {
+					t.Errorf("%s.%s: event %s, want s3:ObjectCreated:*", id, name, e)
+				}
+			}
+			var prefixes []string
+			rules, _ := path(ev, "Properties", "Filter", "S3Key", "Rules").([]any)
+			for _, r := range rules {
+				if strings.EqualFold(fmt.Sprint(path(r, "Name")), "prefix") {
+					prefixes = append(prefixes, fmt.Sprint(path(r, "Value")))
+				}
+			}
+			if len(prefixes) != 1 {
+				t.Errorf("%s.%s: prefix filters %v, want exactly one", id, name, prefixes)
+			}
+			got[id] = append(got[id], prefixes...)
+		}
+	}
+	want := map[string][]string{"UploadFunction": {"upload/"}, "UploadImgFunction": {"uploadimg/"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("S3 triggers: got %v, want %v", got, want)
+	}
+	// What the functions write must never trigger them.
+	for _, ps := range got {
+		for _, p := range ps {
+			for _, written := range []string{"results/", "media/"} {
+				if p == "" || strings.HasPrefix(written, p) || strings.HasPrefix(p, written) {
+					t.Errorf("trigger prefix %q overlaps %s", p, written)
+				}
+			}
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	tpl := loadTemplate(t)
+	mode, _ := path(tpl, "Parameters", "AuthMode").(map[string]any)
+	if mode["Default"] != "IAM" || !reflect.DeepEqual(mode["AllowedValues"], []any{"IAM", "JWT", "NONE"}) {
+		t.Errorf("AuthMode: got default %v values %v, want IAM of [IAM JWT NONE]", mode["Default"], mode["AllowedValues"])
+	}
+	tests := []struct {
+		name      string
+		overrides map[string]string
+		scheme    func(t *testing.T, name string, scheme map[string]any)
+	}{
+		{"IAM", nil, func(t *testing.T, name string, scheme map[string]any) {
+			if got := scheme["x-amazon-apigateway-authtype"]; got != "awsSigv4" {
+				t.Errorf("scheme %s: authtype %v, want awsSigv4", name, got)
+			}
+		}},
+		{"JWT", map[string]string{"AuthMode": "JWT", "JwtIssuer": "https://issuer.example.com", "JwtAudience": "a,b"},
+			func(t *testing.T, name string, scheme map[string]any) {
+				auth := path(scheme, "x-amazon-apigateway-authorizer")
+				if path(auth, "type") != "jwt" || path(auth, "jwtConfiguration", "issuer") != "https://issuer.example.com" ||
+					!reflect.DeepEqual(path(auth, "jwtConfiguration", "audience"), []any{"a", "b"}) {
+					t.Errorf("scheme %s: got %v, want a jwt authorizer for the issuer and audiences", name, auth)
+				}
+			}},
+		{"NONE", map[string]string{"AuthMode": "NONE"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := newStack(t, tpl, tt.overrides).resources()
+			api := res["MediaApi"]
+			if api["Type"] != "AWS::Serverless::HttpApi" || path(api, "Properties", "FailOnWarnings") != true {
+				t.Fatalf("MediaApi: got %v FailOnWarnings=%v, want an HttpApi failing on warnings",
+					api["Type"], path(api, "Properties", "FailOnWarnings"))
+			}
+			if a := path(api, "Properties", "Auth"); a != nil {
+				t.Errorf("MediaApi.Auth %v: routes are authorized in DefinitionBody only", a)
+			}
+			body := path(api, "Properties", "DefinitionBody")
+			routes := map[string]bool{}
+			for p, item := range path(body, "paths").(map[string]any) {
+				for m := range item.(map[string]any) {
+					routes[strings.ToUpper(m)+" "+p] = true
+				}
+			}
+			for id, fn := range functionsOf(res) {
+				for name, ev := range events(fn, "HttpApi") {
+					props, _ := ev["Properties"].(map[string]any)
+					route := fmt.Sprintf("%v %v", props["Method"], props["Path"])
+					if props["ApiId"] != "ref:MediaApi" {
+						t.Errorf("%s.%s: ApiId %v, want !Ref MediaApi (the implicit API has no auth)", id, name, props["ApiId"])
+					}
+					if props["Auth"] != nil {
+						t.Errorf("%s.%s: its own Auth %v overrides the API's", id, name, props["Auth"])
+					}
+					if !routes[route] {
+						t.Errorf("%s.%s: route %s is not in MediaApi's DefinitionBody", id, name, route)
+					}
+					delete(routes, route)
+					sec := path(body, "paths", fmt.Sprint(props["Path"]), strings.ToLower(fmt.Sprint(props["Method"])), "security")
+					reqs, _ := sec.([]any)
+					if tt.scheme == nil {
+						if len(reqs) != 0 {
+							t.Errorf("%s: security %v, want none with AuthMode=NONE", route, sec)
+						}
+						continue
+					}
+					if len(reqs) == 0 {
+						t.Errorf("%s: security %v, want an authorizer", route, sec)
+					}
+					for _, req := range reqs {
+						req, _ := req.(map[string]any)
+						if len(req) == 0 {
+							t.Errorf("%s: an empty security requirement allows anyone", route)
+						}
+						for scheme := range req {
+							s, ok := path(body, "components", "securitySchemes", scheme).(map[string]any)
+							if !ok {
+								t.Errorf("%s: security scheme %s is not defined", route, scheme)
+								continue
+							}
+							tt.scheme(t, scheme, s)
+						}
+					}
+				}
+			}
+			for r := range routes {
+				t.Errorf("route %s in DefinitionBody has no function event (no integration)", r)
+			}
+		})
+	}
+}
+
+// allowedActions is everything the functions may do.
+var allowedActions = []string{
+	"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "secretsmanager:GetSecretValue",
+}
+
+func TestIAM(t *testing.T) {
+	tpl := loadTemplate(t)
+	for _, bucketParam := range []string{"", "my-media"} {
+		t.Run("BucketName="+bucketParam, func(t *testing.T) {
+			s := newStack(t, tpl, map[string]string{"BucketName": bucketParam})
+			res := s.resources()
+			bucket, _ := path(res["MediaBucket"], "Properties", "BucketName").(string)
+			if want := "wxmedia-media-123456789012"; bucketParam == "" && bucket != want {
+				t.Errorf("generated bucket name: got %q, want %q", bucket, want)
+			} else if bucketParam != "" && bucket != bucketParam {
+				t.Errorf("bucket name: got %q, want the parameter %q", bucket, bucketParam)
+			}
+			globalEnv := s.eval(path(tpl, "Globals", "Function", "Environment", "Variables"))
+			if got := path(globalEnv, "MEDIA_BUCKET"); got != bucket {
+				t.Errorf("MEDIA_BUCKET: got %v, want the bucket %q", got, bucket)
+			}
+			arn := "arn:aws:s3:::" + bucket
+			allowedResources := map[string]bool{
+				arn: true, arn + "/*": true, arn + "/results/*": true, arn + "/media/*": true, "ref:WeChatSecret": true,
+			}
+
+			// Every statement anywhere in the template.
+			var walk func(where string, v any)
+			walk = func(where string, v any) {
+				switch v := v.(type) {
+				case []any:
+					for i, item := range v {
+						walk(fmt.Sprintf("%s[%d]", where, i), item)
+					}
+				case map[string]any:
+					if stmts, ok := v["Statement"].([]any); ok {
+						for i, st := range stmts {
+							checkStatement(t, fmt.Sprintf("%s.Statement[%d]", where, i), st, allowedResources)
+						}
+					}
+					for k, item := range v {
+						walk(where+"."+k, item)
+					}
+				}
+			}
+			for id, r := range res {
+				walk(id, r)
+			}
+
+			// And what each function is granted, exactly.
+			want := map[string][]string{
+				"UploadFunction": {
+					"s3:AbortMultipartUpload " + arn + "/results/*", "s3:GetObject " + arn + "/*",
+					"s3:ListBucket " + arn, "s3:PutObject " + arn + "/results/*", "secretsmanager:GetSecretValue ref:WeChatSecret",
+				},
+				"UploadImgFunction": {
+					"s3:AbortMultipartUpload " + arn + "/results/*", "s3:GetObject " + arn + "/*",
+					"s3:ListBucket " + arn, "s3:PutObject " + arn + "/results/*", "secretsmanager:GetSecretValue ref:WeChatSecret",
+				},
+				"GetFunction": {
+					"s3:AbortMultipartUpload " + arn + "/media/*", "s3:GetObject " + arn + "/*",
+					"s3:ListBucket " + arn, "s3:PutObject " + arn + "/media/*", "secretsmanager:GetSecretValue ref:WeChatSecret",
+				},
+			}
+			for id, fn := range functionsOf(res) {
+				var got []string
+				policies, _ := path(fn, "Properties", "Policies").([]any)
+				for i, p := range policies {
+					stmts, ok := path(p, "Statement").([]any)
+					if !ok {
+						t.Errorf("%s.Policies[%d] = %v: want an inline policy with a Statement list, not a managed policy or SAM template", id, i, p)
+						continue
+					}
+					for _, st := range stmts {
+						for _, a := range strs(path(st, "Action")) {
+							for _, r := range strs(path(st, "Resource")) {
+								got = append(got, a+" "+r)
+							}
+						}
+					}
+				}
+				slices.Sort(got)
+				if !reflect.DeepEqual(got, want[id]) {
+					t.Errorf("%s grants:\n got %q\nwant %q", id, got, want[id])
+				}
+			}
+		})
+	}
+}
+
+func checkStatement(t *testing.T, where string, st any, allowedResources map[string]bool) {
+	t.Helper()
+	m, _ := st.(map[string]any)
+	if m["Effect"] != "Allow" {
+		t.Errorf("%s: Effect %v, want Allow", where, m["Effect"])
+	}
+	for _, k := range []string{"NotAction", "NotResource", "NotPrincipal"} {
+		if _, ok := m[k]; ok {
+			t.Errorf("%s: %s grants everything else", where, k)
+		}
+	}
+	actions := strs(m["Action"])
+	if len(actions) == 0 {
+		t.Errorf("%s: no Action", where)
+	}
+	for _, a := range actions {
+		if !slices.Contains(allowedActions, a) {
+			t.Errorf("%s: action %q, want one of %v", where, a, allowedActions)
+		}
+	}
+	resources := strs(m["Resource"])
+	if len(resources) == 0 {
+		t.Errorf("%s: no Resource", where)
+	}
+	for _, r := range resources {
+		if !allowedResources[r] {
+			t.Errorf("%s: resource %q, want one of %v", where, r, slices.Sorted(maps.Keys(allowedResources)))
+		}
+	}
+}
+
+func TestSecret(t *testing.T) {
+	res := newStack(t, loadTemplate(t), nil).resources()
+	secret := res["WeChatSecret"]
+	if secret["Type"] != "AWS::SecretsManager::Secret" {
+		t.Fatalf("WeChatSecret: got %v, want AWS::SecretsManager::Secret", secret["Type"])
+	}
+	var placeholder map[string]string
+	s, _ := path(secret, "Properties", "SecretString").(string)
+	if err := json.Unmarshal([]byte(s), &placeholder); err != nil {
+		t.Fatalf("SecretString %q: %v", s, err)
+	}
+	if _, ok := placeholder["appid"]; !ok {
+		t.Errorf("SecretString %q: no appid", s)
+	}
+	if _, ok := placeholder["appsecret"]; !ok {
+		t.Errorf("SecretString %q: no appsecret", s)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	outputs, _ := loadTemplate(t)["Outputs"].(map[string]any)
+	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName"} {
+		if path(outputs, name, "Value") == nil {
+			t.Errorf("output %s: missing", name)
+		}
+	}
+}
+
+// TestCfnLint fails, rather than skips, without cfn-lint: CI must not pass a
+// template nobody linted.
+func TestCfnLint(t *testing.T) {
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Fatalf("cfn-lint not found in PATH (pip install cfn-lint): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "template.yaml")
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
