@@ -136,7 +136,9 @@ func (m *Moto) S3() *s3.Client {
 }
 
 // SecretsManager is a Secrets Manager client for moto.
-func (m *Moto) SecretsManager() *secretsmanager.Client { return secretsmanager.NewFromConfig(m.Config()) }
+func (m *Moto) SecretsManager() *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(m.Config())
+}
 
 // Bucket creates a bucket with a name unique to the test and returns it.
 func (m *Moto) Bucket(t TB) string {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -123,6 +124,11 @@ func New(c Config, api bucket.API, presign bucket.Presigner, creds token.Credent
 		Logger:          log,
 	})
 	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens}
+}
+
+// SetLogOutput sends the logs to w (tests, the local runner).
+func (a *App) SetLogOutput(w io.Writer) {
+	*a.Logger = *logging.New(w, a.Config.LogLevel)
 }
 
 // HTTP is the HTTP handler for routes (all of them if none).

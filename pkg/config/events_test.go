@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,109 +11,20 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/wxmedia/wxmedia/pkg/awstest"
-	"github.com/wxmedia/wxmedia/pkg/config"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
-const (
-	simAppID     = "wx-events-app"
-	simAppSecret = "events-app-secret-never-shown"
-	eventsBucket = "wxmedia-local" // the bucket the sample events name
-)
-
-// stack is the three functions wired as in production, against moto (S3,
-// Secrets Manager) and the WeChat simulator.
-type stack struct {
-	sim    *wechatsim.Server
-	moto   *awstest.Moto
-	bucket string
-	app    *config.App
-	fns    map[string]lambda.Handler
-}
-
-func newStack(t *testing.T, bucketName string, secret string) *stack {
-	t.Helper()
-	moto := awstest.Start(t)
-	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: simAppID, AppSecret: simAppSecret})
-	if bucketName == "" {
-		bucketName = moto.Bucket(t)
-	} else if _, err := moto.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucketName}); err != nil {
-		t.Fatalf("create bucket %s: %v", bucketName, err)
-	}
-	secretID := moto.Secret(t, secret)
-	cfg, err := config.FromEnv(env(map[string]string{
-		config.EnvBucket: bucketName, config.EnvSecretID: secretID, config.EnvWeChatBase: base,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s3c := moto.S3()
-	app := config.New(cfg, s3c, s3.NewPresignClient(s3c), token.NewSecretStore(moto.SecretsManager(), secretID, 0))
-	st := &stack{sim: sim, moto: moto, bucket: bucketName, app: app, fns: map[string]lambda.Handler{
-		"upload":    lambda.NewHandler(app.Lambda(true, httpapi.RouteUpload)),
-		"get":       lambda.NewHandler(app.Lambda(false, httpapi.RouteGet)),
-		"uploadimg": lambda.NewHandler(app.Lambda(true, httpapi.RouteUploadImg)),
-	}}
-	for key, data := range mediatest.Samples() {
-		st.put(t, key, data)
-	}
-	return st
-}
-
-func (st *stack) put(t *testing.T, key string, data []byte) {
-	t.Helper()
-	_, err := st.moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.bucket, Key: &key, Body: bytes.NewReader(data)})
-	if err != nil {
-		t.Fatalf("put %s: %v", key, err)
-	}
-}
-
-func (st *stack) object(t *testing.T, key string) ([]byte, string) {
-	t.Helper()
-	out, err := st.moto.S3().GetObject(context.Background(), &s3.GetObjectInput{Bucket: &st.bucket, Key: &key})
-	if err != nil {
-		t.Fatalf("get s3://%s/%s: %v", st.bucket, key, err)
-	}
-	defer out.Body.Close()
-	data, _ := io.ReadAll(out.Body)
-	ct := ""
-	if out.ContentType != nil {
-		ct = *out.ContentType
-	}
-	return data, ct
-}
-
-func (st *stack) result(t *testing.T, key string) map[string]any {
-	t.Helper()
-	data, _ := st.object(t, "results/"+key+".json")
-	var r map[string]any
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatalf("result of %s: %v", key, err)
-	}
-	return r
-}
-
-func readEvent(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+const eventsBucket = "wxmedia-local" // the bucket the sample events name
 
 // invokeHTTP runs an API Gateway event through the production JSON path.
-func (st *stack) invokeHTTP(t *testing.T, fn string, event []byte) (int, map[string]any, events.APIGatewayV2HTTPResponse) {
+func invokeHTTP(t *testing.T, st *stacktest.Stack, fn string, event []byte) (int, map[string]any, events.APIGatewayV2HTTPResponse) {
 	t.Helper()
-	out, err := st.fns[fn].Invoke(context.Background(), event)
+	out, err := st.Functions[fn].Invoke(context.Background(), event)
 	if err != nil {
 		t.Fatalf("invoke %s: %v", fn, err)
 	}
@@ -134,38 +43,38 @@ func (st *stack) invokeHTTP(t *testing.T, fn string, event []byte) (int, map[str
 }
 
 func TestEvents(t *testing.T) {
-	st := newStack(t, eventsBucket, fmt.Sprintf(`{"appid":%q,"appsecret":%q}`, simAppID, simAppSecret))
+	st := stacktest.Start(t, stacktest.Options{Bucket: eventsBucket})
 
 	var imageID string
 	t.Run("apigw-upload-multipart", func(t *testing.T) {
-		status, body, _ := st.invokeHTTP(t, "upload", readEvent(t, "apigw-upload-multipart.json"))
+		status, body, _ := invokeHTTP(t, st, "upload", stacktest.Event(t, "apigw-upload-multipart.json"))
 		if status != 200 || body["type"] != "image" || body["media_id"] == "" || body["expires_at"] == nil {
 			t.Fatalf("got %d %v, want 200 with an image media_id", status, body)
 		}
 		imageID = body["media_id"].(string)
-		if got, _ := st.sim.Media(imageID); !bytes.Equal(got, mediatest.File(media.JPEG, 2048)) {
+		if got, _ := st.Sim.Media(imageID); !bytes.Equal(got, mediatest.File(media.JPEG, 2048)) {
 			t.Errorf("WeChat got %d bytes, want the 2048 of the event's file", len(got))
 		}
 	})
 	t.Run("apigw-upload-key", func(t *testing.T) {
-		status, body, _ := st.invokeHTTP(t, "upload", readEvent(t, "apigw-upload-key.json"))
+		status, body, _ := invokeHTTP(t, st, "upload", stacktest.Event(t, "apigw-upload-key.json"))
 		if status != 200 || body["type"] != "thumb" || body["media_id"] == "" {
 			t.Fatalf("got %d %v, want 200 with a thumb media_id", status, body)
 		}
 		// The same key again reuses the recorded media_id: no second upload.
-		before := st.sim.Stats().Upload
-		_, again, _ := st.invokeHTTP(t, "upload", readEvent(t, "apigw-upload-key.json"))
-		if again["media_id"] != body["media_id"] || st.sim.Stats().Upload != before {
-			t.Errorf("second upload of the same object: media_id %v (want %v), uploads %d (want %d)", again["media_id"], body["media_id"], st.sim.Stats().Upload, before)
+		before := st.Sim.Stats().Upload
+		_, again, _ := invokeHTTP(t, st, "upload", stacktest.Event(t, "apigw-upload-key.json"))
+		if again["media_id"] != body["media_id"] || st.Sim.Stats().Upload != before {
+			t.Errorf("second upload of the same object: media_id %v (want %v), uploads %d (want %d)", again["media_id"], body["media_id"], st.Sim.Stats().Upload, before)
 		}
 	})
 	t.Run("apigw-upload-bad-type", func(t *testing.T) {
-		before := st.sim.Stats().Upload
-		status, body, _ := st.invokeHTTP(t, "upload", readEvent(t, "apigw-upload-bad-type.json"))
+		before := st.Sim.Stats().Upload
+		status, body, _ := invokeHTTP(t, st, "upload", stacktest.Event(t, "apigw-upload-bad-type.json"))
 		if status != 415 || body["errcode"] != float64(40005) {
 			t.Fatalf("a JPEG as voice: got %d %v, want 415 errcode 40005", status, body)
 		}
-		if st.sim.Stats().Upload != before {
+		if st.Sim.Stats().Upload != before {
 			t.Error("a refused file reached WeChat")
 		}
 	})
@@ -174,8 +83,8 @@ func TestEvents(t *testing.T) {
 			if imageID == "" {
 				t.Skip("no media uploaded")
 			}
-			event := bytes.ReplaceAll(readEvent(t, name), []byte("MEDIA_ID"), []byte(imageID))
-			status, body, resp := st.invokeHTTP(t, "get", event)
+			event := bytes.ReplaceAll(stacktest.Event(t, name), []byte("MEDIA_ID"), []byte(imageID))
+			status, body, resp := invokeHTTP(t, st, "get", event)
 			wantStatus := 200
 			if strings.Contains(name, "redirect") {
 				wantStatus = http.StatusFound
@@ -186,7 +95,7 @@ func TestEvents(t *testing.T) {
 			if status != wantStatus || body["key"] != "media/"+imageID+".jpg" || body["content_type"] != "image/jpeg" || body["size"] != float64(2048) {
 				t.Fatalf("got %d %v", status, body)
 			}
-			data, ct := st.object(t, body["key"].(string))
+			data, ct := st.Object(t, body["key"].(string))
 			if !bytes.Equal(data, mediatest.File(media.JPEG, 2048)) || ct != "image/jpeg" {
 				t.Errorf("bucket holds %d bytes of %q, want the uploaded 2048 of image/jpeg", len(data), ct)
 			}
@@ -196,72 +105,72 @@ func TestEvents(t *testing.T) {
 		})
 	}
 	t.Run("apigw-get-unknown", func(t *testing.T) {
-		status, body, _ := st.invokeHTTP(t, "get", readEvent(t, "apigw-get.json"))
+		status, body, _ := invokeHTTP(t, st, "get", stacktest.Event(t, "apigw-get.json"))
 		if status != 404 || body["errcode"] != float64(40007) {
 			t.Errorf("unknown media: got %d %v, want 404 errcode 40007", status, body)
 		}
 	})
 	t.Run("apigw-uploadimg-multipart", func(t *testing.T) {
-		status, body, _ := st.invokeHTTP(t, "uploadimg", readEvent(t, "apigw-uploadimg-multipart.json"))
+		status, body, _ := invokeHTTP(t, st, "uploadimg", stacktest.Event(t, "apigw-uploadimg-multipart.json"))
 		if u, _ := body["url"].(string); status != 200 || !strings.HasPrefix(u, "http") {
 			t.Fatalf("got %d %v, want 200 with a url", status, body)
 		}
 	})
 	t.Run("apigw-uploadimg-key", func(t *testing.T) {
-		status, body, _ := st.invokeHTTP(t, "uploadimg", readEvent(t, "apigw-uploadimg-key.json"))
+		status, body, _ := invokeHTTP(t, st, "uploadimg", stacktest.Event(t, "apigw-uploadimg-key.json"))
 		if u, _ := body["url"].(string); status != 200 || !strings.HasPrefix(u, "http") {
 			t.Fatalf("got %d %v, want 200 with a url", status, body)
 		}
 	})
 	t.Run("s3-put-upload-image", func(t *testing.T) {
-		if _, err := st.fns["upload"].Invoke(context.Background(), readEvent(t, "s3-put-upload-image.json")); err != nil {
+		if _, err := st.Functions["upload"].Invoke(context.Background(), stacktest.Event(t, "s3-put-upload-image.json")); err != nil {
 			t.Fatal(err)
 		}
-		r := st.result(t, "upload/image/holiday photo (1).jpg") // the decoded key
+		r := st.Result(t, "upload/image/holiday photo (1).jpg") // the decoded key
 		if r["type"] != "image" || r["media_id"] == "" || r["etag"] == "" || r["key"] != "upload/image/holiday photo (1).jpg" {
 			t.Errorf("result = %v", r)
 		}
 	})
 	t.Run("s3-put-uploadimg", func(t *testing.T) {
-		if _, err := st.fns["uploadimg"].Invoke(context.Background(), readEvent(t, "s3-put-uploadimg.json")); err != nil {
+		if _, err := st.Functions["uploadimg"].Invoke(context.Background(), stacktest.Event(t, "s3-put-uploadimg.json")); err != nil {
 			t.Fatal(err)
 		}
-		r := st.result(t, "uploadimg/banner图.png")
+		r := st.Result(t, "uploadimg/banner图.png")
 		if u, _ := r["url"].(string); !strings.HasPrefix(u, "http") {
 			t.Errorf("result = %v, want a url", r)
 		}
 	})
 	t.Run("s3-put-batch", func(t *testing.T) {
-		before := st.sim.Stats().Upload
-		if _, err := st.fns["upload"].Invoke(context.Background(), readEvent(t, "s3-put-batch.json")); err != nil {
+		before := st.Sim.Stats().Upload
+		if _, err := st.Functions["upload"].Invoke(context.Background(), stacktest.Event(t, "s3-put-batch.json")); err != nil {
 			t.Fatalf("a batch whose only failure is a refused file must not fail: %v", err)
 		}
 		for key, typ := range map[string]string{"upload/voice/greeting.mp3": "voice", "upload/video/clip.mp4": "video"} {
-			if r := st.result(t, key); r["type"] != typ || r["media_id"] == "" {
+			if r := st.Result(t, key); r["type"] != typ || r["media_id"] == "" {
 				t.Errorf("result of %s = %v", key, r)
 			}
 		}
-		if r := st.result(t, "upload/image/not-really-an-image.jpg"); r["errcode"] != float64(40005) {
+		if r := st.Result(t, "upload/image/not-really-an-image.jpg"); r["errcode"] != float64(40005) {
 			t.Errorf("text named .jpg: result = %v, want errcode 40005 recorded", r)
 		}
-		if got := st.sim.Stats().Upload - before; got != 2 {
+		if got := st.Sim.Stats().Upload - before; got != 2 {
 			t.Errorf("uploads = %d, want 2 (the text file never reaches WeChat)", got)
 		}
 		// S3 delivers at least once: the same event again uploads nothing.
-		if _, err := st.fns["upload"].Invoke(context.Background(), readEvent(t, "s3-put-batch.json")); err != nil {
+		if _, err := st.Functions["upload"].Invoke(context.Background(), stacktest.Event(t, "s3-put-batch.json")); err != nil {
 			t.Fatal(err)
 		}
-		if got := st.sim.Stats().Upload - before; got != 2 {
+		if got := st.Sim.Stats().Upload - before; got != 2 {
 			t.Errorf("after a duplicate delivery: uploads = %d, want still 2", got)
 		}
 	})
 	t.Run("s3-malformed-key", func(t *testing.T) {
-		_, err := st.fns["upload"].Invoke(context.Background(), readEvent(t, "s3-malformed-key.json"))
+		_, err := st.Functions["upload"].Invoke(context.Background(), stacktest.Event(t, "s3-malformed-key.json"))
 		if err == nil || !strings.Contains(err.Error(), "malformed S3 event") {
 			t.Errorf("error = %v, want a malformed S3 event error", err)
 		}
 	})
-	if got := st.sim.Stats().StableToken; got != 1 {
+	if got := st.Sim.Stats().StableToken; got != 1 {
 		t.Errorf("stable_token calls = %d over the whole run, want 1", got)
 	}
 }
@@ -285,9 +194,9 @@ func TestSecretProblemsAreClearErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newStack(t, "", tt.secret)
-			event := readEvent(t, "apigw-upload-multipart.json")
-			status, body, _ := st.invokeHTTP(t, "upload", event)
+			st := stacktest.Start(t, stacktest.Options{Secret: tt.secret})
+			event := stacktest.Event(t, "apigw-upload-multipart.json")
+			status, body, _ := invokeHTTP(t, st, "upload", event)
 			if status != 503 || body["errcode"] != float64(-1) {
 				t.Errorf("caller got %d %v, want 503 errcode -1", status, body)
 			}
@@ -295,12 +204,12 @@ func TestSecretProblemsAreClearErrors(t *testing.T) {
 				t.Errorf("the secret's name reached the caller: %q", msg)
 			}
 			// The operator's error (an S3 event fails the invocation) names the secret and the problem.
-			put := bytes.ReplaceAll(readEvent(t, "s3-put-upload-image.json"), []byte(eventsBucket), []byte(st.bucket))
-			_, err := st.fns["upload"].Invoke(context.Background(), put)
+			put := bytes.ReplaceAll(stacktest.Event(t, "s3-put-upload-image.json"), []byte(eventsBucket), []byte(st.Bucket))
+			_, err := st.Functions["upload"].Invoke(context.Background(), put)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `secret "wxmedia/`) {
 				t.Fatalf("S3 event error = %v", err)
 			}
-			r := st.result(t, "upload/image/holiday photo (1).jpg")
+			r := st.Result(t, "upload/image/holiday photo (1).jpg")
 			if r["errcode"] != float64(-1) {
 				t.Errorf("result = %v, want the failure recorded", r)
 			}

@@ -1,0 +1,148 @@
+// Package stacktest runs the whole service for tests: the three functions
+// wired as in production, against moto_server (S3 and Secrets Manager) and
+// the WeChat simulator, with the sample objects of events/ in the bucket.
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+)
+
+// The simulator's app credentials, kept in the stack's secret.
+const (
+	AppID     = "wx-stack-app"
+	AppSecret = "stack-app-secret-never-shown"
+)
+
+// Options configure a Stack.
+type Options struct {
+	Bucket string // default a new bucket named for the test
+	Secret string // the secret's value; default {"appid":AppID,"appsecret":AppSecret}
+	Env    map[string]string
+	// Logs receives the functions' JSON logs; default os.Stderr only when -v.
+	Logs io.Writer
+}
+
+// Stack is the running service.
+type Stack struct {
+	Sim      *wechatsim.Server
+	SimURL   string
+	Moto     *awstest.Moto
+	Bucket   string
+	SecretID string
+	App      *config.App
+	// Functions are the Lambda handlers by function name (upload, get, uploadimg).
+	Functions map[string]lambda.Handler
+	// URL is an HTTP server on 127.0.0.1 serving all three routes.
+	URL string
+}
+
+// Start runs a Stack for t.
+func Start(t *testing.T, opts Options) *Stack {
+	t.Helper()
+	moto := awstest.Start(t)
+	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: AppID, AppSecret: AppSecret})
+	st := &Stack{Sim: sim, SimURL: base, Moto: moto, Bucket: opts.Bucket}
+	if st.Bucket == "" {
+		st.Bucket = moto.Bucket(t)
+	} else if _, err := moto.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &st.Bucket}); err != nil {
+		t.Fatalf("create bucket %s: %v", st.Bucket, err)
+	}
+	secret := opts.Secret
+	if secret == "" {
+		secret = fmt.Sprintf(`{"appid":%q,"appsecret":%q}`, AppID, AppSecret)
+	}
+	st.SecretID = moto.Secret(t, secret)
+	env := map[string]string{config.EnvBucket: st.Bucket, config.EnvSecretID: st.SecretID, config.EnvWeChatBase: base}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3c := moto.S3()
+	st.App = config.New(cfg, s3c, s3.NewPresignClient(s3c), token.NewSecretStore(moto.SecretsManager(), st.SecretID, 0))
+	if opts.Logs != nil {
+		st.App.SetLogOutput(opts.Logs)
+	} else if !testing.Verbose() {
+		st.App.SetLogOutput(io.Discard)
+	}
+	st.Functions = map[string]lambda.Handler{
+		"upload":    lambda.NewHandler(st.App.Lambda(true, httpapi.RouteUpload)),
+		"get":       lambda.NewHandler(st.App.Lambda(false, httpapi.RouteGet)),
+		"uploadimg": lambda.NewHandler(st.App.Lambda(true, httpapi.RouteUploadImg)),
+	}
+	srv := httptest.NewServer(st.App.HTTP())
+	t.Cleanup(srv.Close)
+	st.URL = srv.URL
+	for key, data := range mediatest.Samples() {
+		st.Put(t, key, data)
+	}
+	return st
+}
+
+// Put stores data at key.
+func (st *Stack) Put(t testing.TB, key string, data []byte) {
+	t.Helper()
+	_, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// Object returns the bytes and content type at key.
+func (st *Stack) Object(t testing.TB, key string) ([]byte, string) {
+	t.Helper()
+	out, err := st.Moto.S3().GetObject(context.Background(), &s3.GetObjectInput{Bucket: &st.Bucket, Key: &key})
+	if err != nil {
+		t.Fatalf("get s3://%s/%s: %v", st.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	data, _ := io.ReadAll(out.Body)
+	ct := ""
+	if out.ContentType != nil {
+		ct = *out.ContentType
+	}
+	return data, ct
+}
+
+// Result decodes results/<key>.json.
+func (st *Stack) Result(t testing.TB, key string) map[string]any {
+	t.Helper()
+	data, _ := st.Object(t, "results/"+key+".json")
+	var r map[string]any
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("result of %s: %v", key, err)
+	}
+	return r
+}
+
+// Event reads events/<name> from the repository.
+func Event(t testing.TB, name string) []byte {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
