@@ -1,0 +1,243 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"testing"
+
+	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/stacktest"
+)
+
+// form is the body of `curl -F media=@<name>`.
+func form(name string, data []byte) (string, []byte) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="media"; filename="%s"`, name))
+	h.Set("Content-Type", "application/octet-stream")
+	p, _ := w.CreatePart(h)
+	p.Write(data)
+	w.Close()
+	return w.FormDataContentType(), buf.Bytes()
+}
+
+type answer struct {
+	status int
+	body   map[string]any
+	raw    string
+	header http.Header
+}
+
+func do(t *testing.T, method, url, contentType string, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, raw: string(raw), header: resp.Header}
+	if err := json.Unmarshal(raw, &a.body); err != nil {
+		t.Fatalf("%s %s answered %d with non-JSON %q", method, url, resp.StatusCode, raw)
+	}
+	return a
+}
+
+func TestUploadEachType(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	tests := []struct {
+		typ    string
+		format media.Format
+		size   int
+	}{
+		{"image", media.JPEG, 100 << 10},
+		{"image", media.PNG, 1000},
+		{"image", media.GIF, 1000},
+		{"voice", media.AMR, 10 << 10},
+		{"voice", media.MP3, 10 << 10},
+		{"video", media.MP4, 1 << 20},
+		{"thumb", media.JPEG, 64 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+"/"+string(tt.format), func(t *testing.T) {
+			data := mediatest.File(tt.format, tt.size)
+			ct, body := form("test"+tt.format.Ext(), data)
+			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type="+tt.typ, ct, body)
+			if a.status != 200 || a.body["type"] != tt.typ {
+				t.Fatalf("got %d %s", a.status, a.raw)
+			}
+			id, _ := a.body["media_id"].(string)
+			if got, _ := st.Sim.Media(id); !bytes.Equal(got, data) {
+				t.Errorf("WeChat stored %d bytes, want the %d sent", len(got), len(data))
+			}
+			created, _ := a.body["created_at"].(float64)
+			expires, _ := a.body["expires_at"].(float64)
+			if expires-created != 72*3600 {
+				t.Errorf("expires_at - created_at = %v, want 3 days", expires-created)
+			}
+		})
+	}
+}
+
+func TestNamesPlayNoPart(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	for _, name := range []string{"图片.jpg", "../../etc/passwd", "photo.png"} {
+		t.Run(name, func(t *testing.T) {
+			ct, body := form(name, mediatest.File(media.JPEG, 1000))
+			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body)
+			if a.status != 200 {
+				t.Fatalf("a JPEG named %q: got %d %s, want 200 (WeChat gets media.jpg)", name, a.status, a.raw)
+			}
+		})
+	}
+}
+
+func TestGetAndRedirect(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	data := mediatest.File(media.MP4, 300<<10)
+	ct, body := form("clip.mp4", data)
+	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=video", ct, body)
+	id, _ := up.body["media_id"].(string)
+	a := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil)
+	if a.status != 200 || a.body["key"] != "media/"+id+".mp4" || a.body["video_url"] == nil || a.body["content_type"] != "video/mp4" {
+		t.Fatalf("get video: %d %s", a.status, a.raw)
+	}
+	if got, _ := st.Object(t, "media/"+id+".mp4"); !bytes.Equal(got, data) {
+		t.Errorf("bucket holds %d bytes, want the %d uploaded", len(got), len(data))
+	}
+	r := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id+"&redirect=true", "", nil)
+	if r.status != http.StatusFound || r.header.Get("Location") == "" {
+		t.Errorf("redirect: %d, Location %q", r.status, r.header.Get("Location"))
+	}
+	// The presigned link serves the bytes.
+	resp, err := http.Get(r.header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, data) {
+		t.Errorf("presigned url served %d bytes, want %d", len(got), len(data))
+	}
+}
+
+// Hostile or wrong input is refused with a WeChat-shaped error and costs no
+// WeChat call.
+func TestRefusals(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{config.EnvAllowedPrefixes: "samples/,incoming/,results/"}})
+	st.Put(t, "incoming/big.jpg", mediatest.File(media.JPEG, 10*media.MB+1))
+	st.Put(t, "incoming/empty.jpg", nil)
+	st.Put(t, "outside/ok.jpg", mediatest.File(media.JPEG, 100))
+	up := st.URL + "/cgi-bin/media/upload"
+	img := st.URL + "/cgi-bin/media/uploadimg"
+	mp := func(name string, data []byte) (string, []byte) { return form(name, data) }
+	js := func(v string) (string, []byte) { return "application/json", []byte(v) }
+	tests := []struct {
+		name       string
+		url        string
+		body       func() (string, []byte)
+		wantStatus int
+		wantCode   int
+	}{
+		{"ErrImageOver10MB", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/big.jpg"}`) }, 413, 40009},
+		{"ErrVoiceOver2MB", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", mediatest.File(media.MP3, 2*media.MB+1)) }, 413, 40010},
+		{"ErrThumbOver64KB", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 64*media.KB+1)) }, 413, 40012},
+		{"ErrUploadImgOver1MB", img, func() (string, []byte) { return mp("a.png", mediatest.File(media.PNG, media.MB+1)) }, 413, 40009},
+		{"ErrEmptyImage", up + "?type=image", func() (string, []byte) { return mp("a.jpg", nil) }, 400, 41005},
+		{"ErrEmptyObject", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/empty.jpg"}`) }, 400, 41005},
+		{"ErrEmptyUploadImg", img, func() (string, []byte) { return mp("a.png", nil) }, 400, 41005},
+		{"ErrTextNamedJPEG", up + "?type=image", func() (string, []byte) { return mp("a.jpg", []byte("just some text, honest")) }, 415, 40005},
+		{"ErrPNGAsThumb", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", mediatest.File(media.PNG, 100)) }, 415, 40005},
+		{"ErrGIFAsUploadImg", img, func() (string, []byte) { return mp("a.png", mediatest.File(media.GIF, 100)) }, 415, 40005},
+		{"ErrMP4AsVoice", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", mediatest.File(media.MP4, 100)) }, 415, 40005},
+		{"ErrUnknownType", up + "?type=sticker", func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 100)) }, 400, 40004},
+		{"ErrNoType", up, func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 100)) }, 400, 40004},
+		{"ErrKeyDotDot", up + "?type=image", func() (string, []byte) { return js(`{"key":"samples/../secrets/x.jpg"}`) }, 400, 40035},
+		{"ErrKeyAbsolute", up + "?type=image", func() (string, []byte) { return js(`{"key":"/samples/test.jpg"}`) }, 400, 40035},
+		{"ErrKeyOtherBucket", up + "?type=image", func() (string, []byte) { return js(`{"key":"s3://other-bucket/samples/test.jpg"}`) }, 400, 40035},
+		{"ErrBucketField", up + "?type=image", func() (string, []byte) { return js(`{"bucket":"other-bucket","key":"samples/test.jpg"}`) }, 403, 40035},
+		{"ErrKeyOutsidePrefixes", up + "?type=image", func() (string, []byte) { return js(`{"key":"outside/ok.jpg"}`) }, 403, 40035},
+		{"ErrKeyUnderResults", up + "?type=image", func() (string, []byte) { return js(`{"key":"results/x.json"}`) }, 400, 40035},
+		{"ErrKeyEmpty", up + "?type=image", func() (string, []byte) { return js(`{}`) }, 400, 40035},
+		{"ErrNoSuchKey", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/missing.jpg"}`) }, 404, 40035},
+		{"ErrMalformedJSON", up + "?type=image", func() (string, []byte) { return js(`{"key":`) }, 400, 47001},
+		{"ErrMultipartNoBoundary", up + "?type=image", func() (string, []byte) { return "multipart/form-data", []byte("--x\r\n") }, 400, 47001},
+		{"ErrMultipartNoMediaPart", up + "?type=image", func() (string, []byte) {
+			var buf bytes.Buffer
+			w := multipart.NewWriter(&buf)
+			w.WriteField("file", "x")
+			w.Close()
+			return w.FormDataContentType(), buf.Bytes()
+		}, 400, 41005},
+		{"ErrMultipartTruncated", up + "?type=image", func() (string, []byte) {
+			ct, b := mp("a.jpg", mediatest.File(media.JPEG, 5000))
+			return ct, b[:2000]
+		}, 400, 47001},
+		{"ErrNotMultipartOrJSON", up + "?type=image", func() (string, []byte) { return "text/plain", []byte("hello") }, 415, 47001},
+		{"ErrBodyOverLambdaLimit", up + "?type=video", func() (string, []byte) { return mp("a.mp4", mediatest.File(media.MP4, 5*media.MB)) }, 413, 40006},
+		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 100)) }, 414, 40035},
+		{"ErrNoMediaID", st.URL + "/cgi-bin/media/get", nil, 400, 41006},
+		{"ErrBadMediaID", st.URL + "/cgi-bin/media/get?media_id=..%2F..%2Fx", nil, 400, 40007},
+		{"ErrUnknownRoute", st.URL + "/cgi-bin/token", nil, 404, 40035},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := st.Sim.Stats()
+			method, ct, body := "GET", "", []byte(nil)
+			if tt.body != nil {
+				method = "POST"
+				ct, body = tt.body()
+			}
+			a := do(t, method, tt.url, ct, body)
+			if a.status != tt.wantStatus || a.body["errcode"] != float64(tt.wantCode) {
+				t.Fatalf("got %d %s, want %d errcode %d", a.status, a.raw, tt.wantStatus, tt.wantCode)
+			}
+			if msg, _ := a.body["errmsg"].(string); msg == "" {
+				t.Error("errmsg is empty")
+			}
+			if after := st.Sim.Stats(); after.Upload != before.Upload || after.UploadImg != before.UploadImg || after.Get != before.Get {
+				t.Errorf("a refused request reached WeChat: %+v -> %+v", before, after)
+			}
+		})
+	}
+	t.Run("TooLargePointsToS3", func(t *testing.T) {
+		ct, body := mp("a.mp4", mediatest.File(media.MP4, 5*media.MB))
+		a := do(t, "POST", up+"?type=video", ct, body)
+		if msg, _ := a.body["errmsg"].(string); !strings.Contains(msg, `{"key"`) || !strings.Contains(msg, "upload/<type>/") {
+			t.Errorf("errmsg %q should point to the S3 routes", msg)
+		}
+	})
+}
+
+func TestClientAccessTokenIgnoredAndNeverEchoed(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	const theirs = "CLIENT-TOKEN-123"
+	ct, body := form("a.jpg", mediatest.File(media.JPEG, 100))
+	a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image&access_token="+theirs, ct, body)
+	if a.status != 200 {
+		t.Fatalf("got %d %s", a.status, a.raw)
+	}
+	e := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id=nope&access_token="+theirs, "", nil)
+	for _, s := range []string{a.raw, e.raw} {
+		if strings.Contains(s, theirs) {
+			t.Errorf("answer echoes the client's access_token: %s", s)
+		}
+	}
+}
