@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -60,6 +61,7 @@ func Classify(err error) Outcome {
 		we *wechat.Error
 		se *wechat.StatusError
 		ke *token.SecretError
+		ue *url.Error
 	)
 	switch {
 	case err == nil:
@@ -88,6 +90,8 @@ func Classify(err error) Outcome {
 		return Outcome{Status: http.StatusBadGateway, Code: CodeSystem, Message: fmt.Sprintf("system error: WeChat answered HTTP %d", se.StatusCode), Retry: se.StatusCode >= 500, Internal: true}
 	case errors.Is(err, wechat.ErrBadResponse):
 		return Outcome{Status: http.StatusBadGateway, Code: CodeSystem, Message: "system error: unexpected answer from WeChat", Retry: true, Internal: true}
+	case errors.As(err, &ue):
+		return Outcome{Status: http.StatusBadGateway, Code: CodeSystem, Message: "system error: the connection to WeChat failed", Retry: true, Internal: true}
 	case errors.Is(err, bucket.ErrNotFound):
 		return Outcome{Status: http.StatusNotFound, Code: CodeInvalidParam, Message: "no such key in the media bucket" + keyOf(err)}
 	case errors.Is(err, bucket.ErrChanged):

@@ -13,12 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/config"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/mediatest"
@@ -39,6 +41,12 @@ type Options struct {
 	Env    map[string]string
 	// Logs receives the functions' JSON logs; default os.Stderr only when -v.
 	Logs io.Writer
+	// WrapS3 and WrapSecrets put a test double between the service and moto,
+	// to inject faults at the AWS SDK boundary.
+	WrapS3      func(bucket.API) bucket.API
+	WrapSecrets func(token.SecretsAPI) token.SecretsAPI
+	// OnStart is called with the stack before the sample objects are put.
+	OnStart func(*Stack)
 }
 
 // Stack is the running service.
@@ -80,7 +88,15 @@ func Start(t *testing.T, opts Options) *Stack {
 		t.Fatal(err)
 	}
 	s3c := moto.S3()
-	st.App = config.New(cfg, s3c, s3.NewPresignClient(s3c), token.NewSecretStore(moto.SecretsManager(), st.SecretID, 0))
+	var api bucket.API = s3c
+	if opts.WrapS3 != nil {
+		api = opts.WrapS3(s3c)
+	}
+	var sm token.SecretsAPI = moto.SecretsManager()
+	if opts.WrapSecrets != nil {
+		sm = opts.WrapSecrets(sm)
+	}
+	st.App = config.New(cfg, api, s3.NewPresignClient(s3c), token.NewSecretStore(sm, st.SecretID, 0))
 	if opts.Logs != nil {
 		st.App.SetLogOutput(opts.Logs)
 	} else if !testing.Verbose() {
@@ -94,6 +110,9 @@ func Start(t *testing.T, opts Options) *Stack {
 	srv := httptest.NewServer(st.App.HTTP())
 	t.Cleanup(srv.Close)
 	st.URL = srv.URL
+	if opts.OnStart != nil {
+		opts.OnStart(st)
+	}
 	for key, data := range mediatest.Samples() {
 		st.Put(t, key, data)
 	}
@@ -145,4 +164,23 @@ func Event(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// Logs is a concurrency-safe log sink for Options.Logs.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String is everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

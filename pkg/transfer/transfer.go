@@ -223,6 +223,9 @@ func (s *Service) send(ctx context.Context, t media.Type, body wechat.Body) (Res
 	return Result{Type: string(t), MediaID: up.MediaID, CreatedAt: up.CreatedAt.Unix(), ExpiresAt: up.ExpiresAt().Unix()}, nil
 }
 
+// recordTimeout bounds writing an outcome once the request's own time is up.
+const recordTimeout = 1500 * time.Millisecond
+
 // record writes the outcome of an object's upload. A failure is recorded
 // too, so nothing fails silently; if the record cannot be written, that
 // error is returned so the delivery is retried.
@@ -232,7 +235,11 @@ func (s *Service) record(ctx context.Context, r Result, err error) (Result, erro
 		r.ErrCode, r.ErrMsg = o.Code, o.Message
 		r.Type, r.MediaID, r.CreatedAt, r.ExpiresAt, r.URL = "", "", 0, 0, ""
 	}
-	if werr := s.bucket.WriteJSON(ctx, ResultKey(r.Key), r, false); werr != nil {
+	// The time kept back from the Lambda deadline pays for this write, so a
+	// request that ran out of time still records its failure.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if werr := s.bucket.WriteJSON(wctx, ResultKey(r.Key), r, false); werr != nil {
 		if err != nil {
 			return r, errors.Join(err, fmt.Errorf("record result: %w", werr))
 		}

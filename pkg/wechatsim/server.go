@@ -71,8 +71,9 @@ type Server struct {
 	stats   Stats
 	faults  Faults
 	tokens  map[string]*tokenState
-	plain   string // latest /cgi-bin/token token
-	stable  string // current /cgi-bin/stable_token token
+	issued  []string // every token handed out, for IssuedTokens
+	plain   string   // latest /cgi-bin/token token
+	stable  string   // current /cgi-bin/stable_token token
 	// force refreshes of the stable token
 	forceDay   string
 	forceCount int
@@ -360,4 +361,12 @@ func clientIP(r *http.Request) string {
 		return "1.2.3.4"
 	}
 	return host
+}
+
+// IssuedTokens returns every access token the simulator has handed out, so
+// tests can check that none of them leaked into a log or an answer.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
 }

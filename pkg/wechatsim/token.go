@@ -127,6 +127,7 @@ func (s *Server) issueLocked(current *string) string {
 	}
 	tok := randomID()
 	s.tokens[tok] = &tokenState{expires: now.Add(TokenLifetime)}
+	s.issued = append(s.issued, tok)
 	*current = tok
 	return tok
 }

@@ -1,0 +1,262 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/stacktest"
+	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+)
+
+const s3Key = "upload/image/holiday photo (1).jpg" // the object of events/s3-put-upload-image.json
+
+// outcome is what one fault led to, on the HTTP route and on the S3 route.
+type outcome struct {
+	status, code int // HTTP answer
+	uploads      int64
+	// S3 route: the errcode recorded in results/ (0 for a success) and
+	// whether the invocation failed so that Lambda retries it.
+	resultCode int
+	retried    bool
+}
+
+type faultCase struct {
+	name    string
+	opts    func(t *testing.T) stacktest.Options
+	arrange func(t *testing.T, st *stacktest.Stack)
+	want    outcome
+}
+
+// The deadline every invocation in the matrix gets: Lambda's context.
+const invokeTimeout = 5 * time.Second
+
+func TestFaultMatrix(t *testing.T) {
+	faults := func(f wechatsim.Faults) func(*testing.T, *stacktest.Stack) {
+		return func(_ *testing.T, st *stacktest.Stack) { st.Sim.SetFaults(f) }
+	}
+	wrapS3 := func(f *faultyS3) func(*testing.T) stacktest.Options {
+		return func(*testing.T) stacktest.Options {
+			return stacktest.Options{WrapS3: func(api bucket.API) bucket.API { f.API = api; return f }}
+		}
+	}
+	cases := []faultCase{
+		// WeChat
+		{name: "WeChatBusyOnce", arrange: faults(wechatsim.Faults{Busy: 1}), want: outcome{status: 200, uploads: 2}},
+		{name: "WeChatBusyAlways", arrange: faults(wechatsim.Faults{Busy: 100}), want: outcome{status: 503, code: -1, uploads: 3, resultCode: -1, retried: true}},
+		{name: "WeChat5xxOnce", arrange: faults(wechatsim.Faults{ServerError: 1}), want: outcome{status: 200, uploads: 2}},
+		{name: "WeChat5xxAlways", arrange: faults(wechatsim.Faults{ServerError: 100}), want: outcome{status: 502, code: -1, uploads: 3, resultCode: -1, retried: true}},
+		{name: "WeChatDropsConnectionOnce", arrange: faults(wechatsim.Faults{Drop: 1}), want: outcome{status: 200, uploads: 2}},
+		{name: "WeChatDropsConnectionAlways", arrange: faults(wechatsim.Faults{Drop: 100}), want: outcome{status: 502, code: -1, uploads: 3, resultCode: -1, retried: true}},
+		{name: "WeChatSlowPastDeadline", arrange: faults(wechatsim.Faults{Slow: time.Minute}), want: outcome{status: 504, code: -1, uploads: 1, resultCode: -1, retried: true}},
+		{name: "WeChatTokenExpiredMidFlight", arrange: func(t *testing.T, st *stacktest.Stack) {
+			if _, err := st.App.Tokens.Token(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			st.Sim.ExpireTokens()
+		}, want: outcome{status: 200, uploads: 2}},
+		{name: "WeChatIPNotAllowed", arrange: faults(wechatsim.Faults{IPBlocked: true}), want: outcome{status: 502, code: 40164, uploads: 0, resultCode: 40164}},
+		{name: "WeChatQuota", arrange: faults(wechatsim.Faults{Quota: 100}), want: outcome{status: 429, code: 45009, uploads: 1, resultCode: 45009}},
+		{name: "WeChatMalformedJSON", arrange: faults(wechatsim.Faults{MalformedJSON: 100}), want: outcome{status: 502, code: -1, uploads: 1, resultCode: -1, retried: true}},
+		{name: "WeChatBinaryWhereJSONExpected", opts: func(t *testing.T) stacktest.Options {
+			return stacktest.Options{Env: map[string]string{config.EnvWeChatBase: binaryWeChat(t)}}
+		}, want: outcome{status: 502, code: -1, resultCode: -1, retried: true}},
+		// Secrets Manager
+		{name: "SecretsUnreachable", opts: func(t *testing.T) stacktest.Options {
+			return stacktest.Options{WrapSecrets: func(token.SecretsAPI) token.SecretsAPI {
+				cfg := awstest.Start(t).Config()
+				cfg.BaseEndpoint = aws.String("http://127.0.0.1:1")
+				cfg.RetryMaxAttempts = 1
+				return secretsmanager.NewFromConfig(cfg)
+			}}
+		}, want: outcome{status: 503, code: -1, resultCode: -1, retried: true}},
+		{name: "SecretsAccessDenied", opts: func(*testing.T) stacktest.Options {
+			return stacktest.Options{WrapSecrets: func(token.SecretsAPI) token.SecretsAPI {
+				return failingSecrets{apiError("AccessDeniedException", "User is not authorized to perform secretsmanager:GetSecretValue")}
+			}}
+		}, want: outcome{status: 503, code: -1, resultCode: -1, retried: true}},
+		{name: "SecretMissingField", opts: func(*testing.T) stacktest.Options {
+			return stacktest.Options{Secret: `{"appid":"wx-stack-app"}`}
+		}, want: outcome{status: 503, code: -1, resultCode: -1, retried: true}},
+		{name: "SecretWrongAppSecret", opts: func(*testing.T) stacktest.Options {
+			return stacktest.Options{Secret: `{"appid":"wx-stack-app","appsecret":"not-the-right-one"}`}
+		}, want: outcome{status: 502, code: 40125, resultCode: 40125}},
+		// S3
+		{name: "S3AccessDenied", opts: wrapS3(&faultyS3{getObject: func(ctx context.Context, in *s3.GetObjectInput, next bucket.API) (*s3.GetObjectOutput, error) {
+			if isSource(in) {
+				return nil, apiError("AccessDenied", "Access Denied")
+			}
+			return next.GetObject(ctx, in)
+		}}), want: outcome{status: 403, code: -1, resultCode: -1}},
+		{name: "S3ObjectChangedBetweenHeadAndGet", opts: func(t *testing.T) stacktest.Options {
+			var st *stacktest.Stack
+			f := &faultyS3{headObject: func(ctx context.Context, in *s3.HeadObjectInput, next bucket.API) (*s3.HeadObjectOutput, error) {
+				out, err := next.HeadObject(ctx, in)
+				if err == nil && !strings.HasPrefix(*in.Key, "results/") {
+					st.Put(t, *in.Key, mediatest.File(media.JPEG, 3000)) // overwritten right after the HEAD
+				}
+				return out, err
+			}}
+			o := wrapS3(f)(t)
+			o.OnStart = func(s *stacktest.Stack) { st = s }
+			return o
+		}, want: outcome{status: 409, code: -1, resultCode: -1, retried: true}},
+		{name: "S3SlowBody", opts: wrapS3(&faultyS3{getObject: func(ctx context.Context, in *s3.GetObjectInput, next bucket.API) (*s3.GetObjectOutput, error) {
+			out, err := next.GetObject(ctx, in)
+			if err == nil && isSource(in) && in.Range == nil {
+				out.Body = &slowBody{ctx: ctx, r: out.Body}
+			}
+			return out, err
+		}}), want: outcome{status: 504, code: -1, uploads: 1, resultCode: -1, retried: true}},
+		{name: "S3ResultPutFails", opts: wrapS3(&faultyS3{putObject: func(ctx context.Context, in *s3.PutObjectInput, next bucket.API) (*s3.PutObjectOutput, error) {
+			if isResult(in.Key) {
+				return nil, apiError("InternalError", "We encountered an internal error. Please try again.")
+			}
+			return next.PutObject(ctx, in)
+		}}), want: outcome{status: 500, code: -1, uploads: 1, resultCode: 0, retried: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Run("HTTP", func(t *testing.T) { runHTTP(t, tc) })
+			t.Run("S3", func(t *testing.T) { runS3(t, tc) })
+		})
+	}
+}
+
+func start(t *testing.T, tc faultCase) (*stacktest.Stack, *stacktest.Logs) {
+	t.Helper()
+	var opts stacktest.Options
+	if tc.opts != nil {
+		opts = tc.opts(t)
+	}
+	logs := &stacktest.Logs{}
+	opts.Logs = logs
+	st := stacktest.Start(t, opts)
+	if tc.arrange != nil {
+		tc.arrange(t, st)
+	}
+	return st, logs
+}
+
+func runHTTP(t *testing.T, tc faultCase) {
+	st, logs := start(t, tc)
+	before := st.Sim.Stats().Upload
+	event := bytes.Replace(stacktest.Event(t, "apigw-upload-key.json"), []byte("samples/thumb.jpg"), []byte("samples/test.jpg"), 1)
+	event = bytes.ReplaceAll(event, []byte("type=thumb"), []byte("type=image"))
+	event = bytes.ReplaceAll(event, []byte(`"type": "thumb"`), []byte(`"type": "image"`))
+	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
+	defer cancel()
+	start := time.Now()
+	out, err := st.Functions["upload"].Invoke(ctx, event)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	if took := time.Since(start); took >= invokeTimeout {
+		t.Errorf("answered after %v: Lambda would have killed it at %v", took, invokeTimeout)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	var body struct {
+		Code    int    `json:"errcode"`
+		Msg     string `json:"errmsg"`
+		MediaID string `json:"media_id"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatalf("body %q: %v", resp.Body, err)
+	}
+	if resp.StatusCode != tc.want.status || body.Code != tc.want.code {
+		t.Errorf("answer %d %s, want %d errcode %d", resp.StatusCode, resp.Body, tc.want.status, tc.want.code)
+	}
+	if tc.want.status == 200 && body.MediaID == "" {
+		t.Errorf("answer %s has no media_id", resp.Body)
+	}
+	if got := st.Sim.Stats().Upload - before; got != tc.want.uploads {
+		t.Errorf("uploads reaching WeChat = %d, want %d", got, tc.want.uploads)
+	}
+	noLeaks(t, st, logs.String(), string(out))
+}
+
+func runS3(t *testing.T, tc faultCase) {
+	st, logs := start(t, tc)
+	event := bytes.ReplaceAll(stacktest.Event(t, "s3-put-upload-image.json"), []byte(`"wxmedia-local"`), []byte(`"`+st.Bucket+`"`))
+	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
+	defer cancel()
+	start := time.Now()
+	_, err := st.Functions["upload"].Invoke(ctx, event)
+	if took := time.Since(start); took >= invokeTimeout {
+		t.Errorf("finished after %v: Lambda would have killed it at %v", took, invokeTimeout)
+	}
+	if retried := err != nil; retried != tc.want.retried {
+		t.Errorf("invocation error = %v; want an error (so Lambda retries): %v", err, tc.want.retried)
+	}
+	if tc.name == "S3ResultPutFails" {
+		// Nothing could be recorded; the failed invocation is what saves it.
+		if err == nil || !strings.Contains(err.Error(), "record result") {
+			t.Errorf("error = %v, want one about recording the result", err)
+		}
+	} else {
+		r := st.Result(t, s3Key)
+		code, _ := r["errcode"].(float64)
+		if int(code) != tc.want.resultCode {
+			t.Errorf("recorded %v, want errcode %d", r, tc.want.resultCode)
+		}
+		if tc.want.resultCode == 0 && r["media_id"] == nil {
+			t.Errorf("recorded %v, want a media_id", r)
+		}
+		if tc.want.resultCode != 0 && (r["errmsg"] == "" || r["etag"] == nil) {
+			t.Errorf("recorded %v, want errmsg and etag", r)
+		}
+		data, _ := st.Object(t, "results/"+s3Key+".json")
+		noLeaks(t, st, logs.String(), string(data), fmt.Sprint(err))
+		return
+	}
+	noLeaks(t, st, logs.String(), fmt.Sprint(err))
+}
+
+// noLeaks fails if any access token the simulator issued, or the AppSecret,
+// appears in what a user or an operator can see.
+func noLeaks(t *testing.T, st *stacktest.Stack, seen ...string) {
+	t.Helper()
+	secrets := append(st.Sim.IssuedTokens(), stacktest.AppSecret)
+	for _, s := range seen {
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Errorf("leak: %q appears in %.200q", secret[:6]+"…", s)
+			}
+		}
+	}
+}
+
+// binaryWeChat is a WeChat that answers tokens properly but media calls
+// with a JPEG where JSON is expected.
+func binaryWeChat(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cgi-bin/stable_token" {
+			fmt.Fprint(w, `{"access_token":"binary-wechat-token-0123456789abcdef","expires_in":7200}`)
+			return
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(mediatest.File(media.JPEG, 500))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
