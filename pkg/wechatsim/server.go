@@ -370,3 +370,18 @@ func (s *Server) IssuedTokens() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.issued...)
 }
+
+// MediaIDs returns the ids of every stored upload (temporary media and
+// uploadimg images), so tests can count what WeChat actually accepted.
+func (s *Server) MediaIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.media)+len(s.images))
+	for id := range s.media {
+		out = append(out, id)
+	}
+	for id := range s.images {
+		out = append(out, id)
+	}
+	return out
+}
