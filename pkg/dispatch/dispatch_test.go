@@ -1,0 +1,118 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/wxmedia/wxmedia/pkg/dispatch"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
+	"github.com/wxmedia/wxmedia/pkg/trigger"
+)
+
+// recorder is an Uploader that records what it was asked.
+type recorder struct {
+	mu   sync.Mutex
+	seen map[string]media.Type
+}
+
+func (r *recorder) UploadObject(_ context.Context, t media.Type, key string) (transfer.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen[key] = t
+	return transfer.Result{Key: key}, nil
+}
+
+func handler(r *recorder) func(context.Context, json.RawMessage) (any, error) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"path":"` + req.URL.Path + `"}`))
+	})
+	return dispatch.Handler(h, trigger.New(r, "wxmedia-local", slog.New(slog.DiscardHandler)))
+}
+
+func TestS3KeysAreDecoded(t *testing.T) {
+	r := &recorder{seen: map[string]media.Type{}}
+	payload := `{"Records":[
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"upload/voice/hello+world%21.mp3"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"uploadimg/%E5%9B%BE.png"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"results/x.json"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"other-bucket"},"object":{"key":"upload/image/a.jpg"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"upload/image/b.jpg"}}}]}`
+	if _, err := handler(r)(context.Background(), json.RawMessage(payload)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]media.Type{"upload/voice/hello world!.mp3": media.Voice, "uploadimg/图.png": media.ArticleImage}
+	if len(r.seen) != len(want) {
+		t.Errorf("handled %v, want %v", r.seen, want)
+	}
+	for k, typ := range want {
+		if r.seen[k] != typ {
+			t.Errorf("key %q: type %q, want %q", k, r.seen[k], typ)
+		}
+	}
+}
+
+func TestMalformedEvents(t *testing.T) {
+	r := &recorder{seen: map[string]media.Type{}}
+	tests := []struct {
+		name    string
+		payload string
+		want    error
+	}{
+		{"ErrNoRecords", `{"Records":[]}`, trigger.ErrNoRecords},
+		{"ErrNotAnEvent", `{"hello":"world"}`, dispatch.ErrUnknownEvent},
+		{"ErrNotJSON", `not json`, dispatch.ErrUnknownEvent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := handler(r)(context.Background(), json.RawMessage(tt.payload)); !errors.Is(err, tt.want) {
+				t.Errorf("error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	_, err := handler(r)(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"upload/image/%zz.jpg"}}}]}`))
+	if err == nil || len(r.seen) != 0 {
+		t.Errorf("a key with a malformed escape: error %v, handled %v; want an error and nothing handled", err, r.seen)
+	}
+}
+
+func TestHTTPEventsReachTheHandler(t *testing.T) {
+	out, err := handler(&recorder{})(context.Background(), json.RawMessage(`{"version":"2.0","rawPath":"/cgi-bin/media/get","requestContext":{"http":{"method":"GET","path":"/cgi-bin/media/get"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	var resp struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	json.Unmarshal(b, &resp)
+	if resp.StatusCode != 200 || resp.Body != `{"path":"/cgi-bin/media/get"}` {
+		t.Errorf("got %s", b)
+	}
+}
+
+// FuzzEvent feeds arbitrary payloads to a function: it never panics, and
+// answers either a result or an error.
+func FuzzEvent(f *testing.F) {
+	f.Add([]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"upload/image/a+b.jpg"}}}]}`))
+	f.Add([]byte(`{"Records":[{"eventSource":"aws:s3","s3":{"object":{"key":"%"}}}]}`))
+	f.Add([]byte(`{"Records":null}`))
+	f.Add([]byte(`{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":"!!","isBase64Encoded":true}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		r := &recorder{seen: map[string]media.Type{}}
+		_, _ = handler(r)(context.Background(), json.RawMessage(payload))
+		for k, typ := range r.seen {
+			if got, ok := trigger.TypeOf(k); !ok || got != typ {
+				t.Fatalf("handled %q as %q, but TypeOf says %q, %v", k, typ, got, ok)
+			}
+		}
+	})
+}
