@@ -176,10 +176,18 @@ func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (R
 		s.log.InfoContext(ctx, "reused recorded result", "key", key, "media_type", t, "media_id", r.MediaID)
 		return r, nil
 	}
-	if err := s.claim(ctx, obj); err != nil {
+	tookOver, err := s.claim(ctx, obj)
+	if err != nil {
 		return base, err // another delivery is at work on it: not recorded, retried later
 	}
 	defer s.release(ctx, obj)
+	if tookOver {
+		// The claim was another delivery's, finished: it may have recorded a
+		// result after this one looked.
+		if r, ok := s.reusable(ctx, t, obj); ok {
+			return r, nil
+		}
+	}
 	head, err := s.bucket.Head(ctx, obj, media.SniffLen)
 	if err != nil {
 		return s.record(ctx, base, err)
@@ -281,21 +289,22 @@ var errInProgress = &apierror.Error{Status: http.StatusConflict, Code: apierror.
 func ErrInProgress(err error) bool { return errors.Is(err, errInProgress) }
 
 // claim makes one delivery of an object version the one that uploads it:
-// a conditional write (If-None-Match) of a claim record. A claim older than
-// ClaimTTL, or for another ETag, is taken over.
-func (s *Service) claim(ctx context.Context, obj bucket.Object) error {
+// a conditional write (If-None-Match) of a claim record. A claim that is
+// done, older than ClaimTTL, or for another ETag is taken over, and
+// tookOver says so.
+func (s *Service) claim(ctx context.Context, obj bucket.Object) (tookOver bool, err error) {
 	key := claimsPrefix + obj.Key
 	mine := claimRecord{ETag: obj.ETag, Since: s.now().UnixMilli()}
-	err := s.bucket.WriteJSON(ctx, key, mine, true)
+	err = s.bucket.WriteJSON(ctx, key, mine, true)
 	if err == nil || !errors.Is(err, bucket.ErrExists) {
-		return err
+		return false, err
 	}
 	var theirs claimRecord
 	if rerr := s.bucket.ReadJSON(ctx, key, &theirs); rerr == nil && theirs.ETag == obj.ETag && !theirs.Done &&
 		s.now().Sub(time.UnixMilli(theirs.Since)) < s.claimTTL {
-		return errInProgress
+		return false, errInProgress
 	}
-	return s.bucket.WriteJSON(ctx, key, mine, false)
+	return true, s.bucket.WriteJSON(ctx, key, mine, false)
 }
 
 // release marks the claim done once the outcome is recorded. If that fails
