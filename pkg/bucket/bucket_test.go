@@ -1,0 +1,127 @@
+package bucket_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/mediatest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+func setup(t *testing.T) (*bucket.Bucket, *s3.Client, string) {
+	t.Helper()
+	moto := awstest.Start(t)
+	name := moto.Bucket(t)
+	c := moto.S3()
+	return bucket.New(c, bucket.Options{Name: name, Presigner: s3.NewPresignClient(c)}), c, name
+}
+
+func TestWriteStreamsInParts(t *testing.T) {
+	b, _, _ := setup(t)
+	ctx := context.Background()
+	for _, size := range []int64{0, 1000, bucket.MinPartSize, 2*bucket.MinPartSize + 12345} {
+		key := "media/streamed.mp4"
+		n, err := b.Write(ctx, key, "video/mp4", mediatest.Reader(media.MP4, size))
+		if err != nil {
+			t.Fatalf("Write %d bytes: %v", size, err)
+		}
+		obj, err := b.Stat(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := mediatest.File(media.MP4, int(size))
+		if n != int64(len(want)) || obj.Size != n || obj.ContentType != "video/mp4" {
+			t.Errorf("wrote %d, stat %+v; want %d bytes of video/mp4", n, obj, len(want))
+		}
+		r, err := b.Open(ctx, obj, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(r)
+		r.Close()
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d bytes read back differ from the %d written", len(got), len(want))
+		}
+	}
+}
+
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("source broke")
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestWriteAbortsOnFailure(t *testing.T) {
+	b, c, name := setup(t)
+	ctx := context.Background()
+	_, err := b.Write(ctx, "media/broken.mp4", "video/mp4", &failingReader{n: bucket.MinPartSize + 100})
+	if err == nil {
+		t.Fatal("Write of a broken source succeeded")
+	}
+	if _, err := b.Stat(ctx, "media/broken.mp4"); !errors.Is(err, bucket.ErrNotFound) {
+		t.Errorf("Stat after a failed write = %v, want ErrNotFound", err)
+	}
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left behind, want 0 (aborted)", len(ups.Uploads))
+	}
+}
+
+func TestErrors(t *testing.T) {
+	b, c, name := setup(t)
+	ctx := context.Background()
+	if _, err := b.Stat(ctx, "no/such/key"); !errors.Is(err, bucket.ErrNotFound) {
+		t.Errorf("Stat(missing) = %v, want ErrNotFound", err)
+	}
+	if _, err := b.Write(ctx, "k", "", bytes.NewReader([]byte("one"))); err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := b.Stat(ctx, "k")
+	key := "k"
+	c.PutObject(ctx, &s3.PutObjectInput{Bucket: &name, Key: &key, Body: bytes.NewReader([]byte("two"))})
+	if _, err := b.Open(ctx, obj, 0); !errors.Is(err, bucket.ErrChanged) {
+		t.Errorf("Open after the object changed = %v, want ErrChanged", err)
+	}
+	if err := b.WriteJSON(ctx, "results/claim", map[string]int{"a": 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteJSON(ctx, "results/claim", map[string]int{"a": 2}, true); !errors.Is(err, bucket.ErrExists) {
+		t.Errorf("second conditional write = %v, want ErrExists", err)
+	}
+	var v map[string]int
+	if err := b.ReadJSON(ctx, "results/claim", &v); err != nil || v["a"] != 1 {
+		t.Errorf("ReadJSON = %v, %v; want the first write kept", v, err)
+	}
+	u, err := b.PresignGet(ctx, "k", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains([]byte(u), []byte("X-Amz-Expires=60")) {
+		t.Errorf("presigned url %q lacks its expiry", u)
+	}
+}
