@@ -373,7 +373,9 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		}
 		last = c.once(ctx, build, handle, token)
 		if last == nil {
-			c.log.DebugContext(ctx, "wechat call", "op", op, "attempts", attempt, "ms", time.Since(start).Milliseconds())
+			if c.log.Enabled(ctx, slog.LevelDebug) {
+				c.log.DebugContext(ctx, "wechat call", "op", op, "attempts", attempt, "ms", time.Since(start).Milliseconds())
+			}
 			return nil
 		}
 		var we *Error
