@@ -186,3 +186,12 @@ func (m *Moto) Secret(t TB, value string) string {
 	}
 	return name
 }
+
+// Main runs a test binary's tests and stops its moto_server afterwards:
+//
+//	func TestMain(m *testing.M) { awstest.Main(m) }
+func Main(m interface{ Run() int }) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}

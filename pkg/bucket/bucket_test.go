@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"testing"
 	"time"
 
@@ -17,11 +16,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/mediatest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
 
 func setup(t *testing.T) (*bucket.Bucket, *s3.Client, string) {
 	t.Helper()

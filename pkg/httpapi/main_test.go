@@ -1,14 +1,9 @@
 package httpapi_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/wxmedia/wxmedia/pkg/awstest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awstest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awstest.Main(m) }
