@@ -64,8 +64,9 @@ EVENT ?= events/s3-put-upload-image.json
 invoke: $(RIE)
 	$(GO) run ./cmd/invoke -fn $(FN) -event $(EVENT) -rie $(RIE)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./pkg/...
+# The benchmarks of README's table: prints it, writes .bench/results.md and .bench/memory.svg.
+bench: $(RIE)
+	$(GO) run ./cmd/benchreport -go $(GO) -rie $(RIE)
 
 FUZZTIME ?= 30s
 fuzz:

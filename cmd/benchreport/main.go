@@ -54,7 +54,9 @@ func run(outDir, rie, goCmd string) error {
 	results := benchResults{}
 	for _, step := range benchSteps {
 		logf("go test %s", strings.Join(step.args, " "))
+		t := time.Now()
 		out, err := goTest(ctx, goCmd, step.args)
+		logf("%s", time.Since(t).Round(time.Second))
 		raw.WriteString(out)
 		if err != nil {
 			return err
@@ -63,7 +65,9 @@ func run(outDir, rie, goCmd string) error {
 	}
 
 	logf("building the functions' bootstraps")
+	t := time.Now()
 	sizes, hostDir, err := buildBootstraps(ctx, goCmd)
+	logf("%s", time.Since(t).Round(time.Second))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,6 +57,7 @@ type Bucket struct {
 	name     string
 	presign  Presigner
 	partSize int64
+	parts    sync.Pool // *[]byte of partSize
 }
 
 // MinPartSize is S3's smallest multipart part.
@@ -66,6 +68,10 @@ func New(api API, opts Options) *Bucket {
 	b := &Bucket{api: api, name: opts.Name, presign: opts.Presigner, partSize: opts.PartSize}
 	if b.partSize < MinPartSize {
 		b.partSize = MinPartSize
+	}
+	b.parts.New = func() any {
+		buf := make([]byte, b.partSize)
+		return &buf
 	}
 	return b
 }
@@ -132,7 +138,9 @@ func (b *Bucket) Head(ctx context.Context, obj Object, n int) ([]byte, error) {
 // within one part: a short stream is one PutObject, a longer one a
 // multipart upload that is aborted if anything fails.
 func (b *Bucket) Write(ctx context.Context, key, contentType string, r io.Reader) (int64, error) {
-	buf := make([]byte, b.partSize)
+	bp := b.parts.Get().(*[]byte)
+	defer b.parts.Put(bp) // warm invocations reuse the part buffer
+	buf := *bp
 	n, err := io.ReadFull(r, buf)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		_, perr := b.api.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(buf[:n]),

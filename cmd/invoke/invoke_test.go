@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+)
+
+// The sample events' bucket and secret: those of make local.
+const (
+	bucket   = "wxmedia-local"
+	secretID = "wxmedia/local"
+)
+
+var eventsDir = filepath.Join("..", "..", "events")
+
+// requireRIE finds the emulator on PATH (make test puts .bin there).
+func requireRIE(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("aws-lambda-rie")
+	if err != nil {
+		if os.Getenv("WXMEDIA_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("aws-lambda-rie is not on PATH and WXMEDIA_REQUIRE_TOOLS=1: run make tools (%v)", err)
+		}
+		t.Skipf("aws-lambda-rie is not on PATH: %v", err)
+	}
+	return p
+}
+
+// stack is the backends of make local, in this process.
+type stack struct {
+	s3      *s3.Client
+	fake    *localaws.S3
+	environ []string
+}
+
+func setupStack(t *testing.T) stack {
+	t.Helper()
+	_, wx := wechatsim.NewTestServer(t, wechatsim.Options{})
+	sm := localaws.NewSecretsManager(localaws.SecretsOptions{})
+	sm.Put(secretID, `{"appid":"`+wechatsim.DefaultAppID+`","appsecret":"`+wechatsim.DefaultAppSecret+`"}`)
+	smSrv := httptest.NewServer(sm)
+	t.Cleanup(smSrv.Close)
+	fake, err := localaws.NewS3(localaws.S3Options{Buckets: []string{bucket}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3Srv := httptest.NewServer(fake)
+	t.Cleanup(s3Srv.Close)
+	return stack{
+		s3: s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3Srv.URL), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("any", "thing", "")}),
+		fake: fake,
+		// Nothing of the developer's environment: defaults come from functionEnv.
+		environ: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+			"MEDIA_BUCKET=" + bucket, "WECHAT_SECRET_ID=" + secretID, "WECHAT_API_BASE=" + wx,
+			"AWS_ENDPOINT_URL_S3=" + s3Srv.URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + smSrv.URL},
+	}
+}
+
+// sample is a file of the format a key's extension names.
+func sample(key string, size int) []byte {
+	switch strings.ToLower(filepath.Ext(key)) {
+	case ".jpg", ".jpeg":
+		return mediatest.File(media.JPEG, size)
+	case ".png":
+		return mediatest.File(media.PNG, size)
+	case ".mp3":
+		return mediatest.File(media.MP3, size)
+	case ".mp4":
+		return mediatest.File(media.MP4, size)
+	}
+	return bytes.Repeat([]byte("x"), size)
+}
+
+// seed puts the objects an event names into the bucket, and returns their keys.
+func seed(t *testing.T, st stack, event []byte) []string {
+	t.Helper()
+	var keys []string
+	var s3e events.S3Event
+	if err := json.Unmarshal(event, &s3e); err == nil {
+		for _, r := range s3e.Records {
+			keys = append(keys, r.S3.Object.URLDecodedKey)
+		}
+	}
+	var api events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(event, &api); err == nil && strings.Contains(api.Headers["content-type"], "json") {
+		var in struct{ Key string }
+		if json.Unmarshal([]byte(api.Body), &in) == nil && in.Key != "" {
+			keys = append(keys, in.Key)
+		}
+	}
+	for _, k := range keys {
+		if err := st.fake.Put(bucket, k, "", sample(k, 4096)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+func readEventFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(eventsDir, name))
+	if err != nil {
+		t.Fatalf("sample event: %v", err)
+	}
+	return data
+}
+
+// TestInvoke runs each function's bootstrap under the emulator with the
+// sample events, through the command's own code (cli), against an
+// in-process make local.
+func TestInvoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the functions and runs the Lambda emulator (-short)")
+	}
+	rie := requireRIE(t)
+	st := setupStack(t)
+	ctx := context.Background()
+
+	// One build per function, in parallel.
+	dir := t.TempDir()
+	bootstraps := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, fn := range []string{"upload", "get", "uploadimg"} {
+		wg.Go(func() {
+			d := filepath.Join(dir, fn)
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Error(err)
+				return
+			}
+			p, err := build(ctx, fn, d, io.Discard)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			bootstraps[fn] = p
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// run invokes fn with event the way `make invoke` does, and returns the
+	// exit code and the function's answer.
+	run := func(t *testing.T, fn string, event []byte) (int, []byte, string) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "event.json")
+		if err := os.WriteFile(path, event, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		code := cli(ctx, []string{"-fn", fn, "-event", path, "-rie", rie, "-bootstrap", bootstraps[fn], "-timeout", "20s"},
+			st.environ, nil, &stdout, &stderr)
+		return code, stdout.Bytes(), stderr.String()
+	}
+	// httpAnswer is what API Gateway makes of a function's answer.
+	type httpAnswer struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	decode := func(t *testing.T, out []byte) (httpAnswer, map[string]any) {
+		t.Helper()
+		var a httpAnswer
+		if err := json.Unmarshal(out, &a); err != nil {
+			t.Fatalf("answer: %v in %s", err, out)
+		}
+		var body map[string]any
+		if err := json.Unmarshal([]byte(a.Body), &body); err != nil {
+			t.Fatalf("answer body: %v in %s", err, a.Body)
+		}
+		return a, body
+	}
+
+	var mediaID string
+	for _, tc := range []struct {
+		name, fn, event string
+		status          int
+		field           string
+	}{
+		{"UploadMultipart", "upload", "apigw-upload-multipart.json", 200, "media_id"},
+		{"UploadKey", "upload", "apigw-upload-key.json", 200, "media_id"},
+		{"UploadWrongType", "upload", "apigw-upload-bad-type.json", 415, "errcode"},
+		{"UploadImgMultipart", "uploadimg", "apigw-uploadimg-multipart.json", 200, "url"},
+		{"UploadImgKey", "uploadimg", "apigw-uploadimg-key.json", 200, "url"},
+		{"Get", "get", "apigw-get.json", 200, "key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			event := readEventFile(t, tc.event)
+			seed(t, st, event)
+			if tc.fn == "get" {
+				if mediaID == "" {
+					t.Skip("no media_id: UploadMultipart failed")
+				}
+				event = bytes.ReplaceAll(event, []byte("MEDIA_ID"), []byte(mediaID))
+			}
+			code, out, logs := run(t, tc.fn, event)
+			if code != 0 {
+				t.Fatalf("exit code %d, want 0; answer %s\n%s", code, out, logs)
+			}
+			a, body := decode(t, out)
+			if a.StatusCode != tc.status || body[tc.field] == nil {
+				t.Fatalf("got statusCode %d body %s, want %d with %q", a.StatusCode, a.Body, tc.status, tc.field)
+			}
+			if tc.name == "UploadMultipart" {
+				mediaID, _ = body["media_id"].(string)
+			}
+			if !strings.Contains(logs, "START RequestId") || !strings.Contains(logs, "init duration") {
+				t.Errorf("logs: want the emulator's START line and the init duration in\n%s", logs)
+			}
+		})
+	}
+
+	// S3 puts: the function answers, and the outcome of each object is recorded.
+	for _, tc := range []struct{ name, fn, event string }{
+		{"S3PutUpload", "upload", "s3-put-upload-image.json"},
+		{"S3PutUploadImg", "uploadimg", "s3-put-uploadimg.json"},
+		{"S3PutBatch", "upload", "s3-put-batch.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			event := readEventFile(t, tc.event)
+			keys := seed(t, st, event)
+			code, out, logs := run(t, tc.fn, event)
+			if code != 0 {
+				t.Fatalf("exit code %d, want 0; answer %s\n%s", code, out, logs)
+			}
+			for _, k := range keys {
+				res, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("results/" + k + ".json")})
+				if err != nil {
+					t.Errorf("result of %s: %v; answer %s", k, err, out)
+					continue
+				}
+				res.Body.Close()
+			}
+		})
+	}
+
+	// Malformed events are Lambda errors: exit code 1, errorType on stdout.
+	for _, tc := range []struct {
+		name, fn string
+		event    []byte
+		want     string
+	}{
+		{"ErrS3Key", "upload", readEventFile(t, "s3-malformed-key.json"), "malformed S3 event"},
+		{"ErrUnknownEvent", "get", []byte(`{"hello":"world"}`), "unknown event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, logs := run(t, tc.fn, tc.event)
+			if code != 1 {
+				t.Fatalf("exit code %d, want 1; answer %s\n%s", code, out, logs)
+			}
+			le := lambdaError(200, out)
+			if le == nil || !strings.Contains(le.Message, tc.want) || le.Type == "" {
+				t.Fatalf("answer %s: want a Lambda error with %q", out, tc.want)
+			}
+			if !strings.Contains(logs, "invoke: "+tc.fn+" failed: ") {
+				t.Errorf("stderr: want the failure reported in\n%s", logs)
+			}
+		})
+	}
+}
+
+func TestLambdaError(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   *LambdaError
+	}{
+		{"HTTPAnswer", 200, `{"statusCode":500,"body":"{\"errcode\":-1}"}`, nil},
+		{"S3Summary", 200, `{"done":[]}`, nil},
+		{"String", 200, `"ok"`, nil},
+		{"FunctionError", 200, `{"errorMessage":"malformed S3 event: x","errorType":"wrapError"}`, &LambdaError{"wrapError", "malformed S3 event: x"}},
+		{"Panic", 200, `{"errorMessage":"boom","errorType":"Runtime.Panic","stackTrace":[]}`, &LambdaError{"Runtime.Panic", "boom"}},
+		{"Timeout", 200, `Task timed out after 3.00 seconds`, &LambdaError{"Sandbox.Timedout", "Task timed out after 3.00 seconds"}},
+		{"Crash", 502, ``, &LambdaError{"Emulator.HTTP502", "Bad Gateway"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := lambdaError(tc.status, []byte(tc.body))
+			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFunctionEnv(t *testing.T) {
+	get := func(env []string, k string) (string, bool) {
+		i := slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
+		if i < 0 {
+			return "", false
+		}
+		return strings.TrimPrefix(env[i], k+"="), true
+	}
+	t.Run("Defaults", func(t *testing.T) {
+		env := functionEnv([]string{"PATH=/bin"}, "get", 29*time.Second)
+		for k, want := range map[string]string{
+			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001",
+			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_LAMBDA_FUNCTION_TIMEOUT": "29",
+			"AWS_LAMBDA_FUNCTION_NAME": "wxmedia-get", "PATH": "/bin",
+		} {
+			if got, _ := get(env, k); got != want {
+				t.Errorf("%s: got %q, want %q", k, got, want)
+			}
+		}
+	})
+	t.Run("Overrides", func(t *testing.T) {
+		env := functionEnv([]string{"LOCAL_S3_PORT=9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER=", "AWS_PROFILE=dev"}, "upload", time.Minute)
+		if got, _ := get(env, "AWS_ENDPOINT_URL_S3"); got != "http://127.0.0.1:9100" {
+			t.Errorf("AWS_ENDPOINT_URL_S3: got %q, want the port of LOCAL_S3_PORT", got)
+		}
+		if got, ok := get(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER"); !ok || got != "" {
+			t.Errorf("AWS_ENDPOINT_URL_SECRETS_MANAGER: got %q, want it left empty (real AWS)", got)
+		}
+		if _, ok := get(env, "AWS_ACCESS_KEY_ID"); ok {
+			t.Error("AWS_ACCESS_KEY_ID: set, want the profile's credentials")
+		}
+	})
+	t.Run("AnyEndpoint", func(t *testing.T) {
+		env := functionEnv([]string{"AWS_ENDPOINT_URL=http://127.0.0.1:5000"}, "upload", time.Minute)
+		if _, ok := get(env, "AWS_ENDPOINT_URL_S3"); ok {
+			t.Error("AWS_ENDPOINT_URL_S3: set, want AWS_ENDPOINT_URL to serve every service")
+		}
+	})
+}
+
+func TestCLIUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := cli(context.Background(), []string{"-fn", "upload"}, nil, nil, &stdout, &stderr); code != 2 {
+		t.Errorf("without -event: exit code %d, want 2", code)
+	}
+	stderr.Reset()
+	if code := cli(context.Background(), []string{"-h"}, nil, nil, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "AWS_ENDPOINT_URL_S3") {
+		t.Errorf("-h: exit code %d, usage %q; want 0 and the variables", code, stderr.String())
+	}
+	path := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(path, []byte(`{"Records":[`), 0o644)
+	stderr.Reset()
+	if code := cli(context.Background(), []string{"-fn", "upload", "-event", path}, nil, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "not valid JSON") {
+		t.Errorf("bad JSON: exit code %d, stderr %q; want 2 and a clear message", code, stderr.String())
+	}
+	_, err := invoke(context.Background(), invocation{fn: "upload", event: []byte(`{}`), rie: "no-such-aws-lambda-rie"})
+	if err == nil || !strings.Contains(err.Error(), "Runtime Interface Emulator") {
+		t.Errorf("missing emulator: got %v, want an error naming it", err)
+	}
+	var ee *exec.Error
+	if !errors.As(err, &ee) {
+		t.Errorf("missing emulator: got %T, want it to wrap *exec.Error", err)
+	}
+}

@@ -1,0 +1,477 @@
+// Command invoke runs one wxmedia function with one event, as `sam local
+// invoke` does but without Docker: it builds ./functions/<fn> for this
+// machine, runs the bootstrap under the AWS Lambda Runtime Interface
+// Emulator (the emulator inside SAM's images), posts the event, prints the
+// answer on stdout and exits 1 if the invocation failed (a Lambda error).
+//
+//	go run ./cmd/invoke -fn upload -event events/s3-put-upload-image.json -rie .bin/aws-lambda-rie
+//
+// The function's backends default to those of a running `make local`; -h
+// lists the variables that change them.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const usage = `Usage: make invoke FN=<upload|get|uploadimg> EVENT=<file.json>
+   or: go run ./cmd/invoke -fn <function> -event <file.json | -> [-rie <path>] [-timeout 60s] [-bootstrap <path>]
+
+Builds ./functions/<fn> for this machine (-tags lambda.norpc), runs it under
+the AWS Lambda Runtime Interface Emulator on a free 127.0.0.1 port, posts the
+event, prints the function's answer on stdout (its logs and the emulator's
+START/END/REPORT lines on stderr) and exits 1 on a Lambda error.
+
+The function's environment is this one, plus defaults for what is unset
+(a variable set to the empty string counts as set), which point at the
+backends of a running ` + "`make local`" + `:
+  MEDIA_BUCKET                       wxmedia-local
+  WECHAT_SECRET_ID                   wxmedia/local
+  WECHAT_API_BASE                    http://127.0.0.1:$LOCAL_WECHAT_PORT (3001)
+  AWS_ENDPOINT_URL_S3                http://127.0.0.1:$LOCAL_S3_PORT (9000)
+  AWS_ENDPOINT_URL_SECRETS_MANAGER   http://127.0.0.1:$LOCAL_SM_PORT (9001)
+                                     (neither if AWS_ENDPOINT_URL is set)
+  AWS_REGION                         us-east-1 (unless AWS_DEFAULT_REGION is set)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   made up (unless either, or AWS_PROFILE, is set)
+  AWS_LAMBDA_FUNCTION_TIMEOUT        the function's Timeout in template.yaml, or -timeout
+  AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE   wxmedia-<fn>, 256
+To use real AWS, set the endpoints to the empty string, e.g.
+  AWS_ENDPOINT_URL_S3= AWS_ENDPOINT_URL_SECRETS_MANAGER= MEDIA_BUCKET=my-bucket WECHAT_SECRET_ID=my-secret make invoke ...
+
+Flags:
+`
+
+// Timeouts are the functions' Timeout in template.yaml.
+var timeouts = map[string]time.Duration{"upload": 60 * time.Second, "uploadimg": 60 * time.Second, "get": 29 * time.Second}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(cli(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
+}
+
+// cli runs the command and returns its exit code: 0 when the function
+// answered, 1 on a Lambda error or a failure to invoke, 2 on bad usage.
+func cli(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fn := fs.String("fn", "", "the function: a folder of ./functions (upload, get, uploadimg)")
+	eventPath := fs.String("event", "", "the event's JSON file, or - for stdin")
+	rie := fs.String("rie", "aws-lambda-rie", "the Runtime Interface Emulator's binary (make installs it at .bin/aws-lambda-rie)")
+	timeout := fs.Duration("timeout", 0, "the function timeout (default: its Timeout in template.yaml)")
+	bootstrap := fs.String("bootstrap", "", "a bootstrap already built for this machine (default: build ./functions/<fn>)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *fn == "" || *eventPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "invoke: -fn and -event are required (and nothing else)")
+		fs.Usage()
+		return 2
+	}
+	event, err := readEvent(*eventPath, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "invoke:", err)
+		return 2
+	}
+	res, err := invoke(ctx, invocation{fn: *fn, event: event, rie: *rie, bootstrap: *bootstrap, timeout: *timeout,
+		environ: environ, log: stderr})
+	if err != nil {
+		fmt.Fprintln(stderr, "invoke:", err)
+		return 1
+	}
+	stdout.Write(res.Body)
+	if len(res.Body) > 0 && res.Body[len(res.Body)-1] != '\n' {
+		fmt.Fprintln(stdout)
+	}
+	if res.InitDuration != "" {
+		fmt.Fprintf(stderr, "invoke: init duration %s ms\n", res.InitDuration)
+	}
+	if res.Err != nil {
+		fmt.Fprintf(stderr, "invoke: %s failed: %v\n", *fn, res.Err)
+		return 1
+	}
+	return 0
+}
+
+func readEvent(path string, stdin io.Reader) ([]byte, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event: %w", err)
+	}
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("event %s is not valid JSON", path)
+	}
+	return data, nil
+}
+
+// invocation is one run of a function with one event.
+type invocation struct {
+	fn        string
+	event     []byte
+	rie       string        // the emulator's binary
+	bootstrap string        // prebuilt; empty builds ./functions/<fn>
+	timeout   time.Duration // default timeouts[fn]
+	environ   []string      // the environment, defaults added by functionEnv
+	log       io.Writer     // the emulator's and the function's output
+}
+
+// Result is the emulator's answer.
+type Result struct {
+	Status       int    // the emulator's HTTP status
+	Body         []byte // the function's answer, or the error
+	Err          error  // a *LambdaError, or nil if the function answered
+	InitDuration string // in milliseconds, e.g. "12.34", if the emulator reported one
+}
+
+// LambdaError is a failed invocation, as Lambda reports it.
+type LambdaError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+}
+
+func (e *LambdaError) Error() string { return e.Type + ": " + e.Message }
+
+// lambdaError tells a failed invocation from an answer. The emulator
+// answers a function's error with HTTP 200 and {"errorType","errorMessage"}
+// (what Lambda's Invoke API returns with X-Amz-Function-Error), a timeout
+// with 200 and "Task timed out…", and a crash with a 5xx.
+func lambdaError(status int, body []byte) *LambdaError {
+	trimmed := bytes.TrimSpace(body)
+	if bytes.HasPrefix(trimmed, []byte("Task timed out")) {
+		return &LambdaError{Type: "Sandbox.Timedout", Message: string(trimmed)}
+	}
+	var e LambdaError
+	isErr := json.Unmarshal(trimmed, &e) == nil && (e.Type != "" || e.Message != "")
+	if isErr {
+		if e.Type == "" {
+			e.Type = "Unhandled"
+		}
+		return &e
+	}
+	if status != http.StatusOK {
+		msg := string(trimmed)
+		if msg == "" {
+			msg = http.StatusText(status)
+		}
+		return &LambdaError{Type: fmt.Sprintf("Emulator.HTTP%d", status), Message: msg}
+	}
+	return nil
+}
+
+// invoke builds the function if needed, starts the emulator with it,
+// posts the event and stops the emulator.
+func invoke(ctx context.Context, inv invocation) (Result, error) {
+	if inv.log == nil {
+		inv.log = io.Discard
+	}
+	if inv.timeout <= 0 {
+		inv.timeout = timeouts[inv.fn]
+		if inv.timeout <= 0 {
+			inv.timeout = 60 * time.Second
+		}
+	}
+	rie, err := exec.LookPath(inv.rie)
+	if err != nil {
+		return Result{}, fmt.Errorf("the Lambda Runtime Interface Emulator %q was not found (make invoke installs it in .bin): %w", inv.rie, err)
+	}
+	if rie, err = filepath.Abs(rie); err != nil {
+		return Result{}, err
+	}
+	dir, err := os.MkdirTemp("", "wxmedia-invoke-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	bootstrap := inv.bootstrap
+	if bootstrap == "" {
+		if bootstrap, err = build(ctx, inv.fn, dir, inv.log); err != nil {
+			return Result{}, err
+		}
+	}
+	if bootstrap, err = filepath.Abs(bootstrap); err != nil {
+		return Result{}, err
+	}
+	env := functionEnv(inv.environ, inv.fn, inv.timeout)
+	warnIfDown(env, inv.log)
+
+	addr, err := freeAddr()
+	if err != nil {
+		return Result{}, err
+	}
+	runtimeAddr, err := freeAddr()
+	if err != nil {
+		return Result{}, err
+	}
+	// The emulator's runtime API defaults to 127.0.0.1:9001, the port of
+	// make local's Secrets Manager: always give it a free one.
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = env
+	setProcessGroup(cmd)
+	out := &reportWriter{w: inv.log, seen: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("start %s: %w", rie, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer stop(cmd, exited)
+
+	if err := waitListening(ctx, addr, exited); err != nil {
+		return Result{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(inv.event))
+	if err != nil {
+		return Result{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := &http.Client{Timeout: inv.timeout + 15*time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Result{}, fmt.Errorf("invoke %s: %w", inv.fn, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return Result{}, fmt.Errorf("invoke %s: read answer: %w", inv.fn, err)
+	}
+	res := Result{Status: resp.StatusCode, Body: body}
+	if le := lambdaError(resp.StatusCode, body); le != nil {
+		res.Err = le
+	}
+	// The REPORT line comes just before the answer; let it through.
+	select {
+	case <-out.seen:
+	case <-time.After(500 * time.Millisecond):
+	}
+	res.InitDuration = out.initDuration()
+	return res, nil
+}
+
+// build compiles ./functions/<fn> of the module in the working directory
+// (or above it) into dir/bootstrap.
+func build(ctx context.Context, fn, dir string, log io.Writer) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	pkg := filepath.Join(root, "functions", fn)
+	if _, err := os.Stat(filepath.Join(pkg, "main.go")); err != nil {
+		return "", fmt.Errorf("no function %q: want one of the folders of %s", fn, filepath.Join(root, "functions"))
+	}
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", out, "./functions/"+fn)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = log, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./functions/%s: %w\n%s", fn, err, stderr.Bytes())
+	}
+	return out, nil
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the wxmedia module: run from the repository (make invoke)")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// functionEnv is environ plus the defaults of the usage text for what it
+// does not set.
+func functionEnv(environ []string, fn string, timeout time.Duration) []string {
+	set := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		set[k] = v
+	}
+	env := slices.Clone(environ)
+	def := func(k, v string) {
+		if _, ok := set[k]; !ok {
+			env = append(env, k+"="+v)
+			set[k] = v
+		}
+	}
+	port := func(env, fallback string) string {
+		if p := strings.TrimSpace(set[env]); p != "" {
+			return p
+		}
+		return fallback
+	}
+	def("MEDIA_BUCKET", "wxmedia-local")
+	def("WECHAT_SECRET_ID", "wxmedia/local")
+	def("WECHAT_API_BASE", "http://127.0.0.1:"+port("LOCAL_WECHAT_PORT", "3001"))
+	if _, ok := set["AWS_ENDPOINT_URL"]; !ok {
+		def("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:"+port("LOCAL_S3_PORT", "9000"))
+		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:"+port("LOCAL_SM_PORT", "9001"))
+	}
+	if _, ok := set["AWS_DEFAULT_REGION"]; !ok {
+		def("AWS_REGION", "us-east-1")
+	}
+	_, key := set["AWS_ACCESS_KEY_ID"]
+	_, secret := set["AWS_SECRET_ACCESS_KEY"]
+	_, profile := set["AWS_PROFILE"]
+	if !key && !secret && !profile {
+		def("AWS_ACCESS_KEY_ID", "local")
+		def("AWS_SECRET_ACCESS_KEY", "local")
+	}
+	def("AWS_LAMBDA_FUNCTION_TIMEOUT", strconv.Itoa(int((timeout+time.Second-1)/time.Second)))
+	def("AWS_LAMBDA_FUNCTION_NAME", "wxmedia-"+fn)
+	def("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+	return env
+}
+
+// warnIfDown says so when a local backend the function will call is not
+// running: most likely `make local` is not.
+func warnIfDown(env []string, log io.Writer) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "AWS_ENDPOINT_URL_S3" && k != "AWS_ENDPOINT_URL_SECRETS_MANAGER" && k != "WECHAT_API_BASE" {
+			continue
+		}
+		host, ok := strings.CutPrefix(v, "http://127.0.0.1:")
+		if !ok {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strings.TrimRight(host, "/"), 300*time.Millisecond)
+		if err != nil {
+			fmt.Fprintf(log, "invoke: warning: nothing answers at %s (%s); is `make local` running?\n", v, k)
+			continue
+		}
+		c.Close()
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitListening waits until the emulator accepts connections.
+func waitListening(ctx context.Context, addr string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("the emulator exited before listening (its output is above)")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the emulator is not listening on %s after 10 s", addr)
+		}
+	}
+}
+
+// stop ends the emulator and the bootstrap it started.
+func stop(cmd *exec.Cmd, exited <-chan struct{}) {
+	signalGroup(cmd, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Second):
+		signalGroup(cmd, syscall.SIGKILL)
+		<-exited
+	}
+}
+
+// The emulator logs the runtime's init as "INIT REPORT(durationMs: 11.56)"; its
+// REPORT line's "Init Duration" only times the start of an asynchronous init.
+var (
+	initReportRE   = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)`)
+	initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
+)
+
+// reportWriter passes the emulator's output through, line by line, and
+// notes the REPORT line and the init duration in it.
+type reportWriter struct {
+	w    io.Writer
+	mu   sync.Mutex
+	buf  []byte
+	init string        // milliseconds
+	seen chan struct{} // closed at the first REPORT line
+
+	fromInitReport bool
+	once           sync.Once
+}
+
+func (r *reportWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := r.buf[:i+1]
+		if m := initReportRE.FindSubmatch(line); m != nil {
+			r.init = string(m[1])
+			r.fromInitReport = true
+		} else if m := initDurationRE.FindSubmatch(line); m != nil && !r.fromInitReport {
+			r.init = string(m[1])
+		}
+		if bytes.HasPrefix(line, []byte("REPORT ")) {
+			r.once.Do(func() { close(r.seen) })
+		}
+		r.w.Write(line)
+		r.buf = r.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (r *reportWriter) initDuration() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ms, err := strconv.ParseFloat(r.init, 64); err == nil {
+		return strconv.FormatFloat(ms, 'f', 2, 64)
+	}
+	return r.init
+}

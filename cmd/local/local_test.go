@@ -1,0 +1,465 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/mediatest"
+)
+
+// TestLocal builds the command and runs it as `make local` does.
+func TestLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/local (-short)")
+	}
+	bin := buildLocal(t)
+	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, bin) })
+	t.Run("PortInUse", func(t *testing.T) { testPortInUse(t, bin) })
+}
+
+func buildLocal(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "local")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race") // the whole program under the race detector too
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/local: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// cleanEnv is this process's environment without anything that would
+// point the program elsewhere.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "WECHAT_") || strings.HasPrefix(k, "LOCAL_") ||
+			k == "MEDIA_BUCKET" || k == "ALLOWED_PREFIXES" || k == "MEDIA_LIMITS" || k == "LOG_LEVEL" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type local struct {
+	api, wechat, s3URL string
+	cmd                *exec.Cmd
+	stdout, stderr     *syncBuffer
+	exited             chan struct{}
+	curl               []string // the printed first curl: file, URL
+}
+
+// start runs the program with all four ports free and waits for its banner.
+func start(t *testing.T, bin string) *local {
+	t.Helper()
+	p := freePorts(t, 4)
+	cmd := exec.Command(bin)
+	cmd.Env = append(cleanEnv(),
+		fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
+		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]))
+	l := &local{api: fmt.Sprintf("http://127.0.0.1:%d", p[0]), s3URL: fmt.Sprintf("http://127.0.0.1:%d", p[1]),
+		wechat: fmt.Sprintf("http://127.0.0.1:%d", p[3]), cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = l.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l.stdout = &syncBuffer{}
+	curl := make(chan []string, 1)
+	curlRE := regexp.MustCompile(`^\s*curl -F media=@(\S+) "([^"]+)"`)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			fmt.Fprintln(l.stdout, sc.Text())
+			if m := curlRE.FindStringSubmatch(sc.Text()); m != nil {
+				curl <- m[1:]
+			}
+		}
+		cmd.Wait()
+		close(l.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-l.exited:
+		default:
+			cmd.Process.Kill()
+			<-l.exited
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", l.stdout, l.stderr)
+		}
+	})
+	select {
+	case l.curl = <-curl:
+	case <-l.exited:
+		t.Fatalf("exited before it was ready: %v\nstderr:\n%s", cmd.ProcessState, l.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no banner after 30 s; stdout:\n%s", l.stdout)
+	}
+	return l
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// answer is a WeChat-shaped JSON answer.
+type answer struct {
+	Status    int
+	Type      string `json:"type"`
+	MediaID   string `json:"media_id"`
+	URL       string `json:"url"`
+	Key       string `json:"key"`
+	VideoURL  string `json:"video_url"`
+	Size      int64  `json:"size"`
+	ErrCode   int    `json:"errcode"`
+	ErrMsg    string `json:"errmsg"`
+	CreatedAt int64  `json:"created_at"`
+}
+
+func do(t *testing.T, req *http.Request) answer {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	a := answer{Status: resp.StatusCode}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("%s %s: Content-Type %q, want JSON; body %s", req.Method, req.URL.Path, ct, body)
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("%s %s: %v in %s", req.Method, req.URL.Path, err, body)
+	}
+	return a
+}
+
+// multipartUpload is curl -F media=@<name>.
+func multipartUpload(t *testing.T, u, name string, data []byte) *http.Request {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	part, err := mw.CreateFormFile("media", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part.Write(data)
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, u, &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return req
+}
+
+func jsonUpload(u, key string) *http.Request {
+	body, _ := json.Marshal(map[string]string{"key": key})
+	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+func s3Client(endpoint string) *s3.Client {
+	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("any", "credentials", "")})
+}
+
+func getObject(ctx context.Context, c *s3.Client, key string) ([]byte, error) {
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+func testEndToEnd(t *testing.T, bin string) {
+	l := start(t, bin)
+	ctx := context.Background()
+	bucket := s3Client(l.s3URL)
+	upload := func(typ string) string { return l.api + "/cgi-bin/media/upload?type=" + typ }
+
+	t.Run("PrintedCurl", func(t *testing.T) {
+		file, u := l.curl[0], l.curl[1]
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("the printed sample file: %v", err)
+		}
+		if want := upload("image"); u != want {
+			t.Errorf("printed URL: got %s, want %s", u, want)
+		}
+		a := do(t, multipartUpload(t, u, filepath.Base(file), data))
+		if a.Status != http.StatusOK || a.MediaID == "" {
+			t.Fatalf("got %d %+v, want 200 with a media_id", a.Status, a)
+		}
+	})
+
+	// Each type through the HTTP API, then back through get into the bucket.
+	for _, tc := range []struct {
+		typ, name string
+		data      []byte
+	}{
+		{"image", "photo.jpg", mediatest.File(media.JPEG, 50<<10)},
+		{"voice", "hello.mp3", mediatest.File(media.MP3, 20<<10)},
+		{"video", "clip.mp4", mediatest.File(media.MP4, 300<<10)},
+		{"thumb", "thumb.jpg", mediatest.File(media.JPEG, 30<<10)},
+	} {
+		t.Run("UploadGet/"+tc.typ, func(t *testing.T) {
+			a := do(t, multipartUpload(t, upload(tc.typ), tc.name, tc.data))
+			if a.Status != http.StatusOK || a.MediaID == "" || a.Type != tc.typ || a.CreatedAt == 0 {
+				t.Fatalf("upload: got %d %+v, want 200 with type %s and a media_id", a.Status, a, tc.typ)
+			}
+			req, _ := http.NewRequest(http.MethodGet, l.api+"/cgi-bin/media/get?media_id="+url.QueryEscape(a.MediaID), nil)
+			g := do(t, req)
+			if g.Status != http.StatusOK || g.Key == "" || g.URL == "" || g.Size != int64(len(tc.data)) {
+				t.Fatalf("get: got %d %+v, want 200 with key, url and size %d", g.Status, g, len(tc.data))
+			}
+			if tc.typ == "video" && g.VideoURL == "" {
+				t.Errorf("get video: no video_url in %+v", g)
+			}
+			got, err := getObject(ctx, bucket, g.Key)
+			if err != nil {
+				t.Fatalf("s3 get %s: %v", g.Key, err)
+			}
+			if !bytes.Equal(got, tc.data) {
+				t.Errorf("s3://%s/%s: got %d bytes, want the %d uploaded, byte for byte", DefaultBucket, g.Key, len(got), len(tc.data))
+			}
+		})
+	}
+
+	t.Run("UploadImg", func(t *testing.T) {
+		a := do(t, multipartUpload(t, l.api+"/cgi-bin/media/uploadimg", "banner.jpg", mediatest.File(media.JPEG, 40<<10)))
+		if a.Status != http.StatusOK || a.URL == "" {
+			t.Fatalf("got %d %+v, want 200 with a url", a.Status, a)
+		}
+	})
+
+	t.Run("UploadKey", func(t *testing.T) {
+		data := mediatest.File(media.MP3, 30<<10)
+		if _, err := bucket.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String("inbox/hello.mp3"), Body: bytes.NewReader(data)}); err != nil {
+			t.Fatal(err)
+		}
+		a := do(t, jsonUpload(upload("voice"), "inbox/hello.mp3"))
+		if a.Status != http.StatusOK || a.MediaID == "" || a.Type != "voice" {
+			t.Fatalf("got %d %+v, want 200 with a voice media_id", a.Status, a)
+		}
+		a = do(t, jsonUpload(l.api+"/cgi-bin/media/uploadimg", SampleKey))
+		if a.Status != http.StatusOK || a.URL == "" {
+			t.Fatalf("uploadimg of the sample %s: got %d %+v, want 200 with a url", SampleKey, a.Status, a)
+		}
+	})
+
+	// Puts under the trigger prefixes, keys with spaces: results appear.
+	t.Run("S3Trigger", func(t *testing.T) {
+		for _, tc := range []struct {
+			key   string
+			data  []byte
+			field func(map[string]any) bool
+		}{
+			{"upload/image/e2e photo 1.jpg", mediatest.File(media.JPEG, 64<<10), func(r map[string]any) bool { return r["media_id"] != nil && r["type"] == "image" }},
+			{"uploadimg/e2e banner (2).png", mediatest.File(media.PNG, 32<<10), func(r map[string]any) bool { return r["url"] != nil }},
+		} {
+			if _, err := bucket.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String(tc.key), Body: bytes.NewReader(tc.data)}); err != nil {
+				t.Fatal(err)
+			}
+			result := "results/" + tc.key + ".json"
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				data, err := getObject(ctx, bucket, result)
+				if err == nil {
+					var r map[string]any
+					if err := json.Unmarshal(data, &r); err != nil {
+						t.Fatalf("%s: %v in %s", result, err, data)
+					}
+					if r["key"] != tc.key || !tc.field(r) {
+						t.Errorf("%s: got %s, want the key %q and its outcome", result, data, tc.key)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no %s within 20 s of the put: %v", result, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	})
+
+	t.Run("ErrFileType", func(t *testing.T) {
+		a := do(t, multipartUpload(t, upload("image"), "notes.jpg", []byte("these are plain text notes, not a picture\n")))
+		if a.Status != http.StatusUnsupportedMediaType || a.ErrCode != 40005 {
+			t.Fatalf("got %d errcode %d (%s), want 415 errcode 40005", a.Status, a.ErrCode, a.ErrMsg)
+		}
+	})
+
+	t.Run("ErrTooLarge", func(t *testing.T) {
+		big := multipartUpload(t, upload("image"), "big.jpg", mediatest.File(media.JPEG, httpapi.MaxBody+bodyHeadroom))
+		body, _ := io.ReadAll(big.Body)
+		for _, tc := range []struct {
+			name string
+			body io.Reader
+		}{
+			{"Sized", bytes.NewReader(body)},
+			{"Chunked", io.MultiReader(bytes.NewReader(body))}, // no Content-Length
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodPost, upload("image"), tc.body)
+				req.Header.Set("Content-Type", big.Header.Get("Content-Type"))
+				resp, err := client.Do(req)
+				if err != nil {
+					// The server may close the connection while the body is still being sent.
+					var ne *net.OpError
+					if errors.As(err, &ne) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+						t.Skipf("connection closed before the answer was read: %v", err)
+					}
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var a answer
+				body, _ := io.ReadAll(resp.Body)
+				if err := json.Unmarshal(body, &a); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || a.ErrCode != 40006 {
+					t.Fatalf("got %d %s, want 413 with errcode 40006", resp.StatusCode, body)
+				}
+			})
+		}
+	})
+
+	t.Run("SimulatorStats", func(t *testing.T) {
+		resp, err := client.Get(l.wechat + "/_sim/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st map[string]int
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		// printed curl + 4 types + key + S3 put; 4 gets; multipart + key + S3 put.
+		for name, want := range map[string]int{"upload": 7, "get": 4, "uploadimg": 3} {
+			if st[name] < want {
+				t.Errorf("%s calls: got %d, want at least %d (stats %v)", name, st[name], want, st)
+			}
+		}
+		if st["stable_token"] < 1 || st["token"] != 0 {
+			t.Errorf("token calls: got stable_token %d token %d, want stable_token only (stats %v)", st["stable_token"], st["token"], st)
+		}
+	})
+
+	// Ctrl-C stops everything, cleanly and soon.
+	if err := l.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGINT")
+	}
+	if code := l.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code after SIGINT: got %d, want 0; stderr:\n%s", code, l.stderr)
+	}
+	if !strings.Contains(l.stdout.String(), "local: stopped") {
+		t.Errorf("stdout: no \"local: stopped\" in\n%s", l.stdout)
+	}
+	if strings.Contains(l.stderr.String(), "DATA RACE") {
+		t.Errorf("the race detector found a race:\n%s", l.stderr)
+	}
+}
+
+func testPortInUse(t *testing.T, bin string) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	p := freePorts(t, 3)
+	cmd := exec.Command(bin)
+	cmd.Env = append(cleanEnv(), fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", busy.Addr().(*net.TCPAddr).Port),
+		fmt.Sprintf("LOCAL_SM_PORT=%d", p[1]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[2]))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still running 20 s after start with a port in use")
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("got %v, want a non-zero exit", err)
+	}
+	port := fmt.Sprint(busy.Addr().(*net.TCPAddr).Port)
+	if msg := stderr.String(); !strings.Contains(msg, "LOCAL_S3_PORT") || !strings.Contains(msg, port) || !strings.Contains(msg, "in use") {
+		t.Errorf("stderr: got %q, want it to say port %s is in use and name LOCAL_S3_PORT", msg, port)
+	}
+}

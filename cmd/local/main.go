@@ -1,0 +1,350 @@
+// Command local runs the whole wxmedia HTTP contract on 127.0.0.1:3000 with
+// its backends embedded (an in-memory S3 that fires the S3 trigger, a
+// Secrets Manager endpoint, the WeChat simulator), so the functions run
+// as deployed without AWS or Docker. It is what `make local` runs; -h
+// lists the environment variables.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/wxmedia/wxmedia/pkg/apierror"
+	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/dispatch"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/pkg/logging"
+	"github.com/wxmedia/wxmedia/pkg/trigger"
+	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+)
+
+// FunctionTimeout is the functions' Lambda timeout in template.yaml: it
+// bounds an S3-triggered run.
+const FunctionTimeout = 60 * time.Second
+
+// bodyHeadroom is what the server accepts beyond httpapi.MaxBody, so that
+// the handler's own 413 (which names the S3 route) is the one seen.
+const bodyHeadroom = 64 << 10
+
+// shutdownTimeout bounds a clean stop.
+const shutdownTimeout = 3 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	st, err := resolve(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	// Every port first, so that one in use stops everything before it starts.
+	type listener struct {
+		name string
+		ln   net.Listener
+		h    http.Handler
+	}
+	var lns []*listener
+	defer func() {
+		for _, l := range lns {
+			l.ln.Close()
+		}
+	}()
+	listen := func(name string, port int, env string) (*listener, error) {
+		ln, err := listenLocal(port, env)
+		if err != nil {
+			return nil, err
+		}
+		l := &listener{name: name, ln: ln}
+		lns = append(lns, l)
+		return l, nil
+	}
+	api, err := listen("HTTP API", st.apiPort, EnvPort)
+	if err != nil {
+		return err
+	}
+	var s3L, smL, wxL *listener
+	if st.embedS3 {
+		if s3L, err = listen("S3", st.s3Port, EnvS3Port); err != nil {
+			return err
+		}
+	}
+	if st.embedSecrets {
+		if smL, err = listen("Secrets Manager", st.smPort, EnvSMPort); err != nil {
+			return err
+		}
+	}
+	if st.embedWeChat {
+		if wxL, err = listen("WeChat simulator", st.wechatPort, EnvWeChatPort); err != nil {
+			return err
+		}
+	}
+
+	// The functions read their configuration as deployed: from the environment.
+	for k, v := range st.setenv {
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	app, err := config.Build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log := app.Logger
+
+	if wxL != nil {
+		simLog := logging.New(stderr, cfg.LogLevel).With("component", "wechatsim")
+		wxL.h = wechatsim.New(wechatsim.Options{AppID: st.appID, AppSecret: st.appSecret, BaseURL: st.wxURL,
+			Logf: func(format string, args ...any) { simLog.Info(fmt.Sprintf(format, args...)) }})
+	}
+	if smL != nil {
+		sm := localaws.NewSecretsManager(localaws.SecretsOptions{Region: os.Getenv("AWS_REGION")})
+		creds, _ := json.Marshal(map[string]string{"appid": st.appID, "appsecret": st.appSecret})
+		sm.Put(st.secretID, string(creds))
+		smL.h = sm
+	}
+	var s3 *localaws.S3
+	samplesDir := ""
+	seeded := 0
+	if s3L != nil {
+		s3, err = localaws.NewS3(localaws.S3Options{
+			Buckets:        []string{cfg.Bucket},
+			Notify:         s3Trigger(app.Trigger(), log),
+			NotifyBucket:   cfg.Bucket,
+			NotifyPrefixes: []string{trigger.UploadPrefix, trigger.UploadImgPrefix},
+			NotifyTimeout:  FunctionTimeout,
+			Region:         os.Getenv("AWS_REGION"),
+			Logger:         log,
+		})
+		if err != nil {
+			return err
+		}
+		defer s3.Close()
+		if seeded, err = seed(s3, cfg.Bucket); err != nil {
+			return err
+		}
+		s3L.h = s3
+	}
+	// A sample file for the first curl: a newcomer may have no jpg at hand.
+	if samplesDir, err = os.MkdirTemp("", "wxmedia-local-"); err != nil {
+		return fmt.Errorf("sample file: %w", err)
+	}
+	defer os.RemoveAll(samplesDir)
+	sample := filepath.Join(samplesDir, "test.jpg")
+	if err := os.WriteFile(sample, SampleJPEG(), 0o644); err != nil {
+		return fmt.Errorf("sample file: %w", err)
+	}
+	api.h = lambdaLike(app.HTTP(), log)
+
+	var servers []*http.Server
+	errc := make(chan error, len(lns))
+	for _, l := range lns {
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		servers = append(servers, srv)
+		go func(l *listener) {
+			if err := srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s on %s: %w", l.name, l.ln.Addr(), err)
+			}
+		}(l)
+	}
+	lns = nil // the servers own them now
+
+	printBanner(stdout, st, sample, seeded)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	fmt.Fprintln(stdout, "local: stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if serr := srv.Shutdown(sctx); serr != nil {
+			srv.Close() // requests still running after the grace period are cut
+		}
+	}
+	if s3 != nil {
+		s3.Close() // cancels the S3 triggers still running
+	}
+	if err == nil {
+		fmt.Fprintln(stdout, "local: stopped")
+	}
+	return err
+}
+
+// listenLocal listens on 127.0.0.1:port; a port in use is an error that
+// says which variable moves it.
+func listenLocal(port int, env string) (net.Listener, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("port %d (127.0.0.1:%d) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local",
+			port, port, env, env, port+100)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)
+	}
+	return ln, nil
+}
+
+// lambdaLike runs the HTTP handler as API Gateway and Lambda would: bodies
+// bounded by the invoke payload limit, a Lambda request id for the logs,
+// and API Gateway's deadline.
+func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
+	limit := int64(httpapi.MaxBody + bodyHeadroom)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			log.InfoContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "bytes", r.ContentLength)
+			// Close the connection rather than read what is left.
+			w.Header().Set("Connection", "close")
+			writeError(w, apierror.TooLarge("request body of %d bytes is over the %d-byte limit of API Gateway and Lambda; put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", r.ContentLength, httpapi.MaxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		id := newRequestID()
+		w.Header().Set("Apigw-Requestid", id)
+		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id,
+			InvokedFunctionArn: functionARN(routeFunction(r.URL.Path))})
+		ctx, cancel := context.WithTimeout(ctx, dispatch.APIGatewayTimeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	o := apierror.Classify(err)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(o.Status)
+	_ = json.NewEncoder(w).Encode(o)
+}
+
+// s3Trigger runs the S3 handler for a notification, as Lambda runs the
+// upload or uploadimg function for an asynchronous invocation.
+func s3Trigger(h *trigger.Handler, log *slog.Logger) func(ctx context.Context, e events.S3Event) error {
+	return func(ctx context.Context, e events.S3Event) error {
+		fn := "upload"
+		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, trigger.UploadImgPrefix) {
+			fn = "uploadimg"
+		}
+		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: newRequestID(), InvokedFunctionArn: functionARN(fn)})
+		// As dispatch does in Lambda: keep time to record a failure.
+		if dl, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl.Add(-dispatch.Reserve))
+			defer cancel()
+		}
+		sum, err := h.Handle(ctx, e)
+		if err != nil {
+			return fmt.Errorf("%s function: %w (Lambda would retry the event twice)", fn, err)
+		}
+		log.InfoContext(ctx, "s3 trigger done", "function", fn, "done", len(sum.Done), "skipped", len(sum.Skipped))
+		return nil
+	}
+}
+
+func routeFunction(path string) string {
+	switch path {
+	case "/cgi-bin/media/get":
+		return "get"
+	case "/cgi-bin/media/uploadimg":
+		return "uploadimg"
+	}
+	return "upload"
+}
+
+func functionARN(fn string) string {
+	return "arn:aws:lambda:" + firstSet(os.Getenv("AWS_REGION"), DefaultRegion) + ":000000000000:function:wxmedia-local-" + fn
+}
+
+// newRequestID returns a random UUID, as Lambda request ids are.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func printBanner(w io.Writer, st settings, sample string, seeded int) {
+	api := fmt.Sprintf("http://127.0.0.1:%d", st.apiPort)
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("wxmedia local: the upload, get and uploadimg functions, as deployed, on 127.0.0.1 (Ctrl-C stops)")
+	p("")
+	p("  HTTP API         %-24s POST /cgi-bin/media/upload, GET /cgi-bin/media/get, POST /cgi-bin/media/uploadimg", api)
+	if st.embedWeChat {
+		p("  WeChat           %-24s simulator, appid %s; calls so far: curl %s/_sim/stats", st.wxURL, st.appID, st.wxURL)
+	} else {
+		p("  WeChat           %-24s from WECHAT_API_BASE (no simulator)", st.wxURL)
+	}
+	if st.embedS3 {
+		p("  S3               %-24s in memory, bucket %s, any credentials, path-style; %d sample objects", st.s3URL, st.bucket, seeded)
+		p("                   %-24s puts under upload/<type>/ and uploadimg/ run the S3 trigger -> results/<key>.json", "")
+	} else {
+		p("  S3               %-24s from AWS_ENDPOINT_URL_S3 (no embedded S3): bucket %s; puts do NOT run the trigger here", st.s3URL, st.bucket)
+	}
+	switch {
+	case st.embedSecrets:
+		p("  Secrets Manager  %-24s in memory, secret %s = {\"appid\":%q,\"appsecret\":\"…\"}", st.smURL, st.secretID, st.appID)
+	default:
+		p("  Secrets Manager  %-24s secret %s (no embedded Secrets Manager)", st.smURL, st.secretID)
+	}
+	p("")
+	p("Try:")
+	p("  curl -F media=@%s \"%s/cgi-bin/media/upload?type=image\"", sample, api)
+	p("  curl \"%s/cgi-bin/media/get?media_id=<the media_id above>\"", api)
+	if st.embedS3 {
+		p("  curl -H 'Content-Type: application/json' -d '{\"key\":\"%s\"}' %s/cgi-bin/media/uploadimg", SampleKey, api)
+		aws := fmt.Sprintf("AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region %s --endpoint-url %s", firstSet(os.Getenv("AWS_REGION"), DefaultRegion), st.s3URL)
+		p("  %s s3 cp %s \"s3://%s/upload/image/my photo.jpg\"", aws, sample, st.bucket)
+		p("  %s s3 cp \"s3://%s/results/upload/image/my photo.jpg.json\" -", aws, st.bucket)
+	}
+	if st.embedWeChat {
+		p("  curl %s/_sim/stats", st.wxURL)
+	}
+	p("  make invoke FN=upload EVENT=events/s3-put-upload-image.json   # one function under the Lambda RIE, against these backends")
+	p("")
+	p("The functions' JSON logs follow on stderr.")
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+)
+
+// The variables that choose ports and local credentials.
+const (
+	EnvPort          = "LOCAL_PORT"             // the HTTP API, default 3000 (sam local start-api's)
+	EnvS3Port        = "LOCAL_S3_PORT"          // embedded S3, default 9000
+	EnvSMPort        = "LOCAL_SM_PORT"          // embedded Secrets Manager, default 9001
+	EnvWeChatPort    = "LOCAL_WECHAT_PORT"      // WeChat simulator, default 3001
+	EnvAppID         = "LOCAL_WECHAT_APPID"     // the simulator's AppID and the embedded secret's
+	EnvAppSecret     = "LOCAL_WECHAT_APPSECRET" // the simulator's AppSecret and the embedded secret's
+	EnvS3Endpoint    = "AWS_ENDPOINT_URL_S3"
+	EnvSMEndpoint    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	EnvAWSEndpoint   = "AWS_ENDPOINT_URL"
+	DefaultBucket    = "wxmedia-local"
+	DefaultSecretID  = "wxmedia/local"
+	DefaultRegion    = "us-east-1"
+	dummyCredentials = "local" // any credentials do for the embedded backends
+)
+
+const usage = `Usage: make local   (or: go run ./cmd/local)
+
+Runs the three wxmedia functions' HTTP API on 127.0.0.1, as API Gateway and
+Lambda would, with every backend they need embedded in this one process:
+
+  HTTP API          127.0.0.1:$LOCAL_PORT (3000)         upload, get, uploadimg
+  WeChat simulator  127.0.0.1:$LOCAL_WECHAT_PORT (3001)  unless WECHAT_API_BASE is set
+  S3, in memory     127.0.0.1:$LOCAL_S3_PORT (9000)      unless AWS_ENDPOINT_URL_S3 is set
+  Secrets Manager   127.0.0.1:$LOCAL_SM_PORT (9001)      unless AWS_ENDPOINT_URL_SECRETS_MANAGER
+                                                       or WECHAT_SECRET_ID is set
+
+A put into the embedded bucket under upload/<type>/ or uploadimg/ runs the
+S3 trigger as S3 and Lambda would; the outcome lands under results/.
+
+Environment (the functions' own variables are passed through to them):
+  LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1)
+  LOCAL_WECHAT_APPID, LOCAL_WECHAT_APPSECRET
+        the simulator's credentials, also stored in the embedded secret
+        (default ` + wechatsim.DefaultAppID + ` / ` + wechatsim.DefaultAppSecret + `); set them to your
+        real ones with WECHAT_API_BASE=https://api.weixin.qq.com
+  MEDIA_BUCKET       the bucket (default ` + DefaultBucket + `; created in the embedded S3)
+  WECHAT_SECRET_ID   the secret (default ` + DefaultSecretID + `); set alone, it is read from
+                     AWS Secrets Manager with your AWS credentials
+  WECHAT_API_BASE    a real WeChat (or another simulator): no embedded simulator
+  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL
+                     real endpoints (moto, LocalStack, AWS): no embedded S3 or
+                     Secrets Manager; with a real S3 no put runs the trigger here
+  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
+                     default us-east-1 and made-up keys when every AWS backend
+                     is local; otherwise the SDK's usual chain
+  ALLOWED_PREFIXES, MEDIA_LIMITS, LOG_LEVEL   as in the deployed functions
+
+Ctrl-C stops it.
+`
+
+// settings is what to start, resolved from the environment.
+type settings struct {
+	apiPort, s3Port, smPort, wechatPort int
+
+	embedS3, embedSecrets, embedWeChat bool
+
+	bucket, secretID    string
+	appID, appSecret    string
+	s3URL, smURL, wxURL string // where each backend is, embedded or not
+
+	// setenv are the variables to set in the process before config.Build;
+	// variables the user set are never overwritten.
+	setenv map[string]string
+}
+
+// resolve reads the settings from the environment.
+func resolve(lookup func(string) (string, bool)) (settings, error) {
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	s := settings{setenv: map[string]string{}}
+	for _, p := range []struct {
+		env  string
+		def  int
+		port *int
+	}{{EnvPort, 3000, &s.apiPort}, {EnvS3Port, 9000, &s.s3Port}, {EnvSMPort, 9001, &s.smPort}, {EnvWeChatPort, 3001, &s.wechatPort}} {
+		*p.port = p.def
+		if v := get(p.env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 65535 {
+				return settings{}, fmt.Errorf("environment variable %s: want a port number from 1 to 65535, got %q", p.env, v)
+			}
+			*p.port = n
+		}
+	}
+	s.appID, s.appSecret = firstSet(get(EnvAppID), wechatsim.DefaultAppID), firstSet(get(EnvAppSecret), wechatsim.DefaultAppSecret)
+	s.bucket = firstSet(get(config.EnvBucket), DefaultBucket)
+	s.secretID = firstSet(get(config.EnvSecretID), DefaultSecretID)
+	s.setenv[config.EnvBucket] = s.bucket
+	s.setenv[config.EnvSecretID] = s.secretID
+
+	anyEndpoint := get(EnvAWSEndpoint)
+	s.s3URL = firstSet(get(EnvS3Endpoint), anyEndpoint)
+	s.embedS3 = s.s3URL == ""
+	if s.embedS3 {
+		s.s3URL = fmt.Sprintf("http://127.0.0.1:%d", s.s3Port)
+		s.setenv[EnvS3Endpoint] = s.s3URL
+	}
+
+	s.smURL = firstSet(get(EnvSMEndpoint), anyEndpoint)
+	s.embedSecrets = s.smURL == "" && get(config.EnvSecretID) == ""
+	// The secret is in AWS itself: the user's credentials and region are needed.
+	realAWS := s.smURL == "" && !s.embedSecrets
+	switch {
+	case s.embedSecrets:
+		s.smURL = fmt.Sprintf("http://127.0.0.1:%d", s.smPort)
+		s.setenv[EnvSMEndpoint] = s.smURL
+	case realAWS:
+		s.smURL = "AWS Secrets Manager"
+	}
+
+	s.wxURL = get(config.EnvWeChatBase)
+	s.embedWeChat = s.wxURL == ""
+	if s.embedWeChat {
+		s.wxURL = fmt.Sprintf("http://127.0.0.1:%d", s.wechatPort)
+		s.setenv[config.EnvWeChatBase] = s.wxURL
+	}
+
+	if !realAWS {
+		if get("AWS_REGION") == "" && get("AWS_DEFAULT_REGION") == "" {
+			s.setenv["AWS_REGION"] = DefaultRegion
+		}
+		if get("AWS_ACCESS_KEY_ID") == "" && get("AWS_PROFILE") == "" {
+			s.setenv["AWS_ACCESS_KEY_ID"] = dummyCredentials
+			s.setenv["AWS_SECRET_ACCESS_KEY"] = dummyCredentials
+		}
+	}
+	for k := range s.setenv {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			delete(s.setenv, k)
+		}
+	}
+	return s, nil
+}
+
+// firstSet returns the first non-empty value.
+func firstSet(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
