@@ -34,6 +34,7 @@ tools: $(RIE)
 	@command -v moto_server >/dev/null || { echo "moto_server not found: pip install 'moto[server]'" >&2; exit 1; }
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
 
+.bin/aws-lambda-rie: $(RIE)
 $(RIE):
 	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
@@ -56,7 +57,7 @@ lint:
 
 # The whole HTTP contract on 127.0.0.1:3000, with embedded S3 and WeChat.
 local:
-	$(GO) run ./cmd/local
+	$(GO) build -o .build/local ./cmd/local && exec .build/local
 
 # Run one function's bootstrap under the Lambda RIE with an event, like `sam local invoke`.
 FN ?= upload

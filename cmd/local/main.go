@@ -146,7 +146,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		smL.h = sm
 	}
 	var s3 *localaws.S3
-	samplesDir := ""
 	seeded := 0
 	if s3L != nil {
 		s3, err = localaws.NewS3(localaws.S3Options{
@@ -167,14 +166,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		s3L.h = s3
 	}
-	// A sample file for the first curl: a newcomer may have no jpg at hand.
-	if samplesDir, err = os.MkdirTemp("", "wxmedia-local-"); err != nil {
-		return fmt.Errorf("sample file: %w", err)
-	}
-	defer os.RemoveAll(samplesDir)
-	sample := filepath.Join(samplesDir, "test.jpg")
-	if err := os.WriteFile(sample, SampleJPEG(), 0o644); err != nil {
-		return fmt.Errorf("sample file: %w", err)
+	sample, err := writeSample()
+	if err != nil {
+		return err
 	}
 	api.h = lambdaLike(app.HTTP(), log)
 
@@ -212,6 +206,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "local: stopped")
 	}
 	return err
+}
+
+// writeSample writes the sample JPEG for the first curl (a newcomer may
+// have no jpg at hand) at a fixed path, <temp dir>/wxmedia-local/test.jpg,
+// so the README can show it. It is left there: another instance may be
+// showing the same path.
+func writeSample() (string, error) {
+	dir := filepath.Join(os.TempDir(), "wxmedia-local")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("sample file: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".test-*.jpg")
+	if err != nil {
+		return "", fmt.Errorf("sample file: %w", err)
+	}
+	_, werr := f.Write(SampleJPEG())
+	if werr == nil {
+		werr = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	path := filepath.Join(dir, "test.jpg")
+	if werr == nil {
+		werr = os.Rename(f.Name(), path) // atomic: a concurrent reader sees a whole file
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("sample file: %w", werr)
+	}
+	return path, nil
 }
 
 // listenLocal listens on 127.0.0.1:port; a port in use is an error that
@@ -323,13 +348,13 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 		p("  S3               %-24s in memory, bucket %s, any credentials, path-style; %d sample objects", st.s3URL, st.bucket, seeded)
 		p("                   %-24s puts under upload/<type>/ and uploadimg/ run the S3 trigger -> results/<key>.json", "")
 	} else {
-		p("  S3               %-24s from AWS_ENDPOINT_URL_S3 (no embedded S3): bucket %s; puts do NOT run the trigger here", st.s3URL, st.bucket)
+		p("  S3               %-24s from %s (no embedded S3): bucket %s; puts there do NOT run the trigger here", st.s3URL, st.s3From, st.bucket)
 	}
 	switch {
 	case st.embedSecrets:
 		p("  Secrets Manager  %-24s in memory, secret %s = {\"appid\":%q,\"appsecret\":\"…\"}", st.smURL, st.secretID, st.appID)
 	default:
-		p("  Secrets Manager  %-24s secret %s (no embedded Secrets Manager)", st.smURL, st.secretID)
+		p("  Secrets Manager  %-24s from %s (no embedded Secrets Manager): secret %s", st.smURL, st.smFrom, st.secretID)
 	}
 	p("")
 	p("Try:")

@@ -70,6 +70,7 @@ type settings struct {
 	bucket, secretID    string
 	appID, appSecret    string
 	s3URL, smURL, wxURL string // where each backend is, embedded or not
+	s3From, smFrom      string // the variable that named a real one
 
 	// setenv are the variables to set in the process before config.Build;
 	// variables the user set are never overwritten.
@@ -101,14 +102,14 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	s.setenv[config.EnvSecretID] = s.secretID
 
 	anyEndpoint := get(EnvAWSEndpoint)
-	s.s3URL = firstSet(get(EnvS3Endpoint), anyEndpoint)
+	s.s3URL, s.s3From = firstSet(get(EnvS3Endpoint), anyEndpoint), firstSet(nonEmpty(get(EnvS3Endpoint), EnvS3Endpoint), EnvAWSEndpoint)
 	s.embedS3 = s.s3URL == ""
 	if s.embedS3 {
 		s.s3URL = fmt.Sprintf("http://127.0.0.1:%d", s.s3Port)
 		s.setenv[EnvS3Endpoint] = s.s3URL
 	}
 
-	s.smURL = firstSet(get(EnvSMEndpoint), anyEndpoint)
+	s.smURL, s.smFrom = firstSet(get(EnvSMEndpoint), anyEndpoint), firstSet(nonEmpty(get(EnvSMEndpoint), EnvSMEndpoint), EnvAWSEndpoint)
 	s.embedSecrets = s.smURL == "" && get(config.EnvSecretID) == ""
 	// The secret is in AWS itself: the user's credentials and region are needed.
 	realAWS := s.smURL == "" && !s.embedSecrets
@@ -117,7 +118,7 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		s.smURL = fmt.Sprintf("http://127.0.0.1:%d", s.smPort)
 		s.setenv[EnvSMEndpoint] = s.smURL
 	case realAWS:
-		s.smURL = "AWS Secrets Manager"
+		s.smURL, s.smFrom = "AWS Secrets Manager", config.EnvSecretID
 	}
 
 	s.wxURL = get(config.EnvWeChatBase)
@@ -142,6 +143,14 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// nonEmpty returns v if s is not empty.
+func nonEmpty(s, v string) string {
+	if s == "" {
+		return ""
+	}
+	return v
 }
 
 // firstSet returns the first non-empty value.

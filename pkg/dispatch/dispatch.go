@@ -17,6 +17,22 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/trigger"
 )
 
+// EventError is an event the function cannot read; Lambda reports it with
+// errorType "EventError".
+type EventError struct {
+	Reason string
+	Err    error
+}
+
+func (e *EventError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Reason, e.Err)
+	}
+	return e.Reason
+}
+
+func (e *EventError) Unwrap() error { return e.Err }
+
 // ErrUnknownEvent is an event that is neither an API Gateway HTTP API
 // request (payload 2.0) nor an S3 notification.
 var ErrUnknownEvent = errors.New("unknown event: want an API Gateway HTTP API (payload 2.0) request or an S3 notification")
@@ -46,13 +62,13 @@ func Handler(h http.Handler, s3 *trigger.Handler) func(ctx context.Context, payl
 			} `json:"requestContext"`
 		}
 		if err := json.Unmarshal(payload, &shape); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUnknownEvent, err)
+			return nil, &EventError{Reason: "payload is not JSON", Err: ErrUnknownEvent}
 		}
 		switch {
 		case shape.RequestContext != nil && shape.RequestContext.HTTP != nil:
 			var e events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(payload, &e); err != nil {
-				return nil, fmt.Errorf("malformed API Gateway event: %w", err)
+				return nil, &EventError{Reason: "malformed API Gateway event", Err: err}
 			}
 			ctx, cancel := withReserve(ctx, APIGatewayTimeout)
 			defer cancel()
@@ -61,15 +77,15 @@ func Handler(h http.Handler, s3 *trigger.Handler) func(ctx context.Context, payl
 			var e events.S3Event
 			if err := json.Unmarshal(payload, &e); err != nil {
 				// aws-lambda-go decodes each key here: a malformed %xx escape lands here.
-				return nil, fmt.Errorf("malformed S3 event: %w", err)
+				return nil, &EventError{Reason: "malformed S3 event", Err: err}
 			}
 			ctx, cancel := withReserve(ctx, 0)
 			defer cancel()
 			return s3.Handle(ctx, e)
 		case s3 != nil && shape.Records != nil:
-			return nil, trigger.ErrNoRecords
+			return nil, &EventError{Reason: "S3 event", Err: trigger.ErrNoRecords}
 		}
-		return nil, ErrUnknownEvent
+		return nil, &EventError{Reason: "event of no known shape", Err: ErrUnknownEvent}
 	}
 }
 

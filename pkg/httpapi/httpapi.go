@@ -130,8 +130,14 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 	})
 }
 
+// tooLarge is the answer to a body over the limit; n is its size, or -1 if
+// it came without a Content-Length.
 func tooLarge(n int64) error {
-	return apierror.TooLarge("request body of %d bytes is over the %d-byte limit of API Gateway and Lambda; put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", n, MaxBody)
+	size := "the request body"
+	if n >= 0 {
+		size = fmt.Sprintf("the request body of %d bytes", n)
+	}
+	return apierror.TooLarge("%s is over the %d-byte limit of API Gateway and Lambda; put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", size, MaxBody)
 }
 
 func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
