@@ -391,3 +391,22 @@ func Example() {
 	fmt.Println(up.Type, up.MediaID != "")
 	// Output: image true
 }
+
+// A file name given as filename*= (RFC 5987) is decoded.
+func TestGetFilenameStar(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Content-Disposition", `attachment; filename*=UTF-8''%E5%9B%BE%E7%89%87.png`)
+		w.Write(mediatest.File(media.PNG, 100))
+	}))
+	defer srv.Close()
+	c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok")})
+	m, err := c.Get(context.Background(), "M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Body.Close()
+	if m.Filename != "图片.png" || m.ContentType != "image/png" || m.Size != 100 {
+		t.Errorf("got %q %q %d, want 图片.png image/png 100", m.Filename, m.ContentType, m.Size)
+	}
+}
