@@ -251,29 +251,10 @@ func (w *fakeWeChat) upload(rw http.ResponseWriter, r *http.Request) {
 			io.Closer
 		}{throttle(r.Body, w.rate), r.Body}
 	}
-	mr, err := r.MultipartReader()
+	n, err := mediatest.DrainMultipart(r, "media")
 	if err != nil {
 		http.Error(rw, err.Error(), http.StatusBadRequest)
 		return
-	}
-	var n int64
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c, err := io.Copy(io.Discard, p)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if p.FormName() == "media" {
-			n += c
-		}
 	}
 	w.uploads.Add(1)
 	w.received.Store(n)

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -59,29 +58,10 @@ func newSink(tb testing.TB) *sink {
 }
 
 func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
-	mr, err := r.MultipartReader()
+	n, err := mediatest.DrainMultipart(r, "media")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
-	}
-	var n int64
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c, err := io.Copy(io.Discard, p)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if p.FormName() == "media" {
-			n += c
-		}
 	}
 	s.received.Store(n)
 	w.Header().Set("Content-Type", "application/json")
