@@ -116,8 +116,6 @@ type Result struct {
 	URL       string `json:"url,omitempty"`
 	ErrCode   int    `json:"errcode,omitempty"`
 	ErrMsg    string `json:"errmsg,omitempty"`
-	// Reused is true when a recorded result was answered instead of a new upload.
-	Reused bool `json:"-"`
 }
 
 // ResultKey is where the outcome of the object at key is recorded.
@@ -267,7 +265,6 @@ func (s *Service) reusable(ctx context.Context, t media.Type, obj bucket.Object)
 	if r.ETag != obj.ETag || r.ErrCode != 0 {
 		return Result{}, false
 	}
-	r.Reused = true
 	if t == media.ArticleImage {
 		return r, r.URL != "" // article image URLs are permanent
 	}
