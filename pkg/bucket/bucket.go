@@ -113,27 +113,6 @@ func (b *Bucket) Open(ctx context.Context, obj Object, from int64) (io.ReadClose
 	return out.Body, nil
 }
 
-// Head reads the first n bytes of obj (fewer if it is shorter).
-func (b *Bucket) Head(ctx context.Context, obj Object, n int) ([]byte, error) {
-	if obj.Size == 0 {
-		return nil, nil
-	}
-	in := &s3.GetObjectInput{Bucket: &b.name, Key: &obj.Key, Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1))}
-	if obj.ETag != "" {
-		in.IfMatch = &obj.ETag
-	}
-	out, err := b.api.GetObject(ctx, in)
-	if err != nil {
-		return nil, b.wrap("get", obj.Key, err)
-	}
-	defer out.Body.Close()
-	head, err := io.ReadAll(io.LimitReader(out.Body, int64(n)))
-	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", b.name, obj.Key, err)
-	}
-	return head, nil
-}
-
 // Write streams r into key and returns the bytes written. Memory stays
 // within one part: a short stream is one PutObject, a longer one a
 // multipart upload that is aborted if anything fails.

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -186,19 +188,64 @@ func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (R
 			return r, nil
 		}
 	}
-	head, err := s.bucket.Head(ctx, obj, media.SniffLen)
-	if err != nil {
-		return s.record(ctx, base, err)
+	// The format comes from the object's first bytes, read from the stream
+	// that then serves the first attempt; a retry opens the object again.
+	first := &primed{}
+	defer first.close()
+	var head []byte
+	if obj.Size > 0 {
+		src, err := s.bucket.Open(ctx, obj, 0)
+		if err != nil {
+			return s.record(ctx, base, err)
+		}
+		head = make([]byte, min(obj.Size, media.SniffLen))
+		if _, err := io.ReadFull(src, head); err != nil {
+			src.Close()
+			return s.record(ctx, base, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), key, err))
+		}
+		first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
 	}
 	f := media.Detect(head)
 	if err := s.rules.Check(t, f, obj.Size); err != nil {
 		return s.record(ctx, base, err)
 	}
 	body := wechat.Body{Filename: f.Filename(), ContentType: f.ContentType(), Size: obj.Size,
-		Open: func(ctx context.Context) (io.ReadCloser, error) { return s.bucket.Open(ctx, obj, 0) }}
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			if rc := first.take(); rc != nil {
+				return rc, nil
+			}
+			return s.bucket.Open(ctx, obj, 0)
+		}}
 	r, err := s.send(ctx, t, body)
 	r.Key, r.ETag = key, obj.ETag
 	return s.record(ctx, r, err)
+}
+
+// primed holds a stream already open for the first attempt of an upload.
+type primed struct {
+	mu sync.Mutex
+	rc io.ReadCloser
+}
+
+// take hands the stream over, once.
+func (p *primed) take() io.ReadCloser {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rc := p.rc
+	p.rc = nil
+	return rc
+}
+
+// close closes the stream if no attempt took it.
+func (p *primed) close() {
+	if rc := p.take(); rc != nil {
+		rc.Close()
+	}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // UploadBytes sends a file given in a request as type t. Its format is
