@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,7 +56,28 @@ type Bucket struct {
 	name     string
 	presign  Presigner
 	partSize int64
-	parts    sync.Pool // *[]byte of partSize
+	// parts keeps free part buffers across invocations: unlike a
+	// sync.Pool, a GC does not empty it, so a warm function allocates none.
+	parts chan []byte
+}
+
+// keptParts is how many free part buffers a Bucket keeps.
+const keptParts = 2
+
+func (b *Bucket) part() []byte {
+	select {
+	case p := <-b.parts:
+		return p
+	default:
+		return make([]byte, b.partSize)
+	}
+}
+
+func (b *Bucket) release(p []byte) {
+	select {
+	case b.parts <- p:
+	default:
+	}
 }
 
 // MinPartSize is S3's smallest multipart part.
@@ -69,10 +89,7 @@ func New(api API, opts Options) *Bucket {
 	if b.partSize < MinPartSize {
 		b.partSize = MinPartSize
 	}
-	b.parts.New = func() any {
-		buf := make([]byte, b.partSize)
-		return &buf
-	}
+	b.parts = make(chan []byte, keptParts)
 	return b
 }
 
@@ -117,9 +134,8 @@ func (b *Bucket) Open(ctx context.Context, obj Object, from int64) (io.ReadClose
 // within one part: a short stream is one PutObject, a longer one a
 // multipart upload that is aborted if anything fails.
 func (b *Bucket) Write(ctx context.Context, key, contentType string, r io.Reader) (int64, error) {
-	bp := b.parts.Get().(*[]byte)
-	defer b.parts.Put(bp) // warm invocations reuse the part buffer
-	buf := *bp
+	buf := b.part()
+	defer b.release(buf)
 	n, err := io.ReadFull(r, buf)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		_, perr := b.api.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(buf[:n]),
