@@ -136,8 +136,8 @@ func (b *Bucket) Open(ctx context.Context, obj Object, from int64) (io.ReadClose
 func (b *Bucket) Write(ctx context.Context, key, contentType string, r io.Reader) (int64, error) {
 	buf := b.part()
 	defer b.release(buf)
-	n, err := io.ReadFull(r, buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	n, err := fill(r, buf)
+	if err == io.EOF {
 		_, perr := b.api.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(buf[:n]),
 			ContentLength: aws.Int64(int64(n)), ContentType: nonEmpty(contentType)})
 		if perr != nil {
@@ -146,9 +146,34 @@ func (b *Bucket) Write(ctx context.Context, key, contentType string, r io.Reader
 		return int64(n), nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write s3://%s/%s: read source: %w", b.name, key, err)
+		return 0, fmt.Errorf("write s3://%s/%s: %w", b.name, key, &SourceError{Err: err})
 	}
 	return b.multipart(ctx, key, contentType, buf, r)
+}
+
+// SourceError is a Write whose source failed (not S3): nothing is stored.
+type SourceError struct{ Err error }
+
+func (e *SourceError) Error() string { return "read source: " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// abortTimeout bounds aborting a failed multipart upload, which may run
+// after the request's own time is up.
+const abortTimeout = time.Second
+
+// fill reads r into buf until buf is full or r ends. Unlike io.ReadFull it
+// tells the source's clean end (io.EOF, with n possibly > 0) from its
+// failures: a body cut short (io.ErrUnexpectedEOF from net/http) is an
+// error, never a short file.
+func fill(r io.Reader, buf []byte) (n int, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (b *Bucket) multipart(ctx context.Context, key, contentType string, buf []byte, r io.Reader) (total int64, err error) {
@@ -159,7 +184,7 @@ func (b *Bucket) multipart(ctx context.Context, key, contentType string, buf []b
 	defer func() {
 		if err != nil {
 			// Abort even if ctx is done, so no parts are left behind.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 			defer cancel()
 			_, _ = b.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &b.name, Key: &key, UploadId: up.UploadId})
 		}
@@ -175,9 +200,9 @@ func (b *Bucket) multipart(ctx context.Context, key, contentType string, buf []b
 		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
 		total += int64(n)
 		var rerr error
-		n, rerr = io.ReadFull(r, buf)
-		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			return 0, fmt.Errorf("write s3://%s/%s: read source: %w", b.name, key, rerr)
+		n, rerr = fill(r, buf)
+		if rerr != nil && rerr != io.EOF {
+			return 0, fmt.Errorf("write s3://%s/%s: %w", b.name, key, &SourceError{Err: rerr})
 		}
 	}
 	_, err = b.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b.name, Key: &key, UploadId: up.UploadId,

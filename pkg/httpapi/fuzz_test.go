@@ -24,7 +24,7 @@ type fakeService struct {
 var _ httpapi.Service = (*fakeService)(nil)
 
 func (f *fakeService) CheckKey(string) error { return nil }
-func (f *fakeService) UploadObject(ctx context.Context, t media.Type, key string) (transfer.Result, error) {
+func (f *fakeService) UploadKey(ctx context.Context, t media.Type, key string) (transfer.Result, error) {
 	return transfer.Result{Type: string(t), MediaID: "M"}, nil
 }
 func (f *fakeService) UploadBytes(ctx context.Context, t media.Type, data []byte) (transfer.Result, error) {

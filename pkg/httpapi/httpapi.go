@@ -21,7 +21,7 @@ import (
 // Service is what the routes call.
 type Service interface {
 	CheckKey(key string) error
-	UploadObject(ctx context.Context, t media.Type, key string) (transfer.Result, error)
+	UploadKey(ctx context.Context, t media.Type, key string) (transfer.Result, error)
 	UploadBytes(ctx context.Context, t media.Type, data []byte) (transfer.Result, error)
 	Fetch(ctx context.Context, mediaID string) (transfer.Fetched, error)
 }
@@ -172,7 +172,7 @@ func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
 			return transfer.Result{}, err
 		}
 		r = r.WithContext(logging.With(r.Context(), slog.String("key", key)))
-		return a.svc.UploadObject(r.Context(), t, key)
+		return a.svc.UploadKey(r.Context(), t, key)
 	case err == nil && ct == "multipart/form-data":
 		data, err := a.mediaPart(r)
 		if err != nil {

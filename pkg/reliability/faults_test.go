@@ -130,7 +130,7 @@ func TestFaultMatrix(t *testing.T) {
 				return nil, apiError("InternalError", "We encountered an internal error. Please try again.")
 			}
 			return next.PutObject(ctx, in)
-		}}), want: outcome{status: 500, code: -1, uploads: 1, resultCode: 0, retried: true}},
+		}}), want: outcome{status: 200, uploads: 1, resultCode: 0, retried: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

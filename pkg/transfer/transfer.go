@@ -159,23 +159,52 @@ func (s *Service) CheckKey(key string) error {
 }
 
 // UploadObject streams the object at key to WeChat as type t (media.ArticleImage
-// for uploadimg) and records the outcome at ResultKey(key), success or
-// failure. A recorded success for the same ETag that is still valid is
-// answered again instead of uploading: S3 delivers events at least once, and
-// WeChat's quota is finite.
+// for uploadimg), for an S3 event: the outcome is recorded at
+// ResultKey(key), success or failure. A recorded success for the same ETag
+// that is still valid is answered again instead of uploading: S3 delivers
+// events at least once, and WeChat's quota is finite.
 func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (Result, error) {
+	return s.upload(ctx, t, key, true)
+}
+
+// UploadKey is UploadObject for a {"key"} request: it reuses recorded
+// results the same way and records its successes, so that an S3 delivery
+// can reuse them too, but a failure is only answered, and a still valid
+// success of another type is never overwritten.
+func (s *Service) UploadKey(ctx context.Context, t media.Type, key string) (Result, error) {
+	return s.upload(ctx, t, key, false)
+}
+
+func (s *Service) upload(ctx context.Context, t media.Type, key string, event bool) (Result, error) {
 	obj, err := s.bucket.Stat(ctx, key)
 	if errors.Is(err, bucket.ErrNotFound) {
 		return Result{Key: key}, err // nothing there to record an outcome for
 	}
 	if err != nil {
+		if !event {
+			return Result{Key: key}, err
+		}
 		return s.record(ctx, Result{Key: key}, err)
 	}
-	base := Result{Key: key, ETag: obj.ETag}
-	if r, ok := s.reusable(ctx, t, obj); ok {
+	prev, found := s.recorded(ctx, obj)
+	if r, ok := s.reusable(t, obj, prev, found); ok {
 		s.log.InfoContext(ctx, "reused recorded result", "key", key, "media_type", t, "media_id", r.MediaID)
 		return r, nil
 	}
+	keep := !event && found && s.valid(obj, prev)
+	record := func(r Result, err error) (Result, error) {
+		if event {
+			return s.record(ctx, r, err)
+		}
+		if err == nil && !keep {
+			// Recorded for reuse only: the caller has its answer either way.
+			if _, werr := s.record(ctx, r, nil); werr != nil {
+				s.log.WarnContext(ctx, "cannot record result for reuse", "key", key, "error", werr.Error())
+			}
+		}
+		return r, err
+	}
+	base := Result{Key: key, ETag: obj.ETag}
 	tookOver, err := s.claim(ctx, obj)
 	if err != nil {
 		return base, err // another delivery is at work on it: not recorded, retried later
@@ -184,8 +213,10 @@ func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (R
 	if tookOver {
 		// The claim was another delivery's, finished: it may have recorded a
 		// result after this one looked.
-		if r, ok := s.reusable(ctx, t, obj); ok {
-			return r, nil
+		if prev, found := s.recorded(ctx, obj); found {
+			if r, ok := s.reusable(t, obj, prev, found); ok {
+				return r, nil
+			}
 		}
 	}
 	// The format comes from the object's first bytes, read from the stream
@@ -196,18 +227,18 @@ func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (R
 	if obj.Size > 0 {
 		src, err := s.bucket.Open(ctx, obj, 0)
 		if err != nil {
-			return s.record(ctx, base, err)
+			return record(base, err)
 		}
 		head = make([]byte, min(obj.Size, media.SniffLen))
 		if _, err := io.ReadFull(src, head); err != nil {
 			src.Close()
-			return s.record(ctx, base, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), key, err))
+			return record(base, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), key, err))
 		}
 		first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
 	}
 	f := media.Detect(head)
 	if err := s.rules.Check(t, f, obj.Size); err != nil {
-		return s.record(ctx, base, err)
+		return record(base, err)
 	}
 	body := wechat.Body{Filename: f.Filename(), ContentType: f.ContentType(), Size: obj.Size,
 		Open: func(ctx context.Context) (io.ReadCloser, error) {
@@ -218,7 +249,7 @@ func (s *Service) UploadObject(ctx context.Context, t media.Type, key string) (R
 		}}
 	r, err := s.send(ctx, t, body)
 	r.Key, r.ETag = key, obj.ETag
-	return s.record(ctx, r, err)
+	return record(r, err)
 }
 
 // primed holds a stream already open for the first attempt of an upload.
@@ -276,6 +307,10 @@ func (s *Service) send(ctx context.Context, t media.Type, body wechat.Body) (Res
 	return Result{Type: string(t), MediaID: up.MediaID, CreatedAt: up.CreatedAt.Unix(), ExpiresAt: up.ExpiresAt().Unix()}, nil
 }
 
+// ErrNotRecorded is wrapped by an error whose outcome could not be written:
+// the delivery must be retried so that it is not lost.
+var ErrNotRecorded = errors.New("outcome not recorded")
+
 // recordTimeout bounds writing an outcome once the request's own time is up.
 const recordTimeout = 1500 * time.Millisecond
 
@@ -293,15 +328,17 @@ func (s *Service) record(ctx context.Context, r Result, err error) (Result, erro
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if werr := s.bucket.WriteJSON(wctx, ResultKey(r.Key), r, false); werr != nil {
+		werr = fmt.Errorf("record result: %w: %w", ErrNotRecorded, werr)
 		if err != nil {
-			return r, errors.Join(err, fmt.Errorf("record result: %w", werr))
+			return r, errors.Join(err, werr)
 		}
-		return r, fmt.Errorf("record result: %w", werr)
+		return r, werr
 	}
 	return r, err
 }
 
-func (s *Service) reusable(ctx context.Context, t media.Type, obj bucket.Object) (Result, bool) {
+// recorded reads the result recorded for obj's key, if any.
+func (s *Service) recorded(ctx context.Context, obj bucket.Object) (Result, bool) {
 	var r Result
 	if err := s.bucket.ReadJSON(ctx, ResultKey(obj.Key), &r); err != nil {
 		if !errors.Is(err, bucket.ErrNotFound) {
@@ -309,13 +346,30 @@ func (s *Service) reusable(ctx context.Context, t media.Type, obj bucket.Object)
 		}
 		return Result{}, false
 	}
+	return r, true
+}
+
+// valid reports whether r is a success for obj's version that WeChat still
+// honours.
+func (s *Service) valid(obj bucket.Object, r Result) bool {
 	if r.ETag != obj.ETag || r.ErrCode != 0 {
+		return false
+	}
+	if r.URL != "" {
+		return true // article image URLs are permanent
+	}
+	return r.MediaID != "" && s.now().Add(s.reuseMargin).Before(time.Unix(r.ExpiresAt, 0))
+}
+
+// reusable reports whether the recorded r answers an upload of obj as type t.
+func (s *Service) reusable(t media.Type, obj bucket.Object, r Result, found bool) (Result, bool) {
+	if !found || !s.valid(obj, r) {
 		return Result{}, false
 	}
 	if t == media.ArticleImage {
-		return r, r.URL != "" // article image URLs are permanent
+		return r, r.URL != ""
 	}
-	return r, r.Type == string(t) && r.MediaID != "" && s.now().Add(s.reuseMargin).Before(time.Unix(r.ExpiresAt, 0))
+	return r, r.Type == string(t) && r.MediaID != ""
 }
 
 type claimRecord struct {
@@ -409,8 +463,15 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	}
 	out.Key = MediaPrefix + mediaID + f.Ext()
 	start := s.now()
-	if out.Size, err = s.bucket.Write(ctx, out.Key, out.ContentType, br); err != nil {
+	out.Size, err = s.bucket.Write(ctx, out.Key, out.ContentType, br)
+	var se *bucket.SourceError
+	switch {
+	case errors.As(err, &se) && ctx.Err() == nil:
+		return Fetched{}, fmt.Errorf("%w: the media was cut short: %v", wechat.ErrBadResponse, se.Err)
+	case err != nil:
 		return Fetched{}, err
+	case m.Size >= 0 && out.Size != m.Size:
+		return Fetched{}, fmt.Errorf("%w: %d bytes of media where %d were announced", wechat.ErrBadResponse, out.Size, m.Size)
 	}
 	s.log.InfoContext(ctx, "stored media", "media_id", mediaID, "key", out.Key, "bytes", out.Size, "ms", s.now().Sub(start).Milliseconds())
 	if out.URL, err = s.bucket.PresignGet(ctx, out.Key, s.presignTTL); err != nil {

@@ -105,7 +105,7 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		default:
 			o := apierror.Classify(err)
 			h.log.ErrorContext(rctx, "record failed", "errcode", o.Code, "retry", o.Retry || transfer.ErrInProgress(err), "error", err.Error())
-			if o.Retry || transfer.ErrInProgress(err) || recordLost(err) {
+			if o.Retry || transfer.ErrInProgress(err) || errors.Is(err, transfer.ErrNotRecorded) {
 				failed = append(failed, fmt.Sprintf("%s: %v", key, err)) // for the operator: errors carry no token or secret
 			} else {
 				sum.Done = append(sum.Done, res)
@@ -116,13 +116,6 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		return sum, &RecordsError{Failed: failed}
 	}
 	return sum, nil
-}
-
-// recordLost reports whether the outcome could not be written: retry, so
-// that it is not lost.
-func recordLost(err error) bool {
-	var be *bucket.Error
-	return errors.As(err, &be) && strings.HasPrefix(be.Key, transfer.ResultsPrefix)
 }
 
 // TypeOf returns the media type an object's key asks for: upload/<type>/…
