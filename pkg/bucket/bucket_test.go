@@ -120,3 +120,25 @@ func TestErrors(t *testing.T) {
 		t.Errorf("presigned url %q lacks its expiry", u)
 	}
 }
+
+// A source cut short (net/http's io.ErrUnexpectedEOF) is an error, not a
+// short object, whether it fits one part or not.
+func TestWriteRefusesTruncatedSource(t *testing.T) {
+	b, _, _ := setup(t)
+	ctx := context.Background()
+	for _, n := range []int{40000, bucket.MinPartSize + 40000} {
+		src := io.MultiReader(bytes.NewReader(make([]byte, n)), errReader{io.ErrUnexpectedEOF})
+		_, err := b.Write(ctx, "media/cut.jpg", "image/jpeg", src)
+		var se *bucket.SourceError
+		if !errors.As(err, &se) || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%d bytes then cut: error %v, want a SourceError wrapping io.ErrUnexpectedEOF", n, err)
+		}
+		if _, err := b.Stat(ctx, "media/cut.jpg"); !errors.Is(err, bucket.ErrNotFound) {
+			t.Errorf("%d bytes then cut: something was stored (%v)", n, err)
+		}
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -434,6 +434,19 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	if err := checkMediaID(mediaID); err != nil {
 		return Fetched{}, err
 	}
+	out, err := s.fetch(ctx, mediaID)
+	if errors.Is(err, errCutShort) && ctx.Err() == nil {
+		// The connection broke mid-file: nothing was stored; fetch it again, once.
+		s.log.InfoContext(ctx, "media cut short; fetching again", "media_id", mediaID)
+		out, err = s.fetch(ctx, mediaID)
+	}
+	return out, err
+}
+
+// errCutShort marks a media/get answer whose body broke off.
+var errCutShort = fmt.Errorf("%w: the media was cut short", wechat.ErrBadResponse)
+
+func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	m, err := s.wx.Get(ctx, mediaID)
 	if err != nil {
 		return Fetched{}, err
@@ -467,7 +480,7 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	var se *bucket.SourceError
 	switch {
 	case errors.As(err, &se) && ctx.Err() == nil:
-		return Fetched{}, fmt.Errorf("%w: the media was cut short: %v", wechat.ErrBadResponse, se.Err)
+		return Fetched{}, fmt.Errorf("%w: %v", errCutShort, se.Err)
 	case err != nil:
 		return Fetched{}, err
 	case m.Size >= 0 && out.Size != m.Size:
