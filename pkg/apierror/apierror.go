@@ -123,8 +123,10 @@ func wechatOutcome(we *wechat.Error) Outcome {
 		o.Status = http.StatusUnsupportedMediaType
 	case media.CodeSize, media.CodeImageSize, media.CodeVoiceSize, media.CodeVideoSize, media.CodeThumbSize:
 		o.Status = http.StatusRequestEntityTooLarge
-	case wechat.CodeQuota, 45011:
+	case wechat.CodeQuota:
 		o.Status = http.StatusTooManyRequests
+	case 45011: // the per-minute quota: passes within the minute
+		o.Status, o.Retry = http.StatusTooManyRequests, true
 	case wechat.CodeInvalidToken, wechat.CodeBadToken, wechat.CodeTokenExpired:
 		o.Retry = true // a token that failed twice in a row: try the whole thing later
 	}

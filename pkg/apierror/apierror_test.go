@@ -30,6 +30,7 @@ func TestClassify(t *testing.T) {
 		{"WeChatBusy", wrap(&wechat.Error{Code: -1, Message: "system error"}), 503, -1, true, false},
 		{"WeChatInvalidMediaID", wrap(&wechat.Error{Code: 40007, Message: "invalid media_id"}), 404, 40007, false, false},
 		{"WeChatQuota", wrap(&wechat.Error{Code: 45009, Message: "quota"}), 429, 45009, false, false},
+		{"WeChatMinuteQuota", wrap(&wechat.Error{Code: 45011, Message: "api minute-quota reach limit"}), 429, 45011, true, false},
 		{"WeChatIP", wrap(&wechat.Error{Code: 40164, Message: "invalid ip"}), 502, 40164, false, false},
 		{"WeChatHTTP503", wrap(&wechat.StatusError{StatusCode: 503}), 502, -1, true, true},
 		{"WeChatNonsense", fmt.Errorf("x: %w", wechat.ErrBadResponse), 502, -1, true, true},

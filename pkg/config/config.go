@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -67,8 +68,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.WeChatBase == "" {
 		c.WeChatBase = wechat.DefaultBaseURL
 	}
-	if !strings.HasPrefix(c.WeChatBase, "http://") && !strings.HasPrefix(c.WeChatBase, "https://") {
-		return Config{}, fmt.Errorf("environment variable %s: want an http(s) URL, got %q", EnvWeChatBase, c.WeChatBase)
+	if u, err := url.Parse(c.WeChatBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return Config{}, fmt.Errorf("environment variable %s: want an http(s) URL like https://api.weixin.qq.com, got %q", EnvWeChatBase, c.WeChatBase)
 	}
 	for _, p := range strings.Split(getenv(EnvAllowedPrefixes), ",") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -123,10 +123,18 @@ func Detect(head []byte) Format {
 	case len(head) >= 2 && head[0] == 0xFF && head[1]&0xE0 == 0xE0 && head[1]&0x06 != 0:
 		// An MPEG audio frame sync with a valid layer (layer III for mp3 files without an ID3 tag).
 		return MP3
-	case len(head) >= 12 && string(head[4:8]) == "ftyp":
+	case len(head) >= 12 && string(head[4:8]) == "ftyp" && mp4Brands[string(head[8:12])]:
 		return MP4
 	}
 	return ""
+}
+
+// mp4Brands are the ISO BMFF major brands of MP4 video. Other ftyp files
+// (QuickTime "qt  ", HEIC, AVIF, M4A audio, 3GP) are not what WeChat takes.
+var mp4Brands = map[string]bool{
+	"isom": true, "iso2": true, "iso3": true, "iso4": true, "iso5": true, "iso6": true,
+	"mp41": true, "mp42": true, "avc1": true, "M4V ": true, "M4VH": true, "M4VP": true,
+	"dash": true, "mmp4": true, "MSNV": true, "f4v ": true,
 }
 
 // Rule is what WeChat accepts for one type.

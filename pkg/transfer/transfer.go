@@ -312,7 +312,7 @@ func (s *Service) send(ctx context.Context, t media.Type, body wechat.Body) (Res
 var ErrNotRecorded = errors.New("outcome not recorded")
 
 // recordTimeout bounds writing an outcome once the request's own time is up.
-const recordTimeout = 1500 * time.Millisecond
+const recordTimeout = 1200 * time.Millisecond
 
 // record writes the outcome of an object's upload. A failure is recorded
 // too, so nothing fails silently; if the record cannot be written, that
@@ -398,18 +398,24 @@ func (s *Service) claim(ctx context.Context, obj bucket.Object) (tookOver bool, 
 		return false, err
 	}
 	var theirs claimRecord
-	if rerr := s.bucket.ReadJSON(ctx, key, &theirs); rerr == nil && theirs.ETag == obj.ETag && !theirs.Done &&
-		s.now().Sub(time.UnixMilli(theirs.Since)) < s.claimTTL {
+	if rerr := s.bucket.ReadJSON(ctx, key, &theirs); rerr != nil && !errors.Is(rerr, bucket.ErrNotFound) {
+		return false, fmt.Errorf("read claim: %w", rerr) // unsure whether another is at work: retry later
+	}
+	if theirs.ETag == obj.ETag && !theirs.Done && s.now().Sub(time.UnixMilli(theirs.Since)) < s.claimTTL {
 		return false, errInProgress
 	}
 	return true, s.bucket.WriteJSON(ctx, key, mine, false)
 }
 
+// releaseTimeout bounds releasing a claim; with recordTimeout it stays
+// within the time kept back from the Lambda deadline.
+const releaseTimeout = 500 * time.Millisecond
+
 // release marks the claim done once the outcome is recorded. If that fails
 // the claim simply expires after ClaimTTL.
 func (s *Service) release(ctx context.Context, obj bucket.Object) {
 	done := claimRecord{ETag: obj.ETag, Since: s.now().UnixMilli(), Done: true}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	if err := s.bucket.WriteJSON(rctx, claimsPrefix+obj.Key, done, false); err != nil {
 		s.log.WarnContext(ctx, "cannot release claim; it expires by itself", "key", obj.Key, "error", err.Error())

@@ -371,7 +371,9 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		if err != nil {
 			return fmt.Errorf("wechat %s: access token: %w", op, err)
 		}
+		tried := time.Now()
 		last = c.once(ctx, build, handle, token)
+		took := time.Since(tried)
 		if last == nil {
 			if c.log.Enabled(ctx, slog.LevelDebug) {
 				c.log.DebugContext(ctx, "wechat call", "op", op, "attempts", attempt, "ms", time.Since(start).Milliseconds())
@@ -393,8 +395,8 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		}
 		delay := c.backoff << (attempt - 1)
 		delay = delay/2 + rand.N(delay/2+1) // jitter in [d/2, d]
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay+time.Second {
-			break // no time left for another try
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay+took+time.Second {
+			break // another try, as long as the last one, could not finish in time
 		}
 		c.log.InfoContext(ctx, "wechat retry", "op", op, "attempt", attempt, "delay_ms", delay.Milliseconds(), "error", last.Error())
 		select {
@@ -409,7 +411,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 func (c *Client) once(ctx context.Context, build func(string) (*http.Request, error), handle func(*http.Response) error, token string) error {
 	req, err := build(token)
 	if err != nil {
-		return err
+		return redactErr(err) // a URL that does not parse is quoted whole, token included
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -441,6 +443,9 @@ func transient(err error) bool {
 		return false
 	}
 	var ue *url.Error
+	if errors.As(err, &ue) && ue.Op == "parse" {
+		return false // a malformed base URL: trying again will not mend it
+	}
 	return errors.As(err, &ue) || errors.Is(err, errBroken) // the connection broke: the source is re-opened
 }
 

@@ -410,3 +410,25 @@ func TestGetFilenameStar(t *testing.T) {
 		t.Errorf("got %q %q %d, want 图片.png image/png 100", m.Filename, m.ContentType, m.Size)
 	}
 }
+
+// A base URL that does not parse is refused at once, without the token.
+func TestMalformedBaseURLNeitherLeaksNorRetries(t *testing.T) {
+	const secretToken = "ACCESS-TOKEN-IN-A-BAD-URL"
+	var calls atomic.Int32
+	c := wechat.New(wechat.Options{BaseURL: "https://api.weixin.qq.com\t", Tokens: countingToken{secretToken, &calls}, Backoff: time.Millisecond})
+	_, err := c.Get(context.Background(), "MEDIA")
+	if err == nil || strings.Contains(err.Error(), secretToken) {
+		t.Fatalf("error = %v, want one without the token", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("token asked %d times, want 1 (no retry of a malformed URL)", n)
+	}
+}
+
+type countingToken struct {
+	tok   string
+	calls *atomic.Int32
+}
+
+func (c countingToken) Token(context.Context) (string, error) { c.calls.Add(1); return c.tok, nil }
+func (countingToken) Invalidate(context.Context, string)      {}
