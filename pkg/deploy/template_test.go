@@ -131,6 +131,13 @@ func TestS3Triggers(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("S3 triggers: got %v, want %v", got, want)
 	}
+	// An event that still fails after Lambda's retries is kept, not dropped.
+	for id := range want {
+		dest := path(res[id], "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure")
+		if path(dest, "Type") != "SQS" || path(dest, "Destination") == nil {
+			t.Errorf("%s: on-failure destination %v, want an SQS queue", id, dest)
+		}
+	}
 	// What the functions write must never trigger them.
 	for _, ps := range got {
 		for _, p := range ps {
