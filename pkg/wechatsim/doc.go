@@ -14,9 +14,11 @@
 //     issues a new token on every call; the previous one stays valid for
 //     TokenOverlap.
 //   - POST /cgi-bin/stable_token {"grant_type","appid","secret","force_refresh"}
-//     returns the current stable token with its remaining lifetime; a force
-//     refresh issues a new one (at most ForceRefreshPerDay per simulated day,
-//     Beijing time, and one per ForceRefreshInterval).
+//     returns the current stable token with its remaining lifetime, and a new
+//     one in the old one's last StableRenewal (the old stays valid until it
+//     expires); a force refresh issues a new one and invalidates the old at
+//     once (at most ForceRefreshPerDay per simulated day, Beijing time; a
+//     second one within ForceRefreshInterval refreshes nothing).
 //   - POST /cgi-bin/media/upload?access_token=&type=image|voice|video|thumb
 //   - GET  /cgi-bin/media/get?access_token=&media_id=
 //   - POST /cgi-bin/media/uploadimg?access_token=

@@ -28,6 +28,9 @@ const (
 	MediaLifetime = 72 * time.Hour
 	// ForceRefreshPerDay is the daily limit of stable_token force refreshes.
 	ForceRefreshPerDay = 20
+	// StableRenewal is how long before its expiry stable_token (normal mode)
+	// hands out the next token.
+	StableRenewal = 5 * time.Minute
 	// ForceRefreshInterval is the shortest time between two force refreshes.
 	ForceRefreshInterval = 30 * time.Second
 )
@@ -288,7 +291,6 @@ var (
 	errMediaIDMissing = apiError{41006, "media_id missing"}
 	errTokenExpired   = apiError{42001, "access_token expired"}
 	errDailyQuota     = apiError{45009, "reach max api daily quota limit"}
-	errMinuteQuota    = apiError{45011, "api minute-quota reach limit"}
 	errDataFormat     = apiError{47001, "data format error"}
 )
 

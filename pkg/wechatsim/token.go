@@ -74,16 +74,23 @@ func (s *Server) serveStableToken(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case s.forceCount >= ForceRefreshPerDay:
 			fail = errDailyQuota
-		case !s.lastForce.IsZero() && now.Sub(s.lastForce) < ForceRefreshInterval:
-			fail = errMinuteQuota
+		case t != nil && now.Before(t.expires) && !s.lastForce.IsZero() && now.Sub(s.lastForce) < ForceRefreshInterval:
+			// "Calls in a row must be at least 30 s apart, or nothing is refreshed."
+			ans = tokenAnswer{s.stable, int64(t.expires.Sub(now) / time.Second)}
 		default:
 			s.forceCount++
 			s.lastForce = now
+			old := s.stable
 			ans = tokenAnswer{s.issueLocked(&s.stable), int64(TokenLifetime / time.Second)}
+			if o, ok := s.tokens[old]; ok {
+				o.invalidAfter = now // force refresh invalidates the previous token at once
+			}
 		}
-	case t != nil && now.Before(t.expires):
+	case t != nil && now.Before(t.expires.Add(-StableRenewal)):
 		ans = tokenAnswer{s.stable, int64(t.expires.Sub(now) / time.Second)}
 	default:
+		// None yet, or in its last 5 minutes: WeChat renews the stable token
+		// early; the old one stays valid until it expires.
 		ans = tokenAnswer{s.issueLocked(&s.stable), int64(TokenLifetime / time.Second)}
 	}
 	s.mu.Unlock()

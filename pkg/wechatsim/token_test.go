@@ -156,18 +156,22 @@ func TestStableTokenNormalMode(t *testing.T) {
 	if again.AccessToken != first.AccessToken || again.ExpiresIn != 7100 {
 		t.Errorf("after 100s: got token same=%v expires_in=%d, want same=true 7100", again.AccessToken == first.AccessToken, again.ExpiresIn)
 	}
-	sim.Advance(7100 * time.Second)
+	sim.Advance(6800*time.Second + time.Second) // 299 s left: inside the last 5 minutes
 	renewed := stableToken(t, base, stableBody(false))
 	if renewed.AccessToken == first.AccessToken || renewed.ExpiresIn != 7200 {
-		t.Errorf("after expiry: got same=%v expires_in=%d, want a new token expiring in 7200", renewed.AccessToken == first.AccessToken, renewed.ExpiresIn)
+		t.Errorf("5 minutes before expiry: got same=%v expires_in=%d, want a new token expiring in 7200", renewed.AccessToken == first.AccessToken, renewed.ExpiresIn)
 	}
+	if got := tokenErrcode(t, base, first.AccessToken); got != 41006 {
+		t.Errorf("the old stable token in its last minutes: got errcode %d, want 41006 (still valid)", got)
+	}
+	sim.Advance(300 * time.Second)
 	if got := tokenErrcode(t, base, plain); got != 42001 {
 		t.Errorf("/token token after 7200s: got errcode %d, want 42001", got)
 	}
 }
 
 func TestStableTokenForceRefresh(t *testing.T) {
-	sim, base := setup(t)
+	_, base := setup(t)
 	old := stableToken(t, base, stableBody(false)).AccessToken
 	fresh := stableToken(t, base, stableBody(true))
 	if fresh.Errcode != 0 || fresh.AccessToken == old || fresh.ExpiresIn != 7200 {
@@ -176,15 +180,11 @@ func TestStableTokenForceRefresh(t *testing.T) {
 	if got := stableToken(t, base, stableBody(false)).AccessToken; got != fresh.AccessToken {
 		t.Errorf("normal mode after force refresh: got another token, want the refreshed one")
 	}
-	if got := tokenErrcode(t, base, old); got != 41006 {
-		t.Errorf("old token within overlap: got errcode %d, want 41006 (valid)", got)
-	}
-	if a := stableToken(t, base, stableBody(true)); a.Errcode != 45011 {
-		t.Errorf("second force refresh within 30s: got errcode %d, want 45011", a.Errcode)
-	}
-	sim.Advance(wechatsim.TokenOverlap)
 	if got := tokenErrcode(t, base, old); got != 40001 {
-		t.Errorf("old token after overlap: got errcode %d, want 40001", got)
+		t.Errorf("old token after a force refresh: got errcode %d, want 40001 (invalid at once)", got)
+	}
+	if a := stableToken(t, base, stableBody(true)); a.Errcode != 0 || a.AccessToken != fresh.AccessToken {
+		t.Errorf("second force refresh within 30s: got %+v, want the same token, not refreshed", a)
 	}
 	if got := tokenErrcode(t, base, fresh.AccessToken); got != 41006 {
 		t.Errorf("refreshed token: got errcode %d, want 41006 (valid)", got)
