@@ -117,3 +117,36 @@ func TestKeyRouteKeepsEventResult(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// uploadimg's S3 route under faults: the same outcomes as upload's.
+func TestUploadImgFaults(t *testing.T) {
+	cases := []struct {
+		name     string
+		faults   wechatsim.Faults
+		wantCode int
+		retried  bool
+	}{
+		{"BusyOnce", wechatsim.Faults{Busy: 1}, 0, false},
+		{"BusyAlways", wechatsim.Faults{Busy: 100}, -1, true},
+		{"Quota", wechatsim.Faults{Quota: 100}, 45009, false},
+		{"DroppedOnce", wechatsim.Faults{Drop: 1}, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &stacktest.Logs{}
+			st := stacktest.Start(t, stacktest.Options{Logs: logs})
+			st.Sim.SetFaults(tc.faults)
+			event := bytes.ReplaceAll(stacktest.Event(t, "s3-put-uploadimg.json"), []byte(`"wxmedia-local"`), []byte(`"`+st.Bucket+`"`))
+			_, err := st.Functions["uploadimg"].Invoke(context.Background(), event)
+			if (err != nil) != tc.retried {
+				t.Errorf("invocation error %v, want retried=%v", err, tc.retried)
+			}
+			r := st.Result(t, "uploadimg/banner图.png")
+			code, _ := r["errcode"].(float64)
+			if int(code) != tc.wantCode || (tc.wantCode == 0 && r["url"] == nil) {
+				t.Errorf("recorded %v, want errcode %d", r, tc.wantCode)
+			}
+			noLeaks(t, st, logs.String())
+		})
+	}
+}
