@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/stacktest"
 )
 
 // TestLocal builds the command and runs it as `make local` does.
@@ -88,28 +88,10 @@ func cleanEnv() []string {
 	return env
 }
 
-// syncBuffer collects a process's output while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type local struct {
 	api, wechat, s3URL string
 	cmd                *exec.Cmd
-	stdout, stderr     *syncBuffer
+	stdout, stderr     *stacktest.Logs
 	exited             chan struct{}
 	curl               []string // the printed first curl: file, URL
 }
@@ -123,7 +105,7 @@ func start(t *testing.T, bin string) *local {
 		fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]))
 	l := &local{api: fmt.Sprintf("http://127.0.0.1:%d", p[0]), s3URL: fmt.Sprintf("http://127.0.0.1:%d", p[1]),
-		wechat: fmt.Sprintf("http://127.0.0.1:%d", p[3]), cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+		wechat: fmt.Sprintf("http://127.0.0.1:%d", p[3]), cmd: cmd, stderr: &stacktest.Logs{}, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +114,7 @@ func start(t *testing.T, bin string) *local {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	l.stdout = &syncBuffer{}
+	l.stdout = &stacktest.Logs{}
 	curl := make(chan []string, 1)
 	curlRE := regexp.MustCompile(`^\s*curl -F media=@(\S+) "([^"]+)"`)
 	go func() {

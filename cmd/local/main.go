@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -268,7 +266,7 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		id := newRequestID()
+		id := localaws.NewUUID()
 		w.Header().Set("Apigw-Requestid", id)
 		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id,
 			InvokedFunctionArn: functionARN(routeFunction(r.URL.Path))})
@@ -293,7 +291,7 @@ func s3Trigger(h *trigger.Handler, log *slog.Logger) func(ctx context.Context, e
 		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, trigger.UploadImgPrefix) {
 			fn = "uploadimg"
 		}
-		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: newRequestID(), InvokedFunctionArn: functionARN(fn)})
+		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: localaws.NewUUID(), InvokedFunctionArn: functionARN(fn)})
 		// As dispatch does in Lambda: keep time to record a failure.
 		if dl, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
@@ -321,16 +319,6 @@ func routeFunction(path string) string {
 
 func functionARN(fn string) string {
 	return "arn:aws:lambda:" + firstSet(os.Getenv("AWS_REGION"), DefaultRegion) + ":000000000000:function:wxmedia-local-" + fn
-}
-
-// newRequestID returns a random UUID, as Lambda request ids are.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func printBanner(w io.Writer, st settings, sample string, seeded int) {

@@ -62,7 +62,7 @@ func (m *SecretsManager) Put(name, value string) string {
 			created: time.Now()}
 		m.secrets[name] = s
 	}
-	s.value, s.version = value, newUUID()
+	s.value, s.version = value, NewUUID()
 	return s.arn
 }
 
@@ -128,13 +128,13 @@ func writeAWSError(w http.ResponseWriter, status int, typ, msg string) {
 
 func writeAWSJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
+	w.Header().Set("X-Amzn-RequestId", NewUUID())
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
 // newUUID returns a random (version 4) UUID.
-func newUUID() string {
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
