@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 )
 
 // functions are the Lambda functions, by folder under functions/.
@@ -389,8 +388,8 @@ const coldBucket = "wxmedia-bench"
 
 func newFakes() *fakes {
 	f := &fakes{objects: map[string][]byte{
-		"samples/cold.jpg": mediatest.File(media.JPEG, 100<<10),
-		"samples/cold.png": mediatest.File(media.PNG, 100<<10),
+		"samples/cold.jpg": media.Sample(media.JPEG, 100<<10),
+		"samples/cold.png": media.Sample(media.PNG, 100<<10),
 	}}
 	f.s3 = httptest.NewServer(http.HandlerFunc(f.serveS3))
 	f.sm = httptest.NewServer(http.HandlerFunc(f.serveSecrets))

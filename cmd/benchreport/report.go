@@ -319,8 +319,8 @@ const notes = `
   including init. Calls during init are counted by a cold start whose only
   request is refused by validation: anything the fakes see then came from
   init. Lambda's arm64 machines and network differ: compare, don't quote.
-- **Why init calls nothing**: ` + "`functions/*/main.go`" + ` runs ` + "`config.FromEnv`" + ` (the
-  environment only) and ` + "`config.Build`" + `, which loads the AWS configuration
+- **Why init calls nothing**: ` + "`functions/*/main.go`" + ` runs ` + "`app.FromEnv`" + ` (the
+  environment only) and ` + "`app.Build`" + `, which loads the AWS configuration
   from the environment (Lambda sets the region and the role's keys; the
   credentials cache resolves lazily, at the first signed request), builds the
   S3 and Secrets Manager clients, and makes the secret store, token source,
@@ -333,7 +333,7 @@ const notes = `
 
 - S3 in the benchmarks is an in-process fake of ` + "`bucket.API`" + `
   (pkg/transfer/bench_test.go): bodies generated as they are read
-  (` + "`mediatest.Reader`" + `), writes counted and discarded. A fake is fine here: the
+  (` + "`media.SampleReader`" + `), writes counted and discarded. A fake is fine here: the
   real S3 client's per-request cost (signing, HTTP, TLS) is the same for ours
   and the baseline and does not grow with the object. Nothing is stored, so
   every upload is a fresh one (no result reuse).

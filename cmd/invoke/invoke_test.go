@@ -23,7 +23,6 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -83,13 +82,13 @@ func setupStack(t *testing.T) stack {
 func sample(key string, size int) []byte {
 	switch strings.ToLower(filepath.Ext(key)) {
 	case ".jpg", ".jpeg":
-		return mediatest.File(media.JPEG, size)
+		return media.Sample(media.JPEG, size)
 	case ".png":
-		return mediatest.File(media.PNG, size)
+		return media.Sample(media.PNG, size)
 	case ".mp3":
-		return mediatest.File(media.MP3, size)
+		return media.Sample(media.MP3, size)
 	case ".mp4":
-		return mediatest.File(media.MP4, size)
+		return media.Sample(media.MP4, size)
 	}
 	return bytes.Repeat([]byte("x"), size)
 }

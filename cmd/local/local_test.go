@@ -25,10 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/stacktest"
 )
 
 // TestLocal builds the command and runs it as `make local` does.
@@ -248,10 +247,10 @@ func testEndToEnd(t *testing.T, bin string) {
 		typ, name string
 		data      []byte
 	}{
-		{"image", "photo.jpg", mediatest.File(media.JPEG, 50<<10)},
-		{"voice", "hello.mp3", mediatest.File(media.MP3, 20<<10)},
-		{"video", "clip.mp4", mediatest.File(media.MP4, 300<<10)},
-		{"thumb", "thumb.jpg", mediatest.File(media.JPEG, 30<<10)},
+		{"image", "photo.jpg", media.Sample(media.JPEG, 50<<10)},
+		{"voice", "hello.mp3", media.Sample(media.MP3, 20<<10)},
+		{"video", "clip.mp4", media.Sample(media.MP4, 300<<10)},
+		{"thumb", "thumb.jpg", media.Sample(media.JPEG, 30<<10)},
 	} {
 		t.Run("UploadGet/"+tc.typ, func(t *testing.T) {
 			a := do(t, multipartUpload(t, upload(tc.typ), tc.name, tc.data))
@@ -277,14 +276,14 @@ func testEndToEnd(t *testing.T, bin string) {
 	}
 
 	t.Run("UploadImg", func(t *testing.T) {
-		a := do(t, multipartUpload(t, l.api+"/cgi-bin/media/uploadimg", "banner.jpg", mediatest.File(media.JPEG, 40<<10)))
+		a := do(t, multipartUpload(t, l.api+"/cgi-bin/media/uploadimg", "banner.jpg", media.Sample(media.JPEG, 40<<10)))
 		if a.Status != http.StatusOK || a.URL == "" {
 			t.Fatalf("got %d %+v, want 200 with a url", a.Status, a)
 		}
 	})
 
 	t.Run("UploadKey", func(t *testing.T) {
-		data := mediatest.File(media.MP3, 30<<10)
+		data := media.Sample(media.MP3, 30<<10)
 		if _, err := bucket.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String("inbox/hello.mp3"), Body: bytes.NewReader(data)}); err != nil {
 			t.Fatal(err)
 		}
@@ -305,8 +304,8 @@ func testEndToEnd(t *testing.T, bin string) {
 			data  []byte
 			field func(map[string]any) bool
 		}{
-			{"upload/image/e2e photo 1.jpg", mediatest.File(media.JPEG, 64<<10), func(r map[string]any) bool { return r["media_id"] != nil && r["type"] == "image" }},
-			{"uploadimg/e2e banner (2).png", mediatest.File(media.PNG, 32<<10), func(r map[string]any) bool { return r["url"] != nil }},
+			{"upload/image/e2e photo 1.jpg", media.Sample(media.JPEG, 64<<10), func(r map[string]any) bool { return r["media_id"] != nil && r["type"] == "image" }},
+			{"uploadimg/e2e banner (2).png", media.Sample(media.PNG, 32<<10), func(r map[string]any) bool { return r["url"] != nil }},
 		} {
 			if _, err := bucket.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String(tc.key), Body: bytes.NewReader(tc.data)}); err != nil {
 				t.Fatal(err)
@@ -341,7 +340,7 @@ func testEndToEnd(t *testing.T, bin string) {
 	})
 
 	t.Run("ErrTooLarge", func(t *testing.T) {
-		big := multipartUpload(t, upload("image"), "big.jpg", mediatest.File(media.JPEG, httpapi.MaxBody+bodyHeadroom))
+		big := multipartUpload(t, upload("image"), "big.jpg", media.Sample(media.JPEG, httpapi.MaxBody+bodyHeadroom))
 		body, _ := io.ReadAll(big.Body)
 		for _, tc := range []struct {
 			name string

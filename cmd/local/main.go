@@ -26,12 +26,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wxmedia/wxmedia/pkg/apierror"
-	"github.com/wxmedia/wxmedia/pkg/config"
-	"github.com/wxmedia/wxmedia/pkg/dispatch"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/logging"
-	"github.com/wxmedia/wxmedia/pkg/trigger"
+	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -122,15 +122,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("set %s: %w", k, err)
 		}
 	}
-	cfg, err := config.FromEnv(os.Getenv)
+	cfg, err := app.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	app, err := config.Build(ctx, cfg)
+	a, err := app.Build(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	log := app.Logger
+	log := a.Logger
 
 	if wxL != nil {
 		simLog := logging.New(stderr, cfg.LogLevel).With("component", "wechatsim")
@@ -148,9 +148,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if s3L != nil {
 		s3, err = localaws.NewS3(localaws.S3Options{
 			Buckets:        []string{cfg.Bucket},
-			Notify:         s3Trigger(app.Trigger(), log),
+			Notify:         s3Trigger(a.Trigger(), log),
 			NotifyBucket:   cfg.Bucket,
-			NotifyPrefixes: []string{trigger.UploadPrefix, trigger.UploadImgPrefix},
+			NotifyPrefixes: []string{s3event.UploadPrefix, s3event.UploadImgPrefix},
 			NotifyTimeout:  FunctionTimeout,
 			Region:         os.Getenv("AWS_REGION"),
 			Logger:         log,
@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	api.h = lambdaLike(app.HTTP(), log)
+	api.h = lambdaLike(a.HTTP(), log)
 
 	var servers []*http.Server
 	errc := make(chan error, len(lns))
@@ -270,7 +270,7 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 		w.Header().Set("Apigw-Requestid", id)
 		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id,
 			InvokedFunctionArn: functionARN(routeFunction(r.URL.Path))})
-		ctx, cancel := context.WithTimeout(ctx, dispatch.APIGatewayTimeout)
+		ctx, cancel := context.WithTimeout(ctx, invocation.APIGatewayTimeout)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -285,17 +285,17 @@ func writeError(w http.ResponseWriter, err error) {
 
 // s3Trigger runs the S3 handler for a notification, as Lambda runs the
 // upload or uploadimg function for an asynchronous invocation.
-func s3Trigger(h *trigger.Handler, log *slog.Logger) func(ctx context.Context, e events.S3Event) error {
+func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e events.S3Event) error {
 	return func(ctx context.Context, e events.S3Event) error {
 		fn := "upload"
-		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, trigger.UploadImgPrefix) {
+		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, s3event.UploadImgPrefix) {
 			fn = "uploadimg"
 		}
 		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: localaws.NewUUID(), InvokedFunctionArn: functionARN(fn)})
 		// As dispatch does in Lambda: keep time to record a failure.
 		if dl, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, dl.Add(-dispatch.Reserve))
+			ctx, cancel = context.WithDeadline(ctx, dl.Add(-invocation.Reserve))
 			defer cancel()
 		}
 		sum, err := h.Handle(ctx, e)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 )
 
 // SampleKey is the sample JPEG's key in the embedded bucket.
@@ -58,12 +57,12 @@ func seed(s3 *localaws.S3, bucket string) (int, error) {
 		{SampleKey, "image/jpeg", jpg},
 		{"samples/thumb.jpg", "image/jpeg", jpg},
 		{"samples/banner.png", "image/png", pngData},
-		{"samples/voice.mp3", "audio/mpeg", mediatest.File(media.MP3, 4096)},
-		{"samples/video.mp4", "video/mp4", mediatest.File(media.MP4, 8192)},
+		{"samples/voice.mp3", "audio/mpeg", media.Sample(media.MP3, 4096)},
+		{"samples/video.mp4", "video/mp4", media.Sample(media.MP4, 8192)},
 		// The objects events/s3-*.json refer to.
 		{"upload/image/holiday photo (1).jpg", "image/jpeg", jpg},
-		{"upload/voice/greeting.mp3", "audio/mpeg", mediatest.File(media.MP3, 4096)},
-		{"upload/video/clip.mp4", "video/mp4", mediatest.File(media.MP4, 8192)},
+		{"upload/voice/greeting.mp3", "audio/mpeg", media.Sample(media.MP3, 4096)},
+		{"upload/video/clip.mp4", "video/mp4", media.Sample(media.MP4, 8192)},
 		{"upload/image/not-really-an-image.jpg", "image/jpeg", []byte("This is plain text saved with a .jpg name: WeChat must refuse it.\n")},
 		{"uploadimg/banner图.png", "image/png", pngData},
 	}

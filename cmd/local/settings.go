@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -72,7 +72,7 @@ type settings struct {
 	s3URL, smURL, wxURL string // where each backend is, embedded or not
 	s3From, smFrom      string // the variable that named a real one
 
-	// setenv are the variables to set in the process before config.Build;
+	// setenv are the variables to set in the process before app.Build;
 	// variables the user set are never overwritten.
 	setenv map[string]string
 }
@@ -96,10 +96,10 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		}
 	}
 	s.appID, s.appSecret = firstSet(get(EnvAppID), wechatsim.DefaultAppID), firstSet(get(EnvAppSecret), wechatsim.DefaultAppSecret)
-	s.bucket = firstSet(get(config.EnvBucket), DefaultBucket)
-	s.secretID = firstSet(get(config.EnvSecretID), DefaultSecretID)
-	s.setenv[config.EnvBucket] = s.bucket
-	s.setenv[config.EnvSecretID] = s.secretID
+	s.bucket = firstSet(get(app.EnvBucket), DefaultBucket)
+	s.secretID = firstSet(get(app.EnvSecretID), DefaultSecretID)
+	s.setenv[app.EnvBucket] = s.bucket
+	s.setenv[app.EnvSecretID] = s.secretID
 
 	anyEndpoint := get(EnvAWSEndpoint)
 	s.s3URL, s.s3From = firstSet(get(EnvS3Endpoint), anyEndpoint), firstSet(nonEmpty(get(EnvS3Endpoint), EnvS3Endpoint), EnvAWSEndpoint)
@@ -110,7 +110,7 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	}
 
 	s.smURL, s.smFrom = firstSet(get(EnvSMEndpoint), anyEndpoint), firstSet(nonEmpty(get(EnvSMEndpoint), EnvSMEndpoint), EnvAWSEndpoint)
-	s.embedSecrets = s.smURL == "" && get(config.EnvSecretID) == ""
+	s.embedSecrets = s.smURL == "" && get(app.EnvSecretID) == ""
 	// The secret is in AWS itself: the user's credentials and region are needed.
 	realAWS := s.smURL == "" && !s.embedSecrets
 	switch {
@@ -118,14 +118,14 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		s.smURL = fmt.Sprintf("http://127.0.0.1:%d", s.smPort)
 		s.setenv[EnvSMEndpoint] = s.smURL
 	case realAWS:
-		s.smURL, s.smFrom = "AWS Secrets Manager", config.EnvSecretID
+		s.smURL, s.smFrom = "AWS Secrets Manager", app.EnvSecretID
 	}
 
-	s.wxURL = get(config.EnvWeChatBase)
+	s.wxURL = get(app.EnvWeChatBase)
 	s.embedWeChat = s.wxURL == ""
 	if s.embedWeChat {
 		s.wxURL = fmt.Sprintf("http://127.0.0.1:%d", s.wechatPort)
-		s.setenv[config.EnvWeChatBase] = s.wxURL
+		s.setenv[app.EnvWeChatBase] = s.wxURL
 	}
 
 	if !realAWS {

@@ -8,20 +8,20 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 )
 
 func main() {
-	cfg, err := config.FromEnv(os.Getenv)
+	cfg, err := app.FromEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "uploadimg: %v\n", err)
 		os.Exit(1)
 	}
-	app, err := config.Build(context.Background(), cfg)
+	a, err := app.Build(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "uploadimg: %v\n", err)
 		os.Exit(1)
 	}
-	lambda.Start(app.Lambda(true, httpapi.RouteUploadImg))
+	lambda.Start(a.Lambda(true, httpapi.RouteUploadImg))
 }

@@ -10,10 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -31,7 +30,7 @@ func TestWriteStreamsInParts(t *testing.T) {
 	ctx := context.Background()
 	for _, size := range []int64{0, 1000, bucket.MinPartSize, 2*bucket.MinPartSize + 12345} {
 		key := "media/streamed.mp4"
-		n, err := b.Write(ctx, key, "video/mp4", mediatest.Reader(media.MP4, size))
+		n, err := b.Write(ctx, key, "video/mp4", media.SampleReader(media.MP4, size))
 		if err != nil {
 			t.Fatalf("Write %d bytes: %v", size, err)
 		}
@@ -39,7 +38,7 @@ func TestWriteStreamsInParts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := mediatest.File(media.MP4, int(size))
+		want := media.Sample(media.MP4, int(size))
 		if n != int64(len(want)) || obj.Size != n || obj.ContentType != "video/mp4" {
 			t.Errorf("wrote %d, stat %+v; want %d bytes of video/mp4", n, obj, len(want))
 		}

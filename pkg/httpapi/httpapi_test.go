@@ -11,10 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/internal/stacktest"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/stacktest"
 )
 
 // form is the body of `curl -F media=@<name>`.
@@ -77,7 +76,7 @@ func TestUploadEachType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+"/"+string(tt.format), func(t *testing.T) {
-			data := mediatest.File(tt.format, tt.size)
+			data := media.Sample(tt.format, tt.size)
 			ct, body := form("test"+tt.format.Ext(), data)
 			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type="+tt.typ, ct, body)
 			if a.status != 200 || a.body["type"] != tt.typ {
@@ -100,7 +99,7 @@ func TestNamesPlayNoPart(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	for _, name := range []string{"图片.jpg", "../../etc/passwd", "photo.png"} {
 		t.Run(name, func(t *testing.T) {
-			ct, body := form(name, mediatest.File(media.JPEG, 1000))
+			ct, body := form(name, media.Sample(media.JPEG, 1000))
 			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body)
 			if a.status != 200 {
 				t.Fatalf("a JPEG named %q: got %d %s, want 200 (WeChat gets media.jpg)", name, a.status, a.raw)
@@ -111,7 +110,7 @@ func TestNamesPlayNoPart(t *testing.T) {
 
 func TestGetAndRedirect(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
-	data := mediatest.File(media.MP4, 300<<10)
+	data := media.Sample(media.MP4, 300<<10)
 	ct, body := form("clip.mp4", data)
 	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=video", ct, body)
 	id, _ := up.body["media_id"].(string)
@@ -141,10 +140,10 @@ func TestGetAndRedirect(t *testing.T) {
 // Hostile or wrong input is refused with a WeChat-shaped error and costs no
 // WeChat call.
 func TestRefusals(t *testing.T) {
-	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{config.EnvAllowedPrefixes: "samples/,incoming/,results/"}})
-	st.Put(t, "incoming/big.jpg", mediatest.File(media.JPEG, 10*media.MB+1))
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvAllowedPrefixes: "samples/,incoming/,results/"}})
+	st.Put(t, "incoming/big.jpg", media.Sample(media.JPEG, 10*media.MB+1))
 	st.Put(t, "incoming/empty.jpg", nil)
-	st.Put(t, "outside/ok.jpg", mediatest.File(media.JPEG, 100))
+	st.Put(t, "outside/ok.jpg", media.Sample(media.JPEG, 100))
 	up := st.URL + "/cgi-bin/media/upload"
 	img := st.URL + "/cgi-bin/media/uploadimg"
 	mp := func(name string, data []byte) (string, []byte) { return form(name, data) }
@@ -157,18 +156,18 @@ func TestRefusals(t *testing.T) {
 		wantCode   int
 	}{
 		{"ErrImageOver10MB", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/big.jpg"}`) }, 413, 40009},
-		{"ErrVoiceOver2MB", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", mediatest.File(media.MP3, 2*media.MB+1)) }, 413, 40010},
-		{"ErrThumbOver64KB", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 64*media.KB+1)) }, 413, 40012},
-		{"ErrUploadImgOver1MB", img, func() (string, []byte) { return mp("a.png", mediatest.File(media.PNG, media.MB+1)) }, 413, 40009},
+		{"ErrVoiceOver2MB", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", media.Sample(media.MP3, 2*media.MB+1)) }, 413, 40010},
+		{"ErrThumbOver64KB", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 64*media.KB+1)) }, 413, 40012},
+		{"ErrUploadImgOver1MB", img, func() (string, []byte) { return mp("a.png", media.Sample(media.PNG, media.MB+1)) }, 413, 40009},
 		{"ErrEmptyImage", up + "?type=image", func() (string, []byte) { return mp("a.jpg", nil) }, 400, 41005},
 		{"ErrEmptyObject", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/empty.jpg"}`) }, 400, 41005},
 		{"ErrEmptyUploadImg", img, func() (string, []byte) { return mp("a.png", nil) }, 400, 41005},
 		{"ErrTextNamedJPEG", up + "?type=image", func() (string, []byte) { return mp("a.jpg", []byte("just some text, honest")) }, 415, 40005},
-		{"ErrPNGAsThumb", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", mediatest.File(media.PNG, 100)) }, 415, 40005},
-		{"ErrGIFAsUploadImg", img, func() (string, []byte) { return mp("a.png", mediatest.File(media.GIF, 100)) }, 415, 40005},
-		{"ErrMP4AsVoice", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", mediatest.File(media.MP4, 100)) }, 415, 40005},
-		{"ErrUnknownType", up + "?type=sticker", func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 100)) }, 400, 40004},
-		{"ErrNoType", up, func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 100)) }, 400, 40004},
+		{"ErrPNGAsThumb", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", media.Sample(media.PNG, 100)) }, 415, 40005},
+		{"ErrGIFAsUploadImg", img, func() (string, []byte) { return mp("a.png", media.Sample(media.GIF, 100)) }, 415, 40005},
+		{"ErrMP4AsVoice", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", media.Sample(media.MP4, 100)) }, 415, 40005},
+		{"ErrUnknownType", up + "?type=sticker", func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 400, 40004},
+		{"ErrNoType", up, func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 400, 40004},
 		{"ErrKeyDotDot", up + "?type=image", func() (string, []byte) { return js(`{"key":"samples/../secrets/x.jpg"}`) }, 400, 40035},
 		{"ErrKeyAbsolute", up + "?type=image", func() (string, []byte) { return js(`{"key":"/samples/test.jpg"}`) }, 400, 40035},
 		{"ErrKeyOtherBucket", up + "?type=image", func() (string, []byte) { return js(`{"key":"s3://other-bucket/samples/test.jpg"}`) }, 400, 40035},
@@ -187,12 +186,12 @@ func TestRefusals(t *testing.T) {
 			return w.FormDataContentType(), buf.Bytes()
 		}, 400, 41005},
 		{"ErrMultipartTruncated", up + "?type=image", func() (string, []byte) {
-			ct, b := mp("a.jpg", mediatest.File(media.JPEG, 5000))
+			ct, b := mp("a.jpg", media.Sample(media.JPEG, 5000))
 			return ct, b[:2000]
 		}, 400, 47001},
 		{"ErrNotMultipartOrJSON", up + "?type=image", func() (string, []byte) { return "text/plain", []byte("hello") }, 415, 47001},
-		{"ErrBodyOverLambdaLimit", up + "?type=video", func() (string, []byte) { return mp("a.mp4", mediatest.File(media.MP4, 5*media.MB)) }, 413, 40006},
-		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", mediatest.File(media.JPEG, 100)) }, 414, 40035},
+		{"ErrBodyOverLambdaLimit", up + "?type=video", func() (string, []byte) { return mp("a.mp4", media.Sample(media.MP4, 5*media.MB)) }, 413, 40006},
+		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 414, 40035},
 		{"ErrNoMediaID", st.URL + "/cgi-bin/media/get", nil, 400, 41006},
 		{"ErrBadMediaID", st.URL + "/cgi-bin/media/get?media_id=..%2F..%2Fx", nil, 400, 40007},
 		{"ErrUnknownRoute", st.URL + "/cgi-bin/token", nil, 404, 40035},
@@ -218,7 +217,7 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	t.Run("TooLargePointsToS3", func(t *testing.T) {
-		ct, body := mp("a.mp4", mediatest.File(media.MP4, 5*media.MB))
+		ct, body := mp("a.mp4", media.Sample(media.MP4, 5*media.MB))
 		a := do(t, "POST", up+"?type=video", ct, body)
 		if msg, _ := a.body["errmsg"].(string); !strings.Contains(msg, `{"key"`) || !strings.Contains(msg, "upload/<type>/") {
 			t.Errorf("errmsg %q should point to the S3 routes", msg)
@@ -229,7 +228,7 @@ func TestRefusals(t *testing.T) {
 func TestClientAccessTokenIgnoredAndNeverEchoed(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	const theirs = "CLIENT-TOKEN-123"
-	ct, body := form("a.jpg", mediatest.File(media.JPEG, 100))
+	ct, body := form("a.jpg", media.Sample(media.JPEG, 100))
 	a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image&access_token="+theirs, ct, body)
 	if a.status != 200 {
 		t.Fatalf("got %d %s", a.status, a.raw)

@@ -3,7 +3,7 @@ package httpapi_test
 import (
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/internal/awstest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/stacktest"
 )
 
 // upload runs n concurrent curl -F media=@… requests and returns the
@@ -19,7 +18,7 @@ func upload(t *testing.T, url string, n int) []string {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	p, _ := w.CreateFormFile("media", "test.jpg")
-	p.Write(mediatest.File(media.JPEG, 2048))
+	p.Write(media.Sample(media.JPEG, 2048))
 	w.Close()
 	body, ct := buf.Bytes(), w.FormDataContentType()
 	var mu sync.Mutex

@@ -16,12 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/stacktest"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/config"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
@@ -76,7 +75,7 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "WeChatQuota", arrange: faults(wechatsim.Faults{Quota: 100}), want: outcome{status: 429, code: 45009, uploads: 1, resultCode: 45009}},
 		{name: "WeChatMalformedJSON", arrange: faults(wechatsim.Faults{MalformedJSON: 100}), want: outcome{status: 502, code: -1, uploads: 1, resultCode: -1, retried: true}},
 		{name: "WeChatBinaryWhereJSONExpected", opts: func(t *testing.T) stacktest.Options {
-			return stacktest.Options{Env: map[string]string{config.EnvWeChatBase: binaryWeChat(t)}}
+			return stacktest.Options{Env: map[string]string{app.EnvWeChatBase: binaryWeChat(t)}}
 		}, want: outcome{status: 502, code: -1, resultCode: -1, retried: true}},
 		// Secrets Manager
 		{name: "SecretsUnreachable", opts: func(t *testing.T) stacktest.Options {
@@ -110,7 +109,7 @@ func TestFaultMatrix(t *testing.T) {
 			f := &faultyS3{headObject: func(ctx context.Context, in *s3.HeadObjectInput, next bucket.API) (*s3.HeadObjectOutput, error) {
 				out, err := next.HeadObject(ctx, in)
 				if err == nil && !strings.HasPrefix(*in.Key, "results/") {
-					st.Put(t, *in.Key, mediatest.File(media.JPEG, 3000)) // overwritten right after the HEAD
+					st.Put(t, *in.Key, media.Sample(media.JPEG, 3000)) // overwritten right after the HEAD
 				}
 				return out, err
 			}}
@@ -255,7 +254,7 @@ func binaryWeChat(t *testing.T) string {
 			return
 		}
 		w.Header().Set("Content-Type", "image/jpeg")
-		w.Write(mediatest.File(media.JPEG, 500))
+		w.Write(media.Sample(media.JPEG, 500))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

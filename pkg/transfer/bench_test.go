@@ -42,10 +42,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/config"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
@@ -124,7 +124,7 @@ func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*
 		}
 		to = min(to, n-1)
 	}
-	var body io.Reader = mediatest.Reader(media.JPEG, n)
+	var body io.Reader = media.SampleReader(media.JPEG, n)
 	if from > 0 {
 		if _, err := io.CopyN(io.Discard, body, from); err != nil {
 			return nil, err
@@ -232,7 +232,7 @@ func newFakeWeChat(tb testing.TB, rate int64) *fakeWeChat {
 		rw.Header().Set("Content-Type", "image/jpeg")
 		rw.Header().Set("Content-Disposition", `attachment; filename="M.jpg"`)
 		rw.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		io.Copy(rw, mediatest.Reader(media.JPEG, n))
+		io.Copy(rw, media.SampleReader(media.JPEG, n))
 	})
 	srv := httptest.NewServer(mux) // 127.0.0.1
 	tb.Cleanup(srv.Close)
@@ -266,11 +266,11 @@ func reply(w http.ResponseWriter, body string) {
 	io.WriteString(w, body)
 }
 
-// newApp wires the service as the functions do (config.New: the token
+// newApp wires the service as the functions do (app.New: the token
 // source, the WeChat client and its HTTP transport, the bucket, the
 // presigner), with the fakes at both ends. The image limit is raised to
 // 100 MB so the 50 MB object is allowed; logs are formatted and dropped.
-func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *config.App {
+func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *app.App {
 	tb.Helper()
 	rules, err := media.DefaultRules().WithLimits("image=100MB")
 	if err != nil {
@@ -278,16 +278,16 @@ func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *config.App {
 	}
 	s3c := s3.New(s3.Options{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench", "")})
-	app := config.New(config.Config{Bucket: benchBucket, SecretID: "bench", WeChatBase: wx.url, Rules: rules},
+	a := app.New(app.Config{Bucket: benchBucket, SecretID: "bench", WeChatBase: wx.url, Rules: rules},
 		api, s3.NewPresignClient(s3c), token.StaticCredentials{AppID: "wxbench", AppSecret: "bench"})
-	app.SetLogOutput(io.Discard)
-	return app
+	a.SetLogOutput(io.Discard)
+	return a
 }
 
 // streamedUpload is ours: UploadObject of a generated S3 object.
-func streamedUpload(app *config.App, wx *fakeWeChat) func(ctx context.Context, key string, n int64) error {
+func streamedUpload(a *app.App, wx *fakeWeChat) func(ctx context.Context, key string, n int64) error {
 	return func(ctx context.Context, key string, n int64) error {
-		r, err := app.Service.UploadObject(ctx, media.Image, key)
+		r, err := a.Service.UploadObject(ctx, media.Image, key)
 		if err != nil {
 			return err
 		}
@@ -357,12 +357,12 @@ func bufferedUpload(api bucket.API, wx *fakeWeChat) func(ctx context.Context, ke
 func BenchmarkUploadObject(b *testing.B) {
 	api := &fakeS3{}
 	wx := newFakeWeChat(b, 0)
-	app := newApp(b, api, wx)
+	a := newApp(b, api, wx)
 	paths := []struct {
 		name string
 		up   func(ctx context.Context, key string, n int64) error
 	}{
-		{"streaming", streamedUpload(app, wx)},
+		{"streaming", streamedUpload(a, wx)},
 		{"buffered", bufferedUpload(api, wx)},
 	}
 	ctx := context.Background()
@@ -416,10 +416,10 @@ func bufferedFetch(api bucket.API, wx *fakeWeChat) func(ctx context.Context, n i
 }
 
 // streamedFetch is ours: Fetch, WeChat → S3 through one multipart part.
-func streamedFetch(app *config.App, api *fakeS3) func(ctx context.Context, n int64) error {
+func streamedFetch(a *app.App, api *fakeS3) func(ctx context.Context, n int64) error {
 	return func(ctx context.Context, n int64) error {
 		before := api.written.Load()
-		f, err := app.Service.Fetch(ctx, "M")
+		f, err := a.Service.Fetch(ctx, "M")
 		if err != nil {
 			return err
 		}
@@ -435,12 +435,12 @@ func streamedFetch(app *config.App, api *fakeS3) func(ctx context.Context, n int
 func BenchmarkFetch(b *testing.B) {
 	api := &fakeS3{}
 	wx := newFakeWeChat(b, 0)
-	app := newApp(b, api, wx)
+	a := newApp(b, api, wx)
 	paths := []struct {
 		name string
 		get  func(ctx context.Context, n int64) error
 	}{
-		{"streaming", streamedFetch(app, api)},
+		{"streaming", streamedFetch(a, api)},
 		{"buffered", bufferedFetch(api, wx)},
 	}
 	ctx := context.Background()
@@ -477,8 +477,8 @@ const (
 func BenchmarkPipelined(b *testing.B) {
 	api := &fakeS3{rate: pipeRate}
 	wx := newFakeWeChat(b, pipeRate)
-	app := newApp(b, api, wx)
-	ours := streamedUpload(app, wx)
+	a := newApp(b, api, wx)
+	ours := streamedUpload(a, wx)
 	paths := []struct {
 		name string
 		up   func(ctx context.Context, key string, n int64) error
@@ -542,8 +542,8 @@ const smallImage = 100 << 10
 func BenchmarkHandler(b *testing.B) {
 	api := &fakeS3{}
 	wx := newFakeWeChat(b, 0)
-	app := newApp(b, api, wx)
-	h := app.HTTP()
+	a := newApp(b, api, wx)
+	h := a.HTTP()
 	reqBody := `{"key":"` + objectKey(smallImage, false) + `"}`
 	serve := func() error {
 		req := httptest.NewRequest(http.MethodPost, "/cgi-bin/media/upload?type=image", strings.NewReader(reqBody))
@@ -562,7 +562,7 @@ func BenchmarkHandler(b *testing.B) {
 	var direct bytes.Buffer
 	mw := multipart.NewWriter(&direct)
 	fw, _ := mw.CreateFormFile("media", "media.jpg")
-	io.Copy(fw, mediatest.Reader(media.JPEG, smallImage))
+	io.Copy(fw, media.SampleReader(media.JPEG, smallImage))
 	mw.Close()
 	client := &http.Client{}
 	uri := wx.url + "/cgi-bin/media/upload?access_token=T&type=image"
@@ -631,17 +631,17 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func TestBenchFakes(t *testing.T) {
 	api := &fakeS3{rate: 4 * media.MB}
 	wx := newFakeWeChat(t, 0)
-	app := newApp(t, api, wx)
+	a := newApp(t, api, wx)
 	ctx := context.Background()
 	const n = 300 << 10
-	if err := streamedUpload(app, wx)(ctx, objectKey(n, false), n); err != nil {
+	if err := streamedUpload(a, wx)(ctx, objectKey(n, false), n); err != nil {
 		t.Errorf("UploadObject: %v", err)
 	}
 	if err := bufferedUpload(api, wx)(ctx, objectKey(n, false), n); err != nil {
 		t.Errorf("buffered upload: %v", err)
 	}
 	wx.getSize.Store(6 * media.MB) // more than one part
-	if err := streamedFetch(app, api)(ctx, 6*media.MB); err != nil {
+	if err := streamedFetch(a, api)(ctx, 6*media.MB); err != nil {
 		t.Errorf("Fetch: %v", err)
 	}
 	if err := bufferedFetch(api, wx)(ctx, 6*media.MB); err != nil {

@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
@@ -82,7 +82,7 @@ func streaming(s *sink) uploader {
 			ContentType: media.JPEG.ContentType(),
 			Size:        n,
 			Open: func(context.Context) (io.ReadCloser, error) {
-				return io.NopCloser(mediatest.Reader(media.JPEG, n)), nil
+				return io.NopCloser(media.SampleReader(media.JPEG, n)), nil
 			},
 		})
 		return err
@@ -106,7 +106,7 @@ func buffered(s *sink) uploader {
 		if err != nil {
 			return fmt.Errorf("create form file: %w", err)
 		}
-		if _, err := io.Copy(fileWriter, mediatest.Reader(media.JPEG, n)); err != nil {
+		if _, err := io.Copy(fileWriter, media.SampleReader(media.JPEG, n)); err != nil {
 			return fmt.Errorf("copy file: %w", err)
 		}
 		contentType := bodyWriter.FormDataContentType()

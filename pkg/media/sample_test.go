@@ -1,4 +1,4 @@
-package mediatest
+package media_test
 
 import (
 	"bytes"
@@ -8,16 +8,16 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
-func TestFileIsDetected(t *testing.T) {
+func TestSampleIsDetected(t *testing.T) {
 	for _, f := range []media.Format{media.JPEG, media.PNG, media.GIF, media.AMR, media.MP3, media.MP4} {
 		t.Run(string(f), func(t *testing.T) {
-			b := File(f, 1000)
+			b := media.Sample(f, 1000)
 			if got := media.Detect(b); got != f {
-				t.Errorf("Detect(File(%s)) = %q, want %q", f, got, f)
+				t.Errorf("Detect(Sample(%s)) = %q, want %q", f, got, f)
 			}
-			streamed, err := io.ReadAll(Reader(f, 1000))
+			streamed, err := io.ReadAll(media.SampleReader(f, 1000))
 			if err != nil || !bytes.Equal(streamed, b) {
-				t.Errorf("Reader(%s) differs from File (err %v)", f, err)
+				t.Errorf("SampleReader(%s) differs from Sample (err %v)", f, err)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package dispatch_test
+package invocation_test
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/dispatch"
+	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
-	"github.com/wxmedia/wxmedia/pkg/trigger"
 )
 
 // recorder is an Uploader that records what it was asked.
@@ -33,7 +33,7 @@ func handler(r *recorder) func(context.Context, json.RawMessage) (any, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"path":"` + req.URL.Path + `"}`))
 	})
-	return dispatch.Handler(h, trigger.New(r, "wxmedia-local", slog.New(slog.DiscardHandler)))
+	return invocation.Handler(h, s3event.New(r, "wxmedia-local", slog.New(slog.DiscardHandler)))
 }
 
 func TestS3KeysAreDecoded(t *testing.T) {
@@ -65,9 +65,9 @@ func TestMalformedEvents(t *testing.T) {
 		payload string
 		want    error
 	}{
-		{"ErrNoRecords", `{"Records":[]}`, trigger.ErrNoRecords},
-		{"ErrNotAnEvent", `{"hello":"world"}`, dispatch.ErrUnknownEvent},
-		{"ErrNotJSON", `not json`, dispatch.ErrUnknownEvent},
+		{"ErrNoRecords", `{"Records":[]}`, s3event.ErrNoRecords},
+		{"ErrNotAnEvent", `{"hello":"world"}`, invocation.ErrUnknownEvent},
+		{"ErrNotJSON", `not json`, invocation.ErrUnknownEvent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +110,7 @@ func FuzzEvent(f *testing.F) {
 		r := &recorder{seen: map[string]media.Type{}}
 		_, _ = handler(r)(context.Background(), json.RawMessage(payload))
 		for k, typ := range r.seen {
-			if got, ok := trigger.TypeOf(k); !ok || got != typ {
+			if got, ok := s3event.TypeOf(k); !ok || got != typ {
 				t.Fatalf("handled %q as %q, but TypeOf says %q, %v", k, typ, got, ok)
 			}
 		}

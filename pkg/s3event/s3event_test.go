@@ -1,10 +1,10 @@
-package trigger_test
+package s3event_test
 
 import (
 	"testing"
 
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/trigger"
+	"github.com/wxmedia/wxmedia/pkg/s3event"
 )
 
 func TestTypeOf(t *testing.T) {
@@ -26,7 +26,7 @@ func TestTypeOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			got, ok := trigger.TypeOf(tt.key)
+			got, ok := s3event.TypeOf(tt.key)
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("TypeOf(%q) = %q, %v; want %q, %v", tt.key, got, ok, tt.want, tt.ok)
 			}

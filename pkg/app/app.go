@@ -1,7 +1,7 @@
-// Package config reads the functions' configuration from the environment
+// Package app is the composition root: it reads the functions' configuration from the environment
 // and builds their clients once, so warm invocations reuse them. Nothing
 // here calls AWS or WeChat: the first invocation reads the secret.
-package config
+package app
 
 import (
 	"context"
@@ -22,13 +22,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/dispatch"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
-	"github.com/wxmedia/wxmedia/pkg/trigger"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
@@ -138,15 +138,15 @@ func (a *App) HTTP(routes ...string) http.Handler {
 }
 
 // Trigger is the S3 event handler.
-func (a *App) Trigger() *trigger.Handler { return trigger.New(a.Service, a.Config.Bucket, a.Logger) }
+func (a *App) Trigger() *s3event.Handler { return s3event.New(a.Service, a.Config.Bucket, a.Logger) }
 
 // Lambda is a function's handler: its HTTP routes, and S3 events if s3Events.
 func (a *App) Lambda(s3Events bool, routes ...string) func(ctx context.Context, payload json.RawMessage) (any, error) {
-	var t *trigger.Handler
+	var t *s3event.Handler
 	if s3Events {
 		t = a.Trigger()
 	}
-	return dispatch.Handler(a.HTTP(routes...), t)
+	return invocation.Handler(a.HTTP(routes...), t)
 }
 
 // httpClient is the client for WeChat: no global timeout (the context

@@ -1,9 +1,9 @@
-package config_test
+package app_test
 
 import (
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/internal/awstest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

@@ -1,14 +1,14 @@
-package trigger_test
+package s3event_test
 
 import (
 	"fmt"
 
-	"github.com/wxmedia/wxmedia/pkg/trigger"
+	"github.com/wxmedia/wxmedia/pkg/s3event"
 )
 
 func ExampleTypeOf() {
 	for _, key := range []string{"upload/voice/hello.mp3", "uploadimg/banner.png", "results/upload/voice/hello.mp3.json"} {
-		t, ok := trigger.TypeOf(key)
+		t, ok := s3event.TypeOf(key)
 		fmt.Printf("%s: %q %v\n", key, t, ok)
 	}
 	// Output:

@@ -1,7 +1,7 @@
-// Package dispatch routes a Lambda invocation to the HTTP handler or the S3
+// Package invocation routes a Lambda invocation to the HTTP handler or the S3
 // handler by the shape of its event, so one function can be triggered by
 // both API Gateway and S3.
-package dispatch
+package invocation
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
-	"github.com/wxmedia/wxmedia/pkg/trigger"
+	"github.com/wxmedia/wxmedia/pkg/s3event"
 )
 
 // EventError is an event the function cannot read; Lambda reports it with
@@ -48,7 +48,7 @@ const APIGatewayTimeout = 27 * time.Second
 
 // Handler returns the function's Lambda handler. s3 may be nil for a
 // function that no bucket triggers.
-func Handler(h http.Handler, s3 *trigger.Handler) func(ctx context.Context, payload json.RawMessage) (any, error) {
+func Handler(h http.Handler, s3 *s3event.Handler) func(ctx context.Context, payload json.RawMessage) (any, error) {
 	httpHandler := apigw.Handler(h)
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		var shape struct {
@@ -83,7 +83,7 @@ func Handler(h http.Handler, s3 *trigger.Handler) func(ctx context.Context, payl
 			defer cancel()
 			return s3.Handle(ctx, e)
 		case s3 != nil && shape.Records != nil:
-			return nil, &EventError{Reason: "S3 event", Err: trigger.ErrNoRecords}
+			return nil, &EventError{Reason: "S3 event", Err: s3event.ErrNoRecords}
 		}
 		return nil, &EventError{Reason: "event of no known shape", Err: ErrUnknownEvent}
 	}

@@ -1,4 +1,4 @@
-package config_test
+package app_test
 
 import (
 	"bytes"
@@ -12,10 +12,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/token"
 )
 
@@ -52,7 +51,7 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("got %d %v, want 200 with an image media_id", status, body)
 		}
 		imageID = body["media_id"].(string)
-		if got, _ := st.Sim.Media(imageID); !bytes.Equal(got, mediatest.File(media.JPEG, 2048)) {
+		if got, _ := st.Sim.Media(imageID); !bytes.Equal(got, media.Sample(media.JPEG, 2048)) {
 			t.Errorf("WeChat got %d bytes, want the 2048 of the event's file", len(got))
 		}
 	})
@@ -96,7 +95,7 @@ func TestEvents(t *testing.T) {
 				t.Fatalf("got %d %v", status, body)
 			}
 			data, ct := st.Object(t, body["key"].(string))
-			if !bytes.Equal(data, mediatest.File(media.JPEG, 2048)) || ct != "image/jpeg" {
+			if !bytes.Equal(data, media.Sample(media.JPEG, 2048)) || ct != "image/jpeg" {
 				t.Errorf("bucket holds %d bytes of %q, want the uploaded 2048 of image/jpeg", len(data), ct)
 			}
 			if u, _ := body["url"].(string); !strings.Contains(u, "X-Amz-Signature") {

@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/wxmedia/wxmedia/pkg/awstest"
+	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/config"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
-	"github.com/wxmedia/wxmedia/pkg/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
@@ -56,7 +56,7 @@ type Stack struct {
 	Moto     *awstest.Moto
 	Bucket   string
 	SecretID string
-	App      *config.App
+	App      *app.App
 	// Functions are the Lambda handlers by function name (upload, get, uploadimg).
 	Functions map[string]lambda.Handler
 	// URL is an HTTP server on 127.0.0.1 serving all three routes.
@@ -79,11 +79,11 @@ func Start(t *testing.T, opts Options) *Stack {
 		secret = fmt.Sprintf(`{"appid":%q,"appsecret":%q}`, AppID, AppSecret)
 	}
 	st.SecretID = moto.Secret(t, secret)
-	env := map[string]string{config.EnvBucket: st.Bucket, config.EnvSecretID: st.SecretID, config.EnvWeChatBase: base}
+	env := map[string]string{app.EnvBucket: st.Bucket, app.EnvSecretID: st.SecretID, app.EnvWeChatBase: base}
 	for k, v := range opts.Env {
 		env[k] = v
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	cfg, err := app.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	st.App = config.New(cfg, api, s3.NewPresignClient(s3c), token.NewSecretStore(sm, st.SecretID, 0))
+	st.App = app.New(cfg, api, s3.NewPresignClient(s3c), token.NewSecretStore(sm, st.SecretID, 0))
 	if opts.Logs != nil {
 		st.App.SetLogOutput(opts.Logs)
 	} else if !testing.Verbose() {

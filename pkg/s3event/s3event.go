@@ -1,7 +1,7 @@
-// Package trigger handles S3 put events: an object put under upload/<type>/
+// Package s3event handles S3 object-created notifications: an object put under upload/<type>/
 // is sent to WeChat as temporary media of that type, one under uploadimg/
 // as an article image, and the outcome of each is recorded under results/.
-package trigger
+package s3event
 
 import (
 	"context"

@@ -1,18 +1,18 @@
-package config_test
+package app_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/config"
+	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestFromEnv(t *testing.T) {
-	base := map[string]string{config.EnvBucket: "media-bucket", config.EnvSecretID: "wxmedia/app"}
-	c, err := config.FromEnv(env(base))
+	base := map[string]string{app.EnvBucket: "media-bucket", app.EnvSecretID: "wxmedia/app"}
+	c, err := app.FromEnv(env(base))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,11 +27,11 @@ func TestFromEnv(t *testing.T) {
 		m[k] = v
 		return m
 	}
-	c, err = config.FromEnv(env(with(config.EnvAllowedPrefixes, "incoming/, upload/ ,")))
+	c, err = app.FromEnv(env(with(app.EnvAllowedPrefixes, "incoming/, upload/ ,")))
 	if err != nil || strings.Join(c.AllowedPrefixes, "|") != "incoming/|upload/" {
 		t.Errorf("allowed prefixes = %q, %v", c.AllowedPrefixes, err)
 	}
-	c, err = config.FromEnv(env(with(config.EnvLimits, "image=2MB")))
+	c, err = app.FromEnv(env(with(app.EnvLimits, "image=2MB")))
 	if err != nil || c.Rules[media.Image].MaxSize != 2*media.MB {
 		t.Errorf("MEDIA_LIMITS=image=2MB: image limit %d, %v", c.Rules[media.Image].MaxSize, err)
 	}
@@ -40,14 +40,14 @@ func TestFromEnv(t *testing.T) {
 		env     map[string]string
 		wantErr string
 	}{
-		{"ErrNoBucket", map[string]string{config.EnvSecretID: "x"}, "MEDIA_BUCKET is not set"},
-		{"ErrNoSecret", map[string]string{config.EnvBucket: "x"}, "WECHAT_SECRET_ID is not set"},
-		{"ErrBadBase", with(config.EnvWeChatBase, "api.weixin.qq.com"), "WECHAT_API_BASE"},
-		{"ErrBadLimits", with(config.EnvLimits, "image=lots"), "MEDIA_LIMITS"},
+		{"ErrNoBucket", map[string]string{app.EnvSecretID: "x"}, "MEDIA_BUCKET is not set"},
+		{"ErrNoSecret", map[string]string{app.EnvBucket: "x"}, "WECHAT_SECRET_ID is not set"},
+		{"ErrBadBase", with(app.EnvWeChatBase, "api.weixin.qq.com"), "WECHAT_API_BASE"},
+		{"ErrBadLimits", with(app.EnvLimits, "image=lots"), "MEDIA_LIMITS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := config.FromEnv(env(tt.env)); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			if _, err := app.FromEnv(env(tt.env)); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error = %v, want one naming %s", err, tt.wantErr)
 			}
 		})
