@@ -102,7 +102,8 @@ func start(t *testing.T, bin string) *local {
 	cmd := exec.Command(bin)
 	cmd.Env = append(cleanEnv(),
 		fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
-		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]))
+		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]),
+		"ALLOWED_PREFIXES=inbox") // as deployed: the {"key"} routes read the trigger prefixes and these
 	l := &local{api: fmt.Sprintf("http://127.0.0.1:%d", p[0]), s3URL: fmt.Sprintf("http://127.0.0.1:%d", p[1]),
 		wechat: fmt.Sprintf("http://127.0.0.1:%d", p[3]), cmd: cmd, stderr: &stacktest.Logs{}, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()

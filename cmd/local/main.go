@@ -25,13 +25,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxmedia/wxmedia/pkg/apierror"
 	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Buckets:        []string{cfg.Bucket},
 			Notify:         s3Trigger(a.Trigger(), log),
 			NotifyBucket:   cfg.Bucket,
-			NotifyPrefixes: []string{s3event.UploadPrefix, s3event.UploadImgPrefix},
+			NotifyPrefixes: transfer.TriggerPrefixes,
 			NotifyTimeout:  FunctionTimeout,
 			Region:         os.Getenv("AWS_REGION"),
 			Logger:         log,
@@ -262,7 +262,7 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 			log.InfoContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "bytes", r.ContentLength)
 			// Close the connection rather than read what is left.
 			w.Header().Set("Connection", "close")
-			writeError(w, apierror.TooLarge("request body of %d bytes is over the %d-byte limit of API Gateway and Lambda; put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", r.ContentLength, httpapi.MaxBody))
+			httpapi.WriteError(w, httpapi.TooLarge(r.ContentLength, httpapi.MaxBody))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -276,19 +276,12 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 	})
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	o := apierror.Classify(err)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(o.Status)
-	_ = json.NewEncoder(w).Encode(o)
-}
-
 // s3Trigger runs the S3 handler for a notification, as Lambda runs the
 // upload or uploadimg function for an asynchronous invocation.
 func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e events.S3Event) error {
 	return func(ctx context.Context, e events.S3Event) error {
 		fn := "upload"
-		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, s3event.UploadImgPrefix) {
+		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, transfer.UploadImgPrefix) {
 			fn = "uploadimg"
 		}
 		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: localaws.NewUUID(), InvokedFunctionArn: functionARN(fn)})

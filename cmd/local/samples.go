@@ -13,7 +13,7 @@ import (
 )
 
 // SampleKey is the sample JPEG's key in the embedded bucket.
-const SampleKey = "samples/test.jpg"
+const SampleKey = "upload/image/test.jpg"
 
 // sampleImage is a small gradient: a real picture, so that what comes back
 // from get can be opened.
@@ -46,8 +46,8 @@ func SamplePNG() []byte {
 }
 
 // seed puts sample objects into the embedded bucket, without firing the
-// trigger: samples/ for the {"key"} routes, and the objects the sample
-// events in events/ name, so that `make invoke` finds them.
+// trigger: the objects the sample events in events/ name (the {"key"}
+// routes' and the S3 events'), so that `make invoke` finds them.
 func seed(s3 *localaws.S3, bucket string) (int, error) {
 	jpg, pngData := SampleJPEG(), SamplePNG()
 	objects := []struct {
@@ -55,10 +55,8 @@ func seed(s3 *localaws.S3, bucket string) (int, error) {
 		data             []byte
 	}{
 		{SampleKey, "image/jpeg", jpg},
-		{"samples/thumb.jpg", "image/jpeg", jpg},
-		{"samples/banner.png", "image/png", pngData},
-		{"samples/voice.mp3", "audio/mpeg", media.Sample(media.MP3, 4096)},
-		{"samples/video.mp4", "video/mp4", media.Sample(media.MP4, 8192)},
+		{"upload/thumb/thumb.jpg", "image/jpeg", jpg},
+		{"uploadimg/banner.png", "image/png", pngData},
 		// The objects events/s3-*.json refer to.
 		{"upload/image/holiday photo (1).jpg", "image/jpeg", jpg},
 		{"upload/voice/greeting.mp3", "audio/mpeg", media.Sample(media.MP3, 4096)},

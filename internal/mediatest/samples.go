@@ -7,9 +7,9 @@ import "github.com/wxmedia/wxmedia/pkg/media"
 // sample event works as it is.
 func Samples() map[string][]byte {
 	return map[string][]byte{
-		"samples/test.jpg":                     media.Sample(media.JPEG, 2048),
-		"samples/thumb.jpg":                    media.Sample(media.JPEG, 8<<10),
-		"samples/banner.png":                   media.Sample(media.PNG, 4096),
+		"upload/image/test.jpg":                media.Sample(media.JPEG, 2048),
+		"upload/thumb/thumb.jpg":               media.Sample(media.JPEG, 8<<10),
+		"uploadimg/banner.png":                 media.Sample(media.PNG, 4096),
 		"upload/image/holiday photo (1).jpg":   media.Sample(media.JPEG, 2048),
 		"uploadimg/banner图.png":                media.Sample(media.PNG, 4096),
 		"upload/voice/greeting.mp3":            media.Sample(media.MP3, 4096),

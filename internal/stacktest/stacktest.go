@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -47,6 +48,8 @@ type Options struct {
 	WrapSecrets func(token.SecretsAPI) token.SecretsAPI
 	// OnStart is called with the stack before the sample objects are put.
 	OnStart func(*Stack)
+	// Now is the service's clock (its caches' time); default time.Now.
+	Now func() time.Time
 }
 
 // Stack is the running service.
@@ -96,7 +99,7 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	st.App = app.New(cfg, api, s3.NewPresignClient(s3c), token.NewSecretStore(sm, st.SecretID, 0))
+	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now})
 	if opts.Logs != nil {
 		st.App.SetLogOutput(opts.Logs)
 	} else if !testing.Verbose() {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
 // MaxPayload is Lambda's limit on a synchronous invocation's payload, in bytes
@@ -35,21 +36,25 @@ func FromContext(ctx context.Context) (events.APIGatewayV2HTTPRequest, bool) {
 	return e, ok
 }
 
+// CodeInvalidRequest is the errcode of an event that is no valid request:
+// WeChat's "invalid parameter".
+const CodeInvalidRequest = 40035
+
 // Handler adapts h to a Lambda handler for API Gateway HTTP API events
-// (payload 2.0). An event that is no valid request is answered 400 with
-// WeChat's {"errcode":40035} (invalid parameter), without calling h.
-func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+// (payload 2.0). An event that is no valid request is not given to h: bad
+// answers it, with a caller's failure (errcode CodeInvalidRequest) that
+// wraps the *RequestError.
+func Handler(h http.Handler, bad func(http.ResponseWriter, error)) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		w := &responseWriter{header: http.Header{}}
 		r, err := Request(ctx, e)
 		if err != nil {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusBadRequest)
-			msg := "invalid request " + err.(*RequestError).Field
-			if e.IsBase64Encoded && err.(*RequestError).Field == "body" {
+			field := err.(*RequestError).Field
+			msg := "invalid request " + field
+			if e.IsBase64Encoded && field == "body" {
 				msg += " encoding"
 			}
-			fmt.Fprintf(w, `{"errcode":40035,"errmsg":%q}`+"\n", msg)
+			bad(w, failure.Wrap(failure.Caller, CodeInvalidRequest, err, "%s", msg))
 			return w.response(), nil
 		}
 		h.ServeHTTP(w, r)
@@ -125,9 +130,12 @@ type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
 
-// responseWriter records the response for API Gateway.
+// responseWriter records the response for API Gateway, as net/http's
+// server would send it: the headers as they were when the status was
+// written, and no body for a status that has none.
 type responseWriter struct {
 	header http.Header
+	sent   http.Header // header when the status was written
 	status int
 	body   bytes.Buffer
 }
@@ -137,12 +145,20 @@ func (w *responseWriter) Header() http.Header { return w.header }
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		w.sent = w.header.Clone()
 	}
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
 	return w.body.Write(p)
+}
+
+func bodyAllowed(status int) bool {
+	return status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 // response is the recorded answer: textual bodies as they are, others in
@@ -150,16 +166,17 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 func (w *responseWriter) response() events.APIGatewayV2HTTPResponse {
 	w.WriteHeader(http.StatusOK)
 	body := w.body.Bytes()
-	if w.header.Get("Content-Type") == "" && len(body) > 0 {
-		w.header.Set("Content-Type", http.DetectContentType(body))
+	header := w.sent
+	if header.Get("Content-Type") == "" && len(body) > 0 {
+		header.Set("Content-Type", http.DetectContentType(body))
 	}
-	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}, Cookies: w.header.Values("Set-Cookie")}
-	for k, vs := range w.header {
+	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}, Cookies: header.Values("Set-Cookie")}
+	for k, vs := range header {
 		if k != "Set-Cookie" {
 			resp.Headers[k] = strings.Join(vs, ", ")
 		}
 	}
-	if isText(w.header.Get("Content-Type")) && utf8.Valid(body) {
+	if isText(header.Get("Content-Type")) && utf8.Valid(body) {
 		resp.Body = string(body)
 	} else if len(body) > 0 {
 		resp.Body, resp.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
 )
 
 // seen is what the echo handler reports about the request it got.
@@ -74,7 +76,7 @@ func invoke(t *testing.T, h http.Handler, file string) events.APIGatewayV2HTTPRe
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := lambda.NewHandler(apigw.Handler(h)).Invoke(context.Background(), payload)
+	out, err := lambda.NewHandler(apigw.Handler(h, httpapi.WriteError)).Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
@@ -324,10 +326,22 @@ func TestHandlerResponse(t *testing.T) {
 			w.WriteHeader(http.StatusFound)
 		}, status: 302, headers: map[string]string{"Location": "https://bucket.s3.amazonaws.com/media/x.jpg?X-Amz-Signature=s"}},
 		{name: "DefaultStatus", serve: func(w http.ResponseWriter, r *http.Request) {}, status: 200},
+		{name: "HeadersAfterStatusNotSent", serve: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusAccepted)
+			w.Header().Set("X-Late", "1")
+			io.WriteString(w, "ok")
+		}, status: 202, headers: map[string]string{"Content-Type": "text/plain", "X-Late": ""}, body: []byte("ok")},
+		{name: "NoBodyOn304", serve: func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotModified)
+			if _, err := io.WriteString(w, "not sent"); err != http.ErrBodyNotAllowed {
+				panic("Write after 304 = " + fmt.Sprint(err))
+			}
+		}, status: 304},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := apigw.Handler(tt.serve)(context.Background(), get("/"))
+			resp, err := apigw.Handler(tt.serve, httpapi.WriteError)(context.Background(), get("/"))
 			if err != nil {
 				t.Fatalf("Handler: %v", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
 )
 
 func ExampleHandler() {
@@ -17,9 +18,9 @@ func ExampleHandler() {
 		fmt.Fprintf(w, `{"media_id":%q}`, r.URL.Query().Get("media_id"))
 	})
 
-	// In functions/get/main.go: lambda.Start(apigw.Handler(mux)); locally the
+	// In functions/get/main.go: lambda.Start(apigw.Handler(mux, httpapi.WriteError)); locally the
 	// same mux goes to http.ListenAndServe.
-	handle := apigw.Handler(mux)
+	handle := apigw.Handler(mux, httpapi.WriteError)
 
 	var e events.APIGatewayV2HTTPRequest
 	e.RequestContext.HTTP.Method = "GET"

@@ -1,5 +1,6 @@
-// Package app is the composition root: it reads the functions' configuration from the environment
-// and builds their clients once, so warm invocations reuse them. Nothing
+// Package app is the composition root: it reads the functions'
+// configuration from the environment and builds their clients and
+// handlers once per container, so warm invocations reuse them. Nothing
 // here calls AWS or WeChat: the first invocation reads the secret.
 package app
 
@@ -11,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -37,7 +37,7 @@ const (
 	EnvBucket          = "MEDIA_BUCKET"     // required: the media bucket
 	EnvSecretID        = "WECHAT_SECRET_ID" // required: name or ARN of the {"appid","appsecret"} secret
 	EnvWeChatBase      = "WECHAT_API_BASE"  // default https://api.weixin.qq.com
-	EnvAllowedPrefixes = "ALLOWED_PREFIXES" // comma-separated; empty allows any key outside results/
+	EnvAllowedPrefixes = "ALLOWED_PREFIXES" // comma-separated prefixes the {"key"} routes may read besides upload/ and uploadimg/
 	EnvLimits          = "MEDIA_LIMITS"     // e.g. image=2MB,thumb=64KB
 	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error
 )
@@ -68,11 +68,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.WeChatBase == "" {
 		c.WeChatBase = wechat.DefaultBaseURL
 	}
-	if u, err := url.Parse(c.WeChatBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return Config{}, fmt.Errorf("environment variable %s: want an http(s) URL like https://api.weixin.qq.com, got %q", EnvWeChatBase, c.WeChatBase)
+	if err := wechat.CheckBaseURL(c.WeChatBase); err != nil {
+		return Config{}, fmt.Errorf("environment variable %s=%q: %w", EnvWeChatBase, c.WeChatBase, err)
 	}
 	for _, p := range strings.Split(getenv(EnvAllowedPrefixes), ",") {
 		if p = strings.TrimSpace(p); p != "" {
+			if err := transfer.CheckPrefix(p); err != nil {
+				return Config{}, fmt.Errorf("environment variable %s: %w", EnvAllowedPrefixes, err)
+			}
 			c.AllowedPrefixes = append(c.AllowedPrefixes, p)
 		}
 	}
@@ -100,28 +103,54 @@ func Build(ctx context.Context, c Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	awsCfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-	awsCfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	emulated := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	if emulated {
+		// The emulators (moto, the local runner's gofakes3) do not decode the
+		// aws-chunked bodies with trailing checksums that the SDK sends by
+		// default, nor answer the checksums it validates. Against S3 itself
+		// the SDK's defaults stand: every write carries a checksum and every
+		// read is validated.
+		awsCfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		awsCfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		// Emulators (moto, the local runner's S3) serve buckets by path.
-		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+		o.UsePathStyle = emulated // emulators serve buckets by path
 	})
-	sm := secretsmanager.NewFromConfig(awsCfg)
-	return New(c, s3c, s3.NewPresignClient(s3c), token.NewSecretStore(sm, c.SecretID, 0)), nil
+	return New(c, Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg)}), nil
+}
+
+// Deps are the clients the app is built over.
+type Deps struct {
+	S3        bucket.API       // required
+	Presigner bucket.Presigner // for get's links
+	// Secrets reads the app's secret; Credentials, if set, replaces it
+	// (fixed credentials for benchmarks).
+	Secrets     token.SecretsAPI
+	Credentials token.CredentialsProvider
+	Now         func() time.Time // default time.Now: the caches' clock
 }
 
 // New builds the service from clients that are already made.
-func New(c Config, api bucket.API, presign bucket.Presigner, creds token.CredentialsProvider) *App {
+func New(c Config, d Deps) *App {
 	log := logging.New(os.Stderr, c.LogLevel)
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	creds := d.Credentials
+	if creds == nil {
+		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now})
+	}
 	hc := httpClient()
-	tokens := token.New(token.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Credentials: creds, Logger: log})
+	tokens := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log}),
+		Credentials: creds, Logger: log, Now: d.Now})
 	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log})
 	svc := transfer.New(transfer.Options{
-		Bucket:          bucket.New(api, bucket.Options{Name: c.Bucket, Presigner: presign}),
+		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner}),
 		WeChat:          wx,
 		Rules:           c.Rules,
 		AllowedPrefixes: c.AllowedPrefixes,
-		HTTPClient:      hc,
+		Downloads:       transfer.NewDownloader(transfer.DownloadOptions{Allow: transfer.AllowFor(c.WeChatBase)}),
+		Now:             d.Now,
 		Logger:          log,
 	})
 	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens}

@@ -196,8 +196,8 @@ func TestSecretProblemsAreClearErrors(t *testing.T) {
 			st := stacktest.Start(t, stacktest.Options{Secret: tt.secret})
 			event := stacktest.Event(t, "apigw-upload-multipart.json")
 			status, body, _ := invokeHTTP(t, st, "upload", event)
-			if status != 503 || body["errcode"] != float64(-1) {
-				t.Errorf("caller got %d %v, want 503 errcode -1", status, body)
+			if status != 502 || body["errcode"] != float64(-1) {
+				t.Errorf("caller got %d %v, want 502 errcode -1", status, body)
 			}
 			if msg, _ := body["errmsg"].(string); strings.Contains(msg, "wxmedia/") {
 				t.Errorf("the secret's name reached the caller: %q", msg)
@@ -216,7 +216,7 @@ func TestSecretProblemsAreClearErrors(t *testing.T) {
 	}
 	t.Run("ErrSecretMissing", func(t *testing.T) {
 		moto := awstest.Start(t)
-		store := token.NewSecretStore(moto.SecretsManager(), "wxmedia/no-such-secret", 0)
+		store := token.NewSecretStore(moto.SecretsManager(), "wxmedia/no-such-secret", token.StoreOptions{})
 		_, err := store.Credentials(context.Background())
 		if err == nil || !strings.Contains(err.Error(), `secret "wxmedia/no-such-secret": cannot read it`) || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 			t.Errorf("error = %v, want one naming the secret and ResourceNotFoundException", err)

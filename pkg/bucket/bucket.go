@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
 // API is the part of the S3 client the bucket uses.
@@ -33,12 +35,19 @@ type Presigner interface {
 	PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
 }
 
-// Errors a caller can act on.
+// What S3 answered, found in a bucket error with errors.Is.
 var (
 	ErrNotFound = errors.New("no such key")
-	ErrChanged  = errors.New("object changed while it was read")
-	ErrExists   = errors.New("object already exists")
-	ErrDenied   = errors.New("access denied")
+	// ErrChanged is a condition on the object's ETag that failed (412): a
+	// pinned read of an object that was replaced, or an If-Match write over
+	// a version that is no longer there.
+	ErrChanged = errors.New("the object is no longer the version named")
+	// ErrExists is an If-None-Match write over an object that exists (412).
+	ErrExists = errors.New("object already exists")
+	// ErrConflict is S3's 409 ConditionalRequestConflict: another
+	// conditional write to the key was in flight. Read again: it is never
+	// "done".
+	ErrConflict = errors.New("a concurrent conditional write to the key")
 )
 
 // Options configure a Bucket.
@@ -113,21 +122,49 @@ func (b *Bucket) Stat(ctx context.Context, key string) (Object, error) {
 	return Object{Key: key, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
 }
 
-// Open streams obj from byte offset from (0 for all of it); if the object
-// is no longer the one Stat saw, the error wraps ErrChanged.
-func (b *Bucket) Open(ctx context.Context, obj Object, from int64) (io.ReadCloser, error) {
-	in := &s3.GetObjectInput{Bucket: &b.name, Key: &obj.Key}
-	if obj.ETag != "" {
-		in.IfMatch = &obj.ETag
-	}
-	if from > 0 {
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", from))
+// Open streams the object at key, pinned to etag if it is set: if the
+// object is no longer that version the error wraps ErrChanged. The Object
+// is the version read, with its size. A failure while the body is read is
+// an S3 failure too.
+func (b *Bucket) Open(ctx context.Context, key, etag string) (io.ReadCloser, Object, error) {
+	in := &s3.GetObjectInput{Bucket: &b.name, Key: &key}
+	if etag != "" {
+		etag = QuoteETag(etag)
+		in.IfMatch = &etag
 	}
 	out, err := b.api.GetObject(ctx, in)
 	if err != nil {
-		return nil, b.wrap("get", obj.Key, err)
+		return nil, Object{}, b.wrap("get", key, err)
 	}
-	return out.Body, nil
+	obj := Object{Key: key, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}
+	if obj.ETag == "" {
+		obj.ETag = etag
+	}
+	return &body{ReadCloser: out.Body, b: b, key: key}, obj, nil
+}
+
+// QuoteETag is etag as S3 answers it, in double quotes: S3 event
+// notifications give it bare.
+func QuoteETag(etag string) string {
+	if etag == "" || strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, `W/"`) {
+		return etag
+	}
+	return `"` + etag + `"`
+}
+
+// body is an object's body whose read failures are S3's.
+type body struct {
+	io.ReadCloser
+	b   *Bucket
+	key string
+}
+
+func (r *body) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.b.wrap("read", r.key, err)
+	}
+	return n, err
 }
 
 // Write streams r into key and returns the bytes written. Memory stays
@@ -213,35 +250,58 @@ func (b *Bucket) multipart(ctx context.Context, key, contentType string, buf []b
 	return total, nil
 }
 
-// ReadJSON decodes the small JSON object at key into v.
-func (b *Bucket) ReadJSON(ctx context.Context, key string, v any) error {
-	out, err := b.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key})
-	if err != nil {
-		return b.wrap("get", key, err)
-	}
-	defer out.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("decode s3://%s/%s: %w", b.name, key, err)
-	}
-	return nil
+// Condition makes a write conditional on what is at the key.
+type Condition struct {
+	// IfAbsent writes only if no object is there (If-None-Match: *);
+	// otherwise the error wraps ErrExists.
+	IfAbsent bool
+	// IfMatch writes only over this version (If-Match: ETag); otherwise the
+	// error wraps ErrChanged.
+	IfMatch string
 }
 
-// WriteJSON stores v as JSON at key. With ifAbsent, the write only happens
-// if no object is there (If-None-Match: *); otherwise the error wraps ErrExists.
-func (b *Bucket) WriteJSON(ctx context.Context, key string, v any, ifAbsent bool) error {
+// maxRecord bounds a JSON record read.
+const maxRecord = 1 << 20
+
+// ReadJSON decodes the small JSON object at key into v and answers its
+// version (ETag), for a write conditional on it. A record that does not
+// decode is an S3 failure: a record is never mistaken for absent.
+func (b *Bucket) ReadJSON(ctx context.Context, key string, v any) (version string, err error) {
+	out, err := b.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key})
+	if err != nil {
+		return "", b.wrap("get", key, err)
+	}
+	defer out.Body.Close()
+	r := &body{ReadCloser: out.Body, b: b, key: key}
+	if err := json.NewDecoder(io.LimitReader(r, maxRecord)).Decode(v); err != nil {
+		if failure.As(err) != nil {
+			return "", err
+		}
+		return "", failure.Wrap(failure.S3, failure.CodeSystem, fmt.Errorf("decode s3://%s/%s: %w", b.name, key, err), "system error: a record in the media bucket is unreadable")
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// WriteJSON stores v as JSON at key under cond and answers the version
+// written.
+func (b *Bucket) WriteJSON(ctx context.Context, key string, v any, cond Condition) (version string, err error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encode s3://%s/%s: %w", b.name, key, err)
+		return "", failure.Wrap(failure.Internal, failure.CodeSystem, fmt.Errorf("encode s3://%s/%s: %w", b.name, key, err), "system error")
 	}
 	in := &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")}
-	if ifAbsent {
+	switch {
+	case cond.IfAbsent:
 		in.IfNoneMatch = aws.String("*")
+	case cond.IfMatch != "":
+		in.IfMatch = aws.String(cond.IfMatch)
 	}
-	if _, err := b.api.PutObject(ctx, in); err != nil {
-		return b.wrap("put", key, err)
+	out, err := b.api.PutObject(ctx, in)
+	if err != nil {
+		return "", b.wrapPut(key, err, cond)
 	}
-	return nil
+	return aws.ToString(out.ETag), nil
 }
 
 // PresignGet returns a link that GETs key for ttl.
@@ -257,7 +317,7 @@ func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) 
 }
 
 // Error is a failed S3 call, naming the operation and the object. Kind,
-// when set, is one of ErrNotFound, ErrChanged, ErrExists, ErrDenied.
+// when set, is one of ErrNotFound, ErrChanged, ErrExists, ErrConflict.
 type Error struct {
 	Op, Bucket, Key string
 	Kind            error
@@ -278,11 +338,37 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// wrap names the operation and object and classifies S3's answer.
+// wrapPut is wrap for a conditional write: a 412 is ErrExists for
+// If-None-Match and ErrChanged for If-Match, and a missing key under
+// If-Match (S3 answers 404) is ErrChanged too.
+func (b *Bucket) wrapPut(key string, err error, cond Condition) error {
+	e := b.wrap("put", key, err)
+	be := new(Error)
+	if !errors.As(e, &be) {
+		return e
+	}
+	switch {
+	case be.Kind == ErrChanged && cond.IfAbsent:
+		be.Kind = ErrExists
+	case be.Kind == ErrNotFound && cond.IfMatch != "":
+		be.Kind = ErrChanged
+	}
+	return e
+}
+
+// wrap names the operation and object, tells S3's answer apart (ErrNotFound
+// and the others) and classifies it: a missing key is the caller's failure,
+// a missing bucket or a refused permission the deployment's, a failed
+// condition a conflict, anything else (throttling, 5xx, the network, out
+// of time) S3's.
 func (b *Bucket) wrap(op, key string, err error) error {
+	if fe := failure.As(err); fe != nil {
+		return err
+	}
 	e := &Error{Op: op, Bucket: b.name, Key: key, Err: err}
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
+	var nsb *types.NoSuchBucket
 	var ae smithy.APIError
 	var re interface{ HTTPStatusCode() int }
 	status := 0
@@ -294,19 +380,29 @@ func (b *Bucket) wrap(op, key string, err error) error {
 		code = ae.ErrorCode()
 	}
 	switch {
-	case errors.As(err, &nsk), errors.As(err, &nf), code == "NoSuchKey", code == "NotFound", status == http.StatusNotFound:
+	case errors.As(err, &nsb), code == "NoSuchBucket":
+		return failure.Wrap(failure.Config, failure.CodeSystem, e, "system error: the media bucket does not exist")
+	case errors.As(err, &nsk), errors.As(err, &nf), code == "NoSuchKey", code == "NotFound", status == http.StatusNotFound && code == "":
 		e.Kind = ErrNotFound
-	case code == "PreconditionFailed", code == "ConditionalRequestConflict", status == http.StatusPreconditionFailed:
-		if op == "put" {
-			e.Kind = ErrExists
-		} else {
-			e.Kind = ErrChanged
-		}
-	case code == "AccessDenied", code == "Forbidden", status == http.StatusForbidden:
-		e.Kind = ErrDenied
+		return failure.Wrap(failure.Caller, CodeNoSuchKey, e, "no such key in the media bucket")
+	case code == "ConditionalRequestConflict", status == http.StatusConflict:
+		e.Kind = ErrConflict
+		return failure.Wrap(failure.Conflict, failure.CodeSystem, e, "system error: the object is being written by another request; try again")
+	case code == "PreconditionFailed", status == http.StatusPreconditionFailed:
+		e.Kind = ErrChanged
+		return failure.Wrap(failure.Conflict, failure.CodeSystem, e, "system error: the object changed while it was read; try again")
+	case code == "AccessDenied", code == "Forbidden", code == "AllAccessDisabled", code == "InvalidObjectState",
+		code == "KMS.DisabledException", code == "KMS.AccessDeniedException", status == http.StatusForbidden:
+		return failure.Wrap(failure.Config, failure.CodeSystem, e, "system error: access to the media bucket was denied")
+	case errors.Is(err, context.DeadlineExceeded):
+		return failure.Wrap(failure.S3, failure.CodeSystem, e, "system error: timed out waiting for S3")
 	}
-	return e
+	return failure.Wrap(failure.S3, failure.CodeSystem, e, "system error: S3 failed")
 }
+
+// CodeNoSuchKey is the errcode of a key that names no object: WeChat's
+// "invalid parameter".
+const CodeNoSuchKey = 40035
 
 func nonEmpty(s string) *string {
 	if s == "" {

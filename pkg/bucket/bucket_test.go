@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
@@ -42,9 +44,9 @@ func TestWriteStreamsInParts(t *testing.T) {
 		if n != int64(len(want)) || obj.Size != n || obj.ContentType != "video/mp4" {
 			t.Errorf("wrote %d, stat %+v; want %d bytes of video/mp4", n, obj, len(want))
 		}
-		r, err := b.Open(ctx, obj, 0)
-		if err != nil {
-			t.Fatal(err)
+		r, read, err := b.Open(ctx, key, obj.ETag)
+		if err != nil || read.Size != n || read.ETag != obj.ETag {
+			t.Fatalf("Open = %+v, %v; want the %d bytes of %s", read, err, n, obj.ETag)
 		}
 		got, _ := io.ReadAll(r)
 		r.Close()
@@ -98,18 +100,46 @@ func TestErrors(t *testing.T) {
 	obj, _ := b.Stat(ctx, "k")
 	key := "k"
 	c.PutObject(ctx, &s3.PutObjectInput{Bucket: &name, Key: &key, Body: bytes.NewReader([]byte("two"))})
-	if _, err := b.Open(ctx, obj, 0); !errors.Is(err, bucket.ErrChanged) {
-		t.Errorf("Open after the object changed = %v, want ErrChanged", err)
+	if _, _, err := b.Open(ctx, "k", obj.ETag); !errors.Is(err, bucket.ErrChanged) || failure.KindOf(err) != failure.Conflict {
+		t.Errorf("Open after the object changed = %v, want ErrChanged, a conflict", err)
 	}
-	if err := b.WriteJSON(ctx, "results/claim", map[string]int{"a": 1}, true); err != nil {
-		t.Fatal(err)
+	if _, _, err := b.Open(ctx, "k", strings.Trim(obj.ETag, `"`)); !errors.Is(err, bucket.ErrChanged) {
+		t.Errorf("Open with an event's bare ETag after the object changed = %v, want ErrChanged", err)
 	}
-	if err := b.WriteJSON(ctx, "results/claim", map[string]int{"a": 2}, true); !errors.Is(err, bucket.ErrExists) {
-		t.Errorf("second conditional write = %v, want ErrExists", err)
+	v1, err := b.WriteJSON(ctx, "claims/c", map[string]int{"a": 1}, bucket.Condition{IfAbsent: true})
+	if err != nil || v1 == "" {
+		t.Fatalf("first conditional write = %q, %v", v1, err)
+	}
+	if _, err := b.WriteJSON(ctx, "claims/c", map[string]int{"a": 2}, bucket.Condition{IfAbsent: true}); !errors.Is(err, bucket.ErrExists) {
+		t.Errorf("second If-None-Match write = %v, want ErrExists", err)
 	}
 	var v map[string]int
-	if err := b.ReadJSON(ctx, "results/claim", &v); err != nil || v["a"] != 1 {
-		t.Errorf("ReadJSON = %v, %v; want the first write kept", v, err)
+	if ver, err := b.ReadJSON(ctx, "claims/c", &v); err != nil || v["a"] != 1 || ver != v1 {
+		t.Errorf("ReadJSON = %v, %q, %v; want the first write kept, version %q", v, ver, err, v1)
+	}
+	v2, err := b.WriteJSON(ctx, "claims/c", map[string]int{"a": 3}, bucket.Condition{IfMatch: v1})
+	if err != nil || v2 == v1 {
+		t.Fatalf("If-Match write on the version read = %q, %v", v2, err)
+	}
+	if _, err := b.WriteJSON(ctx, "claims/c", map[string]int{"a": 4}, bucket.Condition{IfMatch: v1}); !errors.Is(err, bucket.ErrChanged) {
+		t.Errorf("If-Match write on a replaced version = %v, want ErrChanged", err)
+	}
+	if _, err := b.WriteJSON(ctx, "claims/gone", map[string]int{"a": 4}, bucket.Condition{IfMatch: v1}); !errors.Is(err, bucket.ErrChanged) {
+		t.Errorf("If-Match write on a missing key = %v, want ErrChanged", err)
+	}
+	if _, err := b.Stat(ctx, "no/such/key"); failure.KindOf(err) != failure.Caller {
+		t.Errorf("a missing key is %v, want the caller's failure", failure.KindOf(err))
+	}
+	// A missing bucket is no missing object (S3 says which on GET; a HEAD
+	// answers a bare 404 either way).
+	other := bucket.New(c, bucket.Options{Name: "no-such-bucket-" + name})
+	if _, _, err := other.Open(ctx, "k", ""); errors.Is(err, bucket.ErrNotFound) || failure.KindOf(err) != failure.Config {
+		t.Errorf("a missing bucket = %v (kind %v), want the configuration's failure, not a missing key", err, failure.KindOf(err))
+	}
+	key = "claims/garbled"
+	c.PutObject(ctx, &s3.PutObjectInput{Bucket: &name, Key: &key, Body: strings.NewReader("{not json")})
+	if _, err := b.ReadJSON(ctx, key, &v); failure.KindOf(err) != failure.S3 || errors.Is(err, bucket.ErrNotFound) {
+		t.Errorf("a record that does not decode = %v, want an S3 failure, never absent", err)
 	}
 	u, err := b.PresignGet(ctx, "k", time.Minute)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/apierror"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -20,7 +20,6 @@ import (
 
 // Service is what the routes call.
 type Service interface {
-	CheckKey(key string) error
 	UploadKey(ctx context.Context, t media.Type, key string) (transfer.Result, error)
 	UploadBytes(ctx context.Context, t media.Type, data []byte) (transfer.Result, error)
 	Fetch(ctx context.Context, mediaID string) (transfer.Fetched, error)
@@ -86,11 +85,45 @@ func New(opts Options) http.Handler {
 		mux.Handle(rt.pattern, a.handle(name, rt.h))
 	}
 	mux.Handle("/", a.handle("none", func(w http.ResponseWriter, r *http.Request) error {
-		return &apierror.Error{Status: http.StatusNotFound, Code: apierror.CodeInvalidParam,
-			Message: fmt.Sprintf("no route %s %s; see the README for the routes", r.Method, r.URL.Path)}
+		return failure.Wrap(failure.Caller, CodeInvalidParam, errNoRoute, "no route %s %s; see the README for the routes", r.Method, truncate(r.URL.Path, 128))
 	}))
 	return mux
 }
+
+// WeChat's errcodes for the requests the routes refuse themselves.
+const (
+	CodeInvalidParam = 40035 // invalid parameter
+	CodeDataFormat   = 47001 // data format error (malformed JSON or multipart)
+)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// statusWriter notes the status a handler sent, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handle runs one route: it bounds the body, recovers panics, maps errors
 // to answers in one place and logs the outcome.
@@ -99,6 +132,8 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		start := time.Now()
 		ctx := logging.With(r.Context(), slog.String("route", route))
 		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
 		err := func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -107,37 +142,27 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 				}
 			}()
 			if len(r.URL.RawQuery) > 2048 {
-				return &apierror.Error{Status: http.StatusRequestURITooLong, Code: apierror.CodeInvalidParam, Message: "query string too long"}
+				return failure.Wrap(failure.Caller, CodeInvalidParam, errQueryTooLong, "query string too long")
 			}
 			if r.ContentLength > a.maxBody {
-				return tooLarge(r.ContentLength)
+				return TooLarge(r.ContentLength, a.maxBody)
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 			return h(w, r)
 		}()
 		if err == nil {
-			a.log.InfoContext(ctx, "request", "method", r.Method, "status", http.StatusOK, "ms", time.Since(start).Milliseconds())
+			a.log.InfoContext(ctx, "request", "method", r.Method, "status", sw.status, "ms", time.Since(start).Milliseconds())
 			return
 		}
-		o := apierror.Classify(err)
-		attrs := []any{"method", r.Method, "status", o.Status, "errcode", o.Code, "ms", time.Since(start).Milliseconds()}
-		if o.Internal || o.Status >= 500 {
-			a.log.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)
+		WriteError(w, err)
+		kind := failure.KindOf(err)
+		attrs := []any{"method", r.Method, "status", sw.status, "errcode", failure.CodeOf(err), "kind", kind.String(), "ms", time.Since(start).Milliseconds()}
+		if kind == failure.Caller {
+			a.log.InfoContext(ctx, "request refused", append(attrs, "errmsg", failure.MessageOf(err))...)
 		} else {
-			a.log.InfoContext(ctx, "request refused", append(attrs, "errmsg", o.Message)...)
+			a.log.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)
 		}
-		writeJSON(w, o.Status, o)
 	})
-}
-
-// tooLarge is the answer to a body over the limit; n is its size, or -1 if
-// it came without a Content-Length.
-func tooLarge(n int64) error {
-	size := "the request body"
-	if n >= 0 {
-		size = fmt.Sprintf("the request body of %d bytes", n)
-	}
-	return apierror.TooLarge("%s is over the %d-byte limit of API Gateway and Lambda; put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", size, MaxBody)
 }
 
 func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
@@ -180,8 +205,8 @@ func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
 		}
 		return a.svc.UploadBytes(r.Context(), t, data)
 	}
-	return transfer.Result{}, &apierror.Error{Status: http.StatusUnsupportedMediaType, Code: apierror.CodeDataFormat,
-		Message: `data format error: send multipart/form-data with a "media" file part (curl -F media=@file), or application/json {"key":"…"}`}
+	return transfer.Result{}, failure.Wrap(failure.Caller, CodeDataFormat, errNotMultipart,
+		`data format error: send multipart/form-data with a "media" file part (curl -F media=@file), or application/json {"key":"…"}`)
 }
 
 func (a *api) keyFromJSON(body io.Reader) (string, error) {
@@ -191,15 +216,12 @@ func (a *api) keyFromJSON(body io.Reader) (string, error) {
 	}
 	if err := json.NewDecoder(body).Decode(&in); err != nil {
 		if isTooLarge(err) {
-			return "", tooLarge(-1)
+			return "", TooLarge(-1, a.maxBody)
 		}
-		return "", apierror.BadRequest(apierror.CodeDataFormat, `data format error: want JSON {"key":"…"}`)
+		return "", failure.New(failure.Caller, CodeDataFormat, `data format error: want JSON {"key":"…"}`)
 	}
 	if in.Bucket != "" && in.Bucket != a.bucket {
-		return "", &apierror.Error{Status: http.StatusForbidden, Code: apierror.CodeInvalidParam, Message: "only the media bucket can be read"}
-	}
-	if err := a.svc.CheckKey(in.Key); err != nil {
-		return "", err
+		return "", failure.Wrap(failure.Caller, CodeInvalidParam, errOtherBucket, "only the media bucket can be read")
 	}
 	return in.Key, nil
 }
@@ -209,18 +231,18 @@ func (a *api) keyFromJSON(body io.Reader) (string, error) {
 func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, apierror.BadRequest(apierror.CodeDataFormat, "data format error: malformed multipart body")
+		return nil, failure.New(failure.Caller, CodeDataFormat, "data format error: malformed multipart body")
 	}
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, apierror.BadRequest(apierror.CodeMediaMissing, `media data missing: no "media" file part`)
+			return nil, failure.New(failure.Caller, media.CodeMissing, `media data missing: no "media" file part`)
 		}
 		if err != nil {
 			if isTooLarge(err) {
-				return nil, tooLarge(-1)
+				return nil, TooLarge(-1, a.maxBody)
 			}
-			return nil, apierror.BadRequest(apierror.CodeDataFormat, "data format error: malformed multipart body")
+			return nil, failure.New(failure.Caller, CodeDataFormat, "data format error: malformed multipart body")
 		}
 		if p.FormName() != "media" {
 			p.Close()
@@ -229,9 +251,9 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 		data, err := io.ReadAll(p)
 		if err != nil {
 			if isTooLarge(err) {
-				return nil, tooLarge(-1)
+				return nil, TooLarge(-1, a.maxBody)
 			}
-			return nil, apierror.BadRequest(apierror.CodeDataFormat, "data format error: truncated multipart body")
+			return nil, failure.New(failure.Caller, CodeDataFormat, "data format error: truncated multipart body")
 		}
 		return data, nil
 	}
@@ -257,11 +279,4 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

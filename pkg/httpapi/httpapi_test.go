@@ -140,7 +140,9 @@ func TestGetAndRedirect(t *testing.T) {
 // Hostile or wrong input is refused with a WeChat-shaped error and costs no
 // WeChat call.
 func TestRefusals(t *testing.T) {
-	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvAllowedPrefixes: "samples/,incoming/,results/"}})
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvAllowedPrefixes: "incoming"}})
+	st.Put(t, "incoming-x/ok.jpg", media.Sample(media.JPEG, 100))
+	st.Put(t, "media/ok.jpg", media.Sample(media.JPEG, 100))
 	st.Put(t, "incoming/big.jpg", media.Sample(media.JPEG, 10*media.MB+1))
 	st.Put(t, "incoming/empty.jpg", nil)
 	st.Put(t, "outside/ok.jpg", media.Sample(media.JPEG, 100))
@@ -172,8 +174,11 @@ func TestRefusals(t *testing.T) {
 		{"ErrKeyAbsolute", up + "?type=image", func() (string, []byte) { return js(`{"key":"/samples/test.jpg"}`) }, 400, 40035},
 		{"ErrKeyOtherBucket", up + "?type=image", func() (string, []byte) { return js(`{"key":"s3://other-bucket/samples/test.jpg"}`) }, 400, 40035},
 		{"ErrBucketField", up + "?type=image", func() (string, []byte) { return js(`{"bucket":"other-bucket","key":"samples/test.jpg"}`) }, 403, 40035},
-		{"ErrKeyOutsidePrefixes", up + "?type=image", func() (string, []byte) { return js(`{"key":"outside/ok.jpg"}`) }, 403, 40035},
-		{"ErrKeyUnderResults", up + "?type=image", func() (string, []byte) { return js(`{"key":"results/x.json"}`) }, 400, 40035},
+		{"ErrKeyOutsidePrefixes", up + "?type=image", func() (string, []byte) { return js(`{"key":"outside/ok.jpg"}`) }, 400, 40035},
+		{"ErrKeyPrefixWithoutBoundary", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming-x/ok.jpg"}`) }, 400, 40035},
+		{"ErrKeyUnderResults", up + "?type=image", func() (string, []byte) { return js(`{"key":"results/upload/image/test.jpg.json"}`) }, 400, 40035},
+		{"ErrKeyUnderMedia", up + "?type=image", func() (string, []byte) { return js(`{"key":"media/ok.jpg"}`) }, 400, 40035},
+		{"ErrKeyUnderClaims", up + "?type=image", func() (string, []byte) { return js(`{"key":"claims/0123"}`) }, 400, 40035},
 		{"ErrKeyEmpty", up + "?type=image", func() (string, []byte) { return js(`{}`) }, 400, 40035},
 		{"ErrNoSuchKey", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/missing.jpg"}`) }, 404, 40035},
 		{"ErrMalformedJSON", up + "?type=image", func() (string, []byte) { return js(`{"key":`) }, 400, 47001},
@@ -193,7 +198,7 @@ func TestRefusals(t *testing.T) {
 		{"ErrBodyOverLambdaLimit", up + "?type=video", func() (string, []byte) { return mp("a.mp4", media.Sample(media.MP4, 5*media.MB)) }, 413, 40006},
 		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 414, 40035},
 		{"ErrNoMediaID", st.URL + "/cgi-bin/media/get", nil, 400, 41006},
-		{"ErrBadMediaID", st.URL + "/cgi-bin/media/get?media_id=..%2F..%2Fx", nil, 400, 40007},
+		{"ErrBadMediaID", st.URL + "/cgi-bin/media/get?media_id=..%2F..%2Fx", nil, 404, 40007},
 		{"ErrUnknownRoute", st.URL + "/cgi-bin/token", nil, 404, 40035},
 	}
 	for _, tt := range tests {
@@ -208,8 +213,8 @@ func TestRefusals(t *testing.T) {
 			if a.status != tt.wantStatus || a.body["errcode"] != float64(tt.wantCode) {
 				t.Fatalf("got %d %s, want %d errcode %d", a.status, a.raw, tt.wantStatus, tt.wantCode)
 			}
-			if msg, _ := a.body["errmsg"].(string); msg == "" {
-				t.Error("errmsg is empty")
+			if msg, _ := a.body["errmsg"].(string); msg == "" || strings.Contains(msg, "incoming") {
+				t.Errorf("errmsg %q: empty, or lists the configuration", msg)
 			}
 			if after := st.Sim.Stats(); after.Upload != before.Upload || after.UploadImg != before.UploadImg || after.Get != before.Get {
 				t.Errorf("a refused request reached WeChat: %+v -> %+v", before, after)

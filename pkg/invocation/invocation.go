@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 )
 
@@ -49,7 +50,7 @@ const APIGatewayTimeout = 27 * time.Second
 // Handler returns the function's Lambda handler. s3 may be nil for a
 // function that no bucket triggers.
 func Handler(h http.Handler, s3 *s3event.Handler) func(ctx context.Context, payload json.RawMessage) (any, error) {
-	httpHandler := apigw.Handler(h)
+	httpHandler := apigw.Handler(h, httpapi.WriteError)
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		var shape struct {
 			Records []struct {

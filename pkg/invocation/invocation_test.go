@@ -6,25 +6,30 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/wxmedia/wxmedia/pkg/invocation"
-	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
-// recorder is an Uploader that records what it was asked.
+// recorder is an Uploader that records the keys it was asked for, by the
+// work they ask.
 type recorder struct {
 	mu   sync.Mutex
-	seen map[string]media.Type
+	seen map[string]string // key -> "api/type"
 }
 
-func (r *recorder) UploadObject(_ context.Context, t media.Type, key string) (transfer.Result, error) {
+func (r *recorder) UploadObject(_ context.Context, key, etag string) (transfer.Result, error) {
+	w, err := transfer.TriggerWork(key, etag)
+	if err != nil {
+		return transfer.Result{Key: key}, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.seen[key] = t
+	r.seen[key] = w.API + "/" + w.Type
 	return transfer.Result{Key: key}, nil
 }
 
@@ -37,7 +42,7 @@ func handler(r *recorder) func(context.Context, json.RawMessage) (any, error) {
 }
 
 func TestS3KeysAreDecoded(t *testing.T) {
-	r := &recorder{seen: map[string]media.Type{}}
+	r := &recorder{seen: map[string]string{}}
 	payload := `{"Records":[
 	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"upload/voice/hello+world%21.mp3"}}},
 	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"uploadimg/%E5%9B%BE.png"}}},
@@ -47,7 +52,7 @@ func TestS3KeysAreDecoded(t *testing.T) {
 	if _, err := handler(r)(context.Background(), json.RawMessage(payload)); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]media.Type{"upload/voice/hello world!.mp3": media.Voice, "uploadimg/图.png": media.ArticleImage}
+	want := map[string]string{"upload/voice/hello world!.mp3": "upload/voice", "uploadimg/图.png": "uploadimg/"}
 	if len(r.seen) != len(want) {
 		t.Errorf("handled %v, want %v", r.seen, want)
 	}
@@ -59,7 +64,7 @@ func TestS3KeysAreDecoded(t *testing.T) {
 }
 
 func TestMalformedEvents(t *testing.T) {
-	r := &recorder{seen: map[string]media.Type{}}
+	r := &recorder{seen: map[string]string{}}
 	tests := []struct {
 		name    string
 		payload string
@@ -107,11 +112,11 @@ func FuzzEvent(f *testing.F) {
 	f.Add([]byte(`{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":"!!","isBase64Encoded":true}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		r := &recorder{seen: map[string]media.Type{}}
+		r := &recorder{seen: map[string]string{}}
 		_, _ = handler(r)(context.Background(), json.RawMessage(payload))
-		for k, typ := range r.seen {
-			if got, ok := s3event.TypeOf(k); !ok || got != typ {
-				t.Fatalf("handled %q as %q, but TypeOf says %q, %v", k, typ, got, ok)
+		for k := range r.seen {
+			if !strings.HasPrefix(k, transfer.UploadPrefix) && !strings.HasPrefix(k, transfer.UploadImgPrefix) {
+				t.Fatalf("handled %q, which is under no trigger prefix", k)
 			}
 		}
 	})

@@ -1,6 +1,8 @@
 package media
 
-import "fmt"
+import (
+	"github.com/wxmedia/wxmedia/pkg/failure"
+)
 
 // WeChat's errcodes for media that breaks the rules.
 const (
@@ -14,20 +16,6 @@ const (
 	CodeMissing     = 41005 // media data missing
 )
 
-// Error is a file refused before any WeChat call, with the errcode WeChat
-// would have answered.
-type Error struct {
-	Code    int
-	Message string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("errcode %d: %s", e.Code, e.Message) }
-
-// TooLarge reports whether the error is about size.
-func (e *Error) TooLarge() bool {
-	switch e.Code {
-	case CodeSize, CodeImageSize, CodeVoiceSize, CodeVideoSize, CodeThumbSize:
-		return true
-	}
-	return false
-}
+// refused is a file refused before any WeChat call, with the errcode WeChat
+// would have answered: the caller's failure.
+func refused(code int, msg string) error { return failure.New(failure.Caller, code, "%s", msg) }

@@ -17,6 +17,6 @@ func ExampleRules_Check() {
 	// Output:
 	// jpg media.jpg
 	// <nil>
-	// errcode 40012: invalid thumb size: 66560 bytes, the limit is 65536
-	// errcode 40005: invalid file type: voice is jpg, want amr/mp3
+	// invalid thumb size: 66560 bytes, the limit is 65536
+	// invalid file type: voice is jpg, want amr/mp3
 }

@@ -31,7 +31,7 @@ func ParseType(s string) (Type, error) {
 			return t, nil
 		}
 	}
-	return "", &Error{Code: CodeInvalidType, Message: fmt.Sprintf("invalid media type %q: want image, voice, video or thumb", truncate(s, 32))}
+	return "", refused(CodeInvalidType, fmt.Sprintf("invalid media type %q: want image, voice, video or thumb", truncate(s, 32)))
 }
 
 // Format is a file format, detected from content.
@@ -230,20 +230,20 @@ func parseSize(s string) (int64, error) {
 func (r Rules) Check(t Type, f Format, size int64) error {
 	rule, ok := r[t]
 	if !ok {
-		return &Error{Code: CodeInvalidType, Message: fmt.Sprintf("invalid media type %q", t)}
+		return refused(CodeInvalidType, fmt.Sprintf("invalid media type %q", t))
 	}
 	if size <= 0 {
-		return &Error{Code: CodeMissing, Message: "media data missing: the file is empty"}
+		return refused(CodeMissing, "media data missing: the file is empty")
 	}
 	if !rule.accepts(f) {
 		got := "an unrecognised format"
 		if f != "" {
 			got = string(f)
 		}
-		return &Error{Code: CodeFileType, Message: fmt.Sprintf("invalid file type: %s is %s, want %s", t, got, formatList(rule.Formats))}
+		return refused(CodeFileType, fmt.Sprintf("invalid file type: %s is %s, want %s", t, got, formatList(rule.Formats)))
 	}
 	if size > rule.MaxSize {
-		return &Error{Code: rule.SizeCode, Message: fmt.Sprintf("invalid %s size: %d bytes, the limit is %d", t, size, rule.MaxSize)}
+		return refused(rule.SizeCode, fmt.Sprintf("invalid %s size: %d bytes, the limit is %d", t, size, rule.MaxSize))
 	}
 	return nil
 }

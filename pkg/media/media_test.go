@@ -1,9 +1,9 @@
 package media_test
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
@@ -75,12 +75,8 @@ func TestCheck(t *testing.T) {
 				}
 				return
 			}
-			var me *media.Error
-			if !errors.As(err, &me) {
-				t.Fatalf("Check = %v, want *media.Error", err)
-			}
-			if me.Code != tt.wantCode {
-				t.Errorf("errcode = %d, want %d (%s)", me.Code, tt.wantCode, me.Message)
+			if failure.KindOf(err) != failure.Caller || failure.CodeOf(err) != tt.wantCode {
+				t.Errorf("Check = %v (kind %v, errcode %d), want the caller's failure %d", err, failure.KindOf(err), failure.CodeOf(err), tt.wantCode)
 			}
 		})
 	}
@@ -113,8 +109,7 @@ func TestParseType(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "IMAGE", "uploadimg", "file", "image\x00"} {
-		var me *media.Error
-		if _, err := media.ParseType(bad); !errors.As(err, &me) || me.Code != media.CodeInvalidType {
+		if _, err := media.ParseType(bad); failure.KindOf(err) != failure.Caller || failure.CodeOf(err) != media.CodeInvalidType {
 			t.Errorf("ParseType(%q) error = %v, want errcode 40004", bad, err)
 		}
 	}

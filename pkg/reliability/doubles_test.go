@@ -46,11 +46,11 @@ func (f *faultyS3) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ..
 }
 
 func isResult(key *string) bool {
-	return key != nil && strings.HasPrefix(*key, "results/") && !strings.HasPrefix(*key, "results/.claims/")
+	return key != nil && strings.HasPrefix(*key, "results/")
 }
 
 func isSource(in *s3.GetObjectInput) bool {
-	return in.Key != nil && !strings.HasPrefix(*in.Key, "results/")
+	return in.Key != nil && !strings.HasPrefix(*in.Key, "results/") && !strings.HasPrefix(*in.Key, "claims/")
 }
 
 // slowBody trickles a body, honouring ctx.

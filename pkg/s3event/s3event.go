@@ -1,6 +1,8 @@
-// Package s3event handles S3 object-created notifications: an object put under upload/<type>/
-// is sent to WeChat as temporary media of that type, one under uploadimg/
-// as an article image, and the outcome of each is recorded under results/.
+// Package s3event handles S3 object-created notifications: an object put
+// under upload/<type>/ is sent to WeChat as temporary media of that type,
+// one under uploadimg/ as an article image, and the outcome of each is
+// recorded under results/ (see package ledger). Whether a failed record is
+// retried is decided from its failure's kind alone, in one table.
 package s3event
 
 import (
@@ -12,22 +14,32 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/wxmedia/wxmedia/pkg/apierror"
-	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
-	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
-)
-
-// The trigger prefixes.
-const (
-	UploadPrefix    = "upload/"    // upload/<type>/<anything>
-	UploadImgPrefix = "uploadimg/" // uploadimg/<anything>
 )
 
 // Uploader is what the handler calls for each object.
 type Uploader interface {
-	UploadObject(ctx context.Context, t media.Type, key string) (transfer.Result, error)
+	UploadObject(ctx context.Context, key, etag string) (transfer.Result, error)
+}
+
+var _ Uploader = (*transfer.Service)(nil)
+
+// retry says, for each kind of failure, whether the event is failed so
+// that Lambda retries it and, after its retries, puts it in the
+// failed-events queue to be redriven. Only the caller's failures are done:
+// they fail the same way every time, and their result says why. The
+// configuration's are kept: once an operator fixes the secret, the IP
+// allow-list or the quota, a redrive uploads what was put meanwhile.
+var retry = map[failure.Kind]bool{
+	failure.Caller:         false,
+	failure.Config:         true,
+	failure.WeChat:         true,
+	failure.S3:             true,
+	failure.SecretsManager: true,
+	failure.Conflict:       true,
+	failure.Internal:       true,
 }
 
 // Handler handles S3 events for the media bucket.
@@ -51,9 +63,9 @@ type Summary struct {
 	Skipped []string          `json:"skipped,omitempty"`
 }
 
-// RecordsError lists the records that failed in a way a retry may mend.
-// Lambda retries the whole event; records already done are then answered
-// from their recorded result, with no second upload.
+// RecordsError lists the records that failed in a way a retry or an
+// operator may mend. Lambda retries the whole event; records already done
+// are then answered from their recorded result, with no second upload.
 type RecordsError struct {
 	Failed []string // "key: reason"
 }
@@ -65,10 +77,9 @@ func (e *RecordsError) Error() string {
 // ErrNoRecords is an event without records.
 var ErrNoRecords = errors.New("malformed S3 event: no records")
 
-// Handle processes the records one by one. It fails the invocation only if
-// some record failed in a way a retry may mend (WeChat busy, a timeout, a
-// result that could not be written); refusals such as a wrong format are
-// recorded under results/ and count as done.
+// Handle processes the records one by one. It fails the invocation if any
+// record failed in a way that is not final (see retry); final refusals
+// such as a wrong format are recorded under results/ and count as done.
 func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error) {
 	if len(e.Records) == 0 {
 		return Summary{}, ErrNoRecords
@@ -81,7 +92,6 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 			key = rec.S3.Object.Key
 		}
 		rctx := logging.With(ctx, slog.String("key", key), slog.Int("record", i))
-		t, ok := TypeOf(key)
 		switch {
 		case rec.S3.Bucket.Name != h.bucket:
 			h.log.WarnContext(rctx, "skipped record of another bucket", "bucket", rec.S3.Bucket.Name)
@@ -90,50 +100,24 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		case !strings.HasPrefix(rec.EventName, "ObjectCreated:"):
 			sum.Skipped = append(sum.Skipped, key)
 			continue
-		case !ok:
-			h.log.WarnContext(rctx, "skipped key outside the trigger prefixes")
-			sum.Skipped = append(sum.Skipped, key)
-			continue
 		}
-		res, err := h.svc.UploadObject(rctx, t, key)
+		res, err := h.svc.UploadObject(rctx, key, rec.S3.Object.ETag)
 		switch {
 		case err == nil:
 			sum.Done = append(sum.Done, res)
-		case errors.Is(err, bucket.ErrNotFound):
-			h.log.WarnContext(rctx, "object gone before it was processed")
+		case errors.Is(err, transfer.ErrNotTrigger), errors.Is(err, transfer.ErrGone), errors.Is(err, transfer.ErrSuperseded):
+			h.log.InfoContext(rctx, "skipped record", "reason", failure.MessageOf(err))
 			sum.Skipped = append(sum.Skipped, key)
+		case retry[failure.KindOf(err)]:
+			h.log.ErrorContext(rctx, "record failed; the event is retried", "kind", failure.KindOf(err).String(), "errcode", failure.CodeOf(err), "error", err.Error())
+			failed = append(failed, fmt.Sprintf("%s: %v", key, err)) // for the operator: errors carry no token or secret
 		default:
-			o := apierror.Classify(err)
-			h.log.ErrorContext(rctx, "record failed", "errcode", o.Code, "retry", o.Retry || transfer.ErrInProgress(err), "error", err.Error())
-			if o.Retry || transfer.ErrInProgress(err) || errors.Is(err, transfer.ErrNotRecorded) {
-				failed = append(failed, fmt.Sprintf("%s: %v", key, err)) // for the operator: errors carry no token or secret
-			} else {
-				sum.Done = append(sum.Done, res)
-			}
+			h.log.InfoContext(rctx, "record refused", "errcode", failure.CodeOf(err), "errmsg", failure.MessageOf(err))
+			sum.Done = append(sum.Done, res)
 		}
 	}
 	if len(failed) > 0 {
 		return sum, &RecordsError{Failed: failed}
 	}
 	return sum, nil
-}
-
-// TypeOf returns the media type an object's key asks for: upload/<type>/…
-// or uploadimg/…. Keys that are folders (ending in /) ask for nothing.
-func TypeOf(key string) (media.Type, bool) {
-	if strings.HasSuffix(key, "/") {
-		return "", false
-	}
-	if rest, ok := strings.CutPrefix(key, UploadImgPrefix); ok && rest != "" {
-		return media.ArticleImage, true
-	}
-	rest, ok := strings.CutPrefix(key, UploadPrefix)
-	if !ok {
-		return "", false
-	}
-	typ, name, ok := strings.Cut(rest, "/")
-	if !ok || name == "" {
-		return "", false
-	}
-	return media.Type(typ), true // an unknown type is refused, and recorded, as 40004
 }

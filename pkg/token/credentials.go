@@ -5,23 +5,62 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
-// Credentials are a WeChat app's AppID and AppSecret.
+// Credentials are a WeChat app's AppID and AppSecret. However a value is
+// printed (fmt's verbs, slog's handlers, encoding/json, inside an error or
+// another struct), the AppSecret is not: it is kept behind a pointer that
+// fmt shows as an address, and every printing interface answers REDACTED.
 type Credentials struct {
-	AppID     string `json:"appid"`
-	AppSecret string `json:"appsecret"`
+	AppID  string
+	secret *string
 }
 
-// String never shows the secret.
-func (c Credentials) String() string { return fmt.Sprintf("{appid:%s appsecret:REDACTED}", c.AppID) }
+// NewCredentials returns the credentials of app appID.
+func NewCredentials(appID, appSecret string) Credentials {
+	return Credentials{AppID: appID, secret: &appSecret}
+}
 
-// GoString never shows the secret either (%#v).
-func (c Credentials) GoString() string { return c.String() }
+// AppSecret is the secret itself, for the one request that sends it.
+func (c Credentials) AppSecret() string {
+	if c.secret == nil {
+		return ""
+	}
+	return *c.secret
+}
+
+func (c Credentials) redacted() string { return "{appid:" + c.AppID + " appsecret:REDACTED}" }
+
+// String never shows the secret.
+func (c Credentials) String() string { return c.redacted() }
+
+// Format answers every verb (%v %+v %#v %s %q %x …) without the secret.
+func (c Credentials) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.redacted()) }
+
+// LogValue is what slog's handlers print.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("appid", c.AppID), slog.String("appsecret", "REDACTED"))
+}
+
+// MarshalJSON never writes the secret.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"appid": c.AppID, "appsecret": "REDACTED"})
+}
+
+var (
+	_ fmt.Formatter  = Credentials{}
+	_ slog.LogValuer = Credentials{}
+	_ json.Marshaler = Credentials{}
+)
 
 // SecretsAPI is the part of the Secrets Manager client the store uses.
 type SecretsAPI interface {
@@ -29,7 +68,8 @@ type SecretsAPI interface {
 }
 
 // SecretError is a secret that cannot give credentials. It names the secret
-// and what is wrong, never the value.
+// and what is wrong, never the value: it is the cause of the failure a
+// store returns, for the operator's logs.
 type SecretError struct {
 	SecretID string
 	Reason   string
@@ -48,48 +88,81 @@ func (e *SecretError) Unwrap() error { return e.Err }
 // DefaultSecretTTL is how long credentials are kept before the secret is read again.
 const DefaultSecretTTL = 5 * time.Minute
 
+// DefaultFailureTTL is how long a failure to read the secret is answered
+// again without another read, so that a burst of work does not hammer
+// Secrets Manager while the secret is missing or unreadable.
+const DefaultFailureTTL = 5 * time.Second
+
+// StoreOptions configure a SecretStore. Zero values take the defaults.
+type StoreOptions struct {
+	TTL        time.Duration    // default DefaultSecretTTL
+	FailureTTL time.Duration    // default DefaultFailureTTL
+	Now        func() time.Time // default time.Now
+}
+
 // SecretStore reads Credentials from a Secrets Manager secret holding
 // {"appid":"…","appsecret":"…"} and caches them.
 type SecretStore struct {
-	api SecretsAPI
-	id  string
-	ttl time.Duration
-	now func() time.Time
+	api  SecretsAPI
+	id   string
+	opts StoreOptions
 
 	mu      sync.Mutex
 	creds   Credentials
+	err     error
 	fetched time.Time
 }
 
-// NewSecretStore returns a store for the secret id (a name or an ARN). A
-// ttl of 0 means DefaultSecretTTL.
-func NewSecretStore(api SecretsAPI, secretID string, ttl time.Duration) *SecretStore {
-	if ttl <= 0 {
-		ttl = DefaultSecretTTL
+// NewSecretStore returns a store for the secret id (a name or an ARN).
+func NewSecretStore(api SecretsAPI, secretID string, opts StoreOptions) *SecretStore {
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultSecretTTL
 	}
-	return &SecretStore{api: api, id: secretID, ttl: ttl, now: time.Now}
+	if opts.FailureTTL <= 0 {
+		opts.FailureTTL = DefaultFailureTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &SecretStore{api: api, id: secretID, opts: opts}
 }
 
 // Credentials returns the cached credentials, reading the secret when the
-// cache is empty or stale.
+// cache is empty or stale. Its errors are *failure.Error: Config when the
+// secret is missing, not readable by this function or malformed,
+// SecretsManager when the service failed.
 func (s *SecretStore) Credentials(ctx context.Context) (Credentials, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.fetched.IsZero() && s.now().Sub(s.fetched) < s.ttl {
-		return s.creds, nil
+	if !s.fetched.IsZero() {
+		age := s.opts.Now().Sub(s.fetched)
+		switch {
+		case s.err == nil && age < s.opts.TTL:
+			return s.creds, nil
+		case s.err != nil && age < s.opts.FailureTTL:
+			return Credentials{}, s.err
+		}
 	}
+	s.creds, s.err = s.read(ctx)
+	s.fetched = s.opts.Now()
+	if s.err != nil && ctx.Err() != nil {
+		s.fetched = time.Time{} // this caller's deadline, not the secret: not remembered
+	}
+	return s.creds, s.err
+}
+
+func (s *SecretStore) read(ctx context.Context) (Credentials, error) {
 	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &s.id})
 	if err != nil {
-		return Credentials{}, &SecretError{SecretID: s.id, Reason: "cannot read it", Err: err}
+		return Credentials{}, secretsFailure(&SecretError{SecretID: s.id, Reason: "cannot read it", Err: err})
 	}
 	if out.SecretString == nil {
-		return Credentials{}, &SecretError{SecretID: s.id, Reason: "it has no string value; want JSON {\"appid\":\"…\",\"appsecret\":\"…\"}"}
+		return Credentials{}, misconfigured(&SecretError{SecretID: s.id, Reason: "it has no string value; want JSON {\"appid\":\"…\",\"appsecret\":\"…\"}"})
 	}
 	creds, err := parseCredentials(*out.SecretString)
 	if err != nil {
-		return Credentials{}, &SecretError{SecretID: s.id, Reason: err.Error()}
+		return Credentials{}, misconfigured(&SecretError{SecretID: s.id, Reason: err.Error()})
 	}
-	s.creds, s.fetched = creds, s.now()
 	return creds, nil
 }
 
@@ -101,29 +174,50 @@ func (s *SecretStore) Invalidate() {
 	s.mu.Unlock()
 }
 
+func misconfigured(e *SecretError) error {
+	return failure.Wrap(failure.Config, failure.CodeSystem, e, "system error: the app's credentials secret is not set up correctly")
+}
+
+// secretsFailure tells the operator's mistakes (no such secret, no
+// permission, a key that cannot decrypt it) from Secrets Manager's own.
+func secretsFailure(e *SecretError) error {
+	var ae smithy.APIError
+	if errors.As(e.Err, &ae) {
+		switch ae.ErrorCode() {
+		case "ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure", "InvalidRequestException",
+			"InvalidParameterException", "UnrecognizedClientException", "ExpiredTokenException":
+			return misconfigured(e)
+		}
+	}
+	return failure.Wrap(failure.SecretsManager, failure.CodeSystem, e, "system error: the app's credentials are unavailable (Secrets Manager)")
+}
+
 var errNotJSON = errors.New(`it is not JSON; want {"appid":"…","appsecret":"…"}`)
 
 func parseCredentials(v string) (Credentials, error) {
-	var c Credentials
+	var c struct {
+		AppID     string `json:"appid"`
+		AppSecret string `json:"appsecret"`
+	}
 	if err := json.Unmarshal([]byte(v), &c); err != nil {
 		return Credentials{}, errNotJSON // the JSON error could quote the value
 	}
+	c.AppID, c.AppSecret = strings.TrimSpace(c.AppID), strings.TrimSpace(c.AppSecret)
 	switch {
 	case c.AppID == "":
 		return Credentials{}, errors.New(`missing field "appid"`)
 	case c.AppSecret == "":
 		return Credentials{}, errors.New(`missing field "appsecret"`)
 	}
-	return c, nil
+	return NewCredentials(c.AppID, c.AppSecret), nil
 }
 
-// StaticCredentials serves fixed credentials (local runs and tests).
-type StaticCredentials Credentials
-
-// Credentials returns c.
-func (c StaticCredentials) Credentials(context.Context) (Credentials, error) {
-	return Credentials(c), nil
+// Static serves fixed credentials (local runs and tests).
+func Static(appID, appSecret string) CredentialsProvider {
+	return staticCredentials{NewCredentials(appID, appSecret)}
 }
 
-// Invalidate does nothing.
-func (StaticCredentials) Invalidate() {}
+type staticCredentials struct{ c Credentials }
+
+func (s staticCredentials) Credentials(context.Context) (Credentials, error) { return s.c, nil }
+func (staticCredentials) Invalidate()                                        {}

@@ -1,20 +1,14 @@
 package token
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
@@ -25,35 +19,48 @@ type CredentialsProvider interface {
 	Invalidate()
 }
 
+// TokenAPI is WeChat's token call (package wechat's Client).
+type TokenAPI interface {
+	StableToken(ctx context.Context, appID, appSecret string) (string, time.Duration, error)
+}
+
+var _ TokenAPI = (*wechat.Client)(nil)
+
 // Options configure a Source. Zero values take the defaults.
 type Options struct {
-	BaseURL     string       // default wechat.DefaultBaseURL
-	HTTPClient  *http.Client // default &http.Client{}
-	Credentials CredentialsProvider
-	Logger      *slog.Logger     // default slog.Default()
-	Now         func() time.Time // default time.Now
+	WeChat      TokenAPI            // required
+	Credentials CredentialsProvider // required
+	Logger      *slog.Logger        // default slog.Default()
+	Now         func() time.Time    // default time.Now
 	// Margin is how long before WeChat's expiry a token is dropped; default 5 minutes.
 	Margin time.Duration
-	// FetchTimeout bounds one token fetch; default 10 s.
+	// FetchTimeout bounds one token fetch, retries included, within the
+	// deadline of the caller that started it; default 10 s.
 	FetchTimeout time.Duration
+	// FailureTTL is how long a failed fetch is answered again without
+	// another, so that a burst of work with a wrong secret costs one
+	// stable_token call, not one each; default 5 s.
+	FailureTTL time.Duration
 }
 
 // Source hands out access tokens from /cgi-bin/stable_token (normal mode,
 // so concurrent containers never invalidate each other's tokens). It
 // satisfies wechat.TokenSource.
 type Source struct {
-	base    string
-	http    *http.Client
-	creds   CredentialsProvider
-	log     *slog.Logger
-	now     func() time.Time
-	margin  time.Duration
-	timeout time.Duration
+	wx         TokenAPI
+	creds      CredentialsProvider
+	log        *slog.Logger
+	now        func() time.Time
+	margin     time.Duration
+	timeout    time.Duration
+	failureTTL time.Duration
 
-	group singleflight.Group
-	mu    sync.RWMutex
-	token string
-	until time.Time
+	group   singleflight.Group
+	mu      sync.RWMutex
+	token   string
+	until   time.Time
+	err     error // the last fetch's failure, answered again until errTill
+	errTill time.Time
 }
 
 var _ wechat.TokenSource = (*Source)(nil)
@@ -61,14 +68,8 @@ var _ wechat.TokenSource = (*Source)(nil)
 // New returns a Source.
 func New(opts Options) *Source {
 	s := &Source{
-		base: strings.TrimRight(opts.BaseURL, "/"), http: opts.HTTPClient, creds: opts.Credentials,
-		log: opts.Logger, now: opts.Now, margin: opts.Margin, timeout: opts.FetchTimeout,
-	}
-	if s.base == "" {
-		s.base = wechat.DefaultBaseURL
-	}
-	if s.http == nil {
-		s.http = &http.Client{}
+		wx: opts.WeChat, creds: opts.Credentials, log: opts.Logger, now: opts.Now,
+		margin: opts.Margin, timeout: opts.FetchTimeout, failureTTL: opts.FailureTTL,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -82,6 +83,9 @@ func New(opts Options) *Source {
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
 	}
+	if s.failureTTL <= 0 {
+		s.failureTTL = 5 * time.Second
+	}
 	return s
 }
 
@@ -89,17 +93,32 @@ func New(opts Options) *Source {
 // concurrent caller.
 func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.RLock()
-	tok, until := s.token, s.until
+	tok, until, ferr, errTill := s.token, s.until, s.err, s.errTill
 	s.mu.RUnlock()
 	if tok != "" && s.now().Before(until) {
 		return tok, nil
 	}
+	if ferr != nil && s.now().Before(errTill) {
+		return "", ferr
+	}
 	ch := s.group.DoChan("token", func() (any, error) {
 		// The fetch outlives a caller that gives up, so that the others
-		// still get its result; it is bounded by its own timeout.
+		// still get its result; it is bounded by its own timeout and by
+		// the deadline of the caller that started it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
-		return s.fetch(fctx)
+		if dl, ok := ctx.Deadline(); ok {
+			var cancelDL context.CancelFunc
+			fctx, cancelDL = context.WithDeadline(fctx, dl)
+			defer cancelDL()
+		}
+		tok, err := s.fetch(fctx)
+		if err != nil && fctx.Err() == nil {
+			s.mu.Lock()
+			s.err, s.errTill = err, s.now().Add(s.failureTTL)
+			s.mu.Unlock()
+		}
+		return tok, err
 	})
 	select {
 	case r := <-ch:
@@ -108,7 +127,7 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		}
 		return r.Val.(string), nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("wait for access token: %w", ctx.Err())
+		return "", failure.Wrap(failure.WeChat, failure.CodeSystem, ctx.Err(), "system error: timed out waiting for the access token")
 	}
 }
 
@@ -131,10 +150,9 @@ func (s *Source) fetch(ctx context.Context) (string, error) {
 	}
 	start := s.now()
 	tok, ttl, err := s.stableToken(ctx)
-	var we *wechat.Error
-	if errors.As(err, &we) && credentialsRejected(we.Code) {
+	if wechat.CredentialsRejected(err) {
 		// The secret may have been rotated since it was cached: read it again, once.
-		s.log.WarnContext(ctx, "wechat rejected the app credentials; re-reading the secret", "errcode", we.Code)
+		s.log.WarnContext(ctx, "wechat rejected the app credentials; re-reading the secret", "errcode", failure.CodeOf(err))
 		s.creds.Invalidate()
 		tok, ttl, err = s.stableToken(ctx)
 	}
@@ -146,59 +164,16 @@ func (s *Source) fetch(ctx context.Context) (string, error) {
 		life = ttl / 2 // a token near its end (stable_token answers the time left): keep it for half of that
 	}
 	s.mu.Lock()
-	s.token, s.until = tok, start.Add(life)
+	s.token, s.until, s.err = tok, start.Add(life), nil
 	s.mu.Unlock()
 	s.log.InfoContext(ctx, "access token fetched", "expires_in_s", int(ttl.Seconds()), "ms", s.now().Sub(start).Milliseconds())
 	return tok, nil
 }
 
-func credentialsRejected(code int) bool {
-	switch code {
-	case wechat.CodeInvalidToken, wechat.CodeBadSecret, wechat.CodeInvalidAppID:
-		return true
-	}
-	return false
-}
-
 func (s *Source) stableToken(ctx context.Context) (string, time.Duration, error) {
 	c, err := s.creds.Credentials(ctx)
 	if err != nil {
-		return "", 0, fmt.Errorf("app credentials: %w", err)
+		return "", 0, err
 	}
-	body, _ := json.Marshal(map[string]any{
-		"grant_type": "client_credential", "appid": c.AppID, "secret": c.AppSecret, "force_refresh": false,
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/cgi-bin/stable_token", bytes.NewReader(body))
-	if err != nil {
-		return "", 0, fmt.Errorf("stable_token: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return "", 0, fmt.Errorf("stable_token: %w", err) // the URL has no query: nothing to redact
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", 0, fmt.Errorf("stable_token: %w", &wechat.StatusError{StatusCode: resp.StatusCode})
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return "", 0, fmt.Errorf("stable_token: read answer: %w", err)
-	}
-	var r struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int64  `json:"expires_in"`
-		ErrCode     int    `json:"errcode"`
-		ErrMsg      string `json:"errmsg"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return "", 0, fmt.Errorf("stable_token: %w: malformed JSON", wechat.ErrBadResponse)
-	}
-	if r.ErrCode != 0 {
-		return "", 0, fmt.Errorf("stable_token: %w", &wechat.Error{Code: r.ErrCode, Message: r.ErrMsg})
-	}
-	if r.AccessToken == "" || r.ExpiresIn <= 0 {
-		return "", 0, fmt.Errorf("stable_token: %w: no access_token in the answer", wechat.ErrBadResponse)
-	}
-	return r.AccessToken, time.Duration(r.ExpiresIn) * time.Second, nil
+	return s.wx.StableToken(ctx, c.AppID, c.AppSecret())
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
@@ -53,7 +54,7 @@ func secretJSON(id, secret string) string {
 
 func TestConcurrentCallersShareOneFetch(t *testing.T) {
 	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: appID, AppSecret: appSecret})
-	src := token.New(token.Options{BaseURL: base, Credentials: token.StaticCredentials{AppID: appID, AppSecret: appSecret}})
+	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, appSecret)})
 	const callers = 200
 	tokens := make([]string, callers)
 	errs := make([]error, callers)
@@ -87,7 +88,7 @@ func TestCachedUntilMarginBeforeExpiry(t *testing.T) {
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
 	clock := func() time.Time { return time.Unix(now.Load(), 0) }
 	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: appID, AppSecret: appSecret, Now: clock})
-	src := token.New(token.Options{BaseURL: base, Now: clock, Credentials: token.StaticCredentials{AppID: appID, AppSecret: appSecret}})
+	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Now: clock, Credentials: token.Static(appID, appSecret)})
 	ctx := context.Background()
 	first, err := src.Token(ctx)
 	if err != nil {
@@ -108,7 +109,7 @@ func TestCachedUntilMarginBeforeExpiry(t *testing.T) {
 
 func TestInvalidateOnlyTheFailingToken(t *testing.T) {
 	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: appID, AppSecret: appSecret})
-	src := token.New(token.Options{BaseURL: base, Credentials: token.StaticCredentials{AppID: appID, AppSecret: appSecret}})
+	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, appSecret)})
 	ctx := context.Background()
 	tok, _ := src.Token(ctx)
 	src.Invalidate(ctx, "some-older-token") // another caller already replaced it
@@ -131,8 +132,8 @@ func TestSecretRotatedWhileWarm(t *testing.T) {
 	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: appID, AppSecret: appSecret})
 	secrets := &fakeSecrets{}
 	secrets.set(secretJSON(appID, "the-old-secret"))
-	store := token.NewSecretStore(secrets, "wxmedia/app", time.Hour)
-	src := token.New(token.Options{BaseURL: base, Credentials: store})
+	store := token.NewSecretStore(secrets, "wxmedia/app", token.StoreOptions{TTL: time.Hour})
+	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: store})
 	ctx := context.Background()
 	if _, err := store.Credentials(ctx); err != nil { // warm: the old secret is cached
 		t.Fatal(err)
@@ -149,10 +150,9 @@ func TestSecretRotatedWhileWarm(t *testing.T) {
 func TestWrongSecretIsAnErrorWithoutTheSecret(t *testing.T) {
 	_, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: appID, AppSecret: appSecret})
 	const wrong = "wrong-secret-value-xyz"
-	src := token.New(token.Options{BaseURL: base, Credentials: token.StaticCredentials{AppID: appID, AppSecret: wrong}})
+	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, wrong)})
 	_, err := src.Token(context.Background())
-	var we *wechat.Error
-	if !errors.As(err, &we) || we.Code != wechat.CodeBadSecret {
+	if failure.KindOf(err) != failure.Config || failure.CodeOf(err) != wechat.CodeBadSecret {
 		t.Fatalf("error = %v, want errcode 40125", err)
 	}
 	if strings.Contains(err.Error(), wrong) {
@@ -176,10 +176,10 @@ func TestSecretStore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := token.NewSecretStore(&fakeSecrets{value: tt.value, err: tt.awsErr}, "wxmedia/app", 0)
+			store := token.NewSecretStore(&fakeSecrets{value: tt.value, err: tt.awsErr}, "wxmedia/app", token.StoreOptions{})
 			c, err := store.Credentials(context.Background())
 			if tt.wantErr == "" {
-				if err != nil || c.AppID != "wx1" || c.AppSecret != "s3cr3t-value" {
+				if err != nil || c.AppID != "wx1" || c.AppSecret() != "s3cr3t-value" {
 					t.Fatalf("Credentials = %v, %v", c, err)
 				}
 				if s := fmt.Sprintf("%v %+v %#v %s", c, c, c, c); strings.Contains(s, "s3cr3t-value") {
@@ -200,7 +200,7 @@ func TestSecretStore(t *testing.T) {
 func TestSecretCachedForTTL(t *testing.T) {
 	secrets := &fakeSecrets{}
 	secrets.set(secretJSON("wx1", "s"))
-	store := token.NewSecretStore(secrets, "id", time.Hour)
+	store := token.NewSecretStore(secrets, "id", token.StoreOptions{TTL: time.Hour})
 	for range 5 {
 		if _, err := store.Credentials(context.Background()); err != nil {
 			t.Fatal(err)
@@ -219,7 +219,7 @@ func TestSecretCachedForTTL(t *testing.T) {
 func ExampleSource() {
 	_, base, stop, _ := wechatsim.Start(wechatsim.Options{AppID: appID, AppSecret: appSecret})
 	defer stop()
-	src := token.New(token.Options{BaseURL: base, Credentials: token.StaticCredentials{AppID: appID, AppSecret: appSecret}})
+	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, appSecret)})
 	tok, err := src.Token(context.Background())
 	fmt.Println(tok != "", err)
 	// Output: true <nil>

@@ -64,19 +64,20 @@ var benchSizes = []struct {
 
 const benchBucket = "bench"
 
-// objectKey is the key of a generated JPEG of n bytes in fakeS3;
-// throttled ones are read at fakeS3.rate.
+// objectKey is the key of a generated JPEG of n bytes in fakeS3, under the
+// image trigger prefix; throttled ones are read at fakeS3.rate.
 func objectKey(n int64, throttled bool) string {
 	if throttled {
-		return "slow/" + strconv.FormatInt(n, 10) + ".jpg"
+		return "upload/image/slow-" + strconv.FormatInt(n, 10) + ".jpg"
 	}
-	return "samples/" + strconv.FormatInt(n, 10) + ".jpg"
+	return "upload/image/" + strconv.FormatInt(n, 10) + ".jpg"
 }
 
 // fakeS3 is an in-process bucket.API (a fake, fine in a benchmark): the
 // objects objectKey names exist with the size in their key, their bodies
 // generated as they are read; everything written is counted and dropped, so
-// results/ is never found and every upload is a fresh one.
+// no result is ever found, every claim is granted, and every upload is a
+// fresh one: the happy path, every time.
 type fakeS3 struct {
 	rate int64 // bytes per second of slow/ objects
 
@@ -87,12 +88,18 @@ type fakeS3 struct {
 var _ bucket.API = (*fakeS3)(nil)
 
 func (f *fakeS3) object(key string) (size int64, throttled, ok bool) {
-	dir, name, _ := strings.Cut(key, "/")
-	if dir != "samples" && dir != "slow" {
+	name, ok := strings.CutPrefix(key, "upload/image/")
+	if !ok {
 		return 0, false, false
 	}
+	name, throttled = strings.CutPrefix(name, "slow-")
 	n, err := strconv.ParseInt(strings.TrimSuffix(name, ".jpg"), 10, 64)
-	return n, dir == "slow", err == nil
+	return n, throttled, err == nil
+}
+
+// requests is the S3 requests made so far.
+func (f *fakeS3) requests() int64 {
+	return f.heads.Load() + f.gets.Load() + f.puts.Load() + f.parts.Load()
 }
 
 func etag(n int64) *string { return aws.String(`"` + strconv.FormatInt(n, 16) + `"`) }
@@ -279,15 +286,16 @@ func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *app.App {
 	s3c := s3.New(s3.Options{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench", "")})
 	a := app.New(app.Config{Bucket: benchBucket, SecretID: "bench", WeChatBase: wx.url, Rules: rules},
-		api, s3.NewPresignClient(s3c), token.StaticCredentials{AppID: "wxbench", AppSecret: "bench"})
+		app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Credentials: token.Static("wxbench", "bench")})
 	a.SetLogOutput(io.Discard)
 	return a
 }
 
-// streamedUpload is ours: UploadObject of a generated S3 object.
+// streamedUpload is ours: UploadObject of a generated S3 object, as its
+// S3 event names it (key and bare ETag).
 func streamedUpload(a *app.App, wx *fakeWeChat) func(ctx context.Context, key string, n int64) error {
 	return func(ctx context.Context, key string, n int64) error {
-		r, err := a.Service.UploadObject(ctx, media.Image, key)
+		r, err := a.Service.UploadObject(ctx, key, strings.Trim(*etag(n), `"`))
 		if err != nil {
 			return err
 		}
@@ -375,11 +383,13 @@ func BenchmarkUploadObject(b *testing.B) {
 				}
 				b.SetBytes(size.n)
 				b.ReportAllocs()
+				r0 := api.requests()
 				for b.Loop() {
 					if err := p.up(ctx, key, size.n); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(api.requests()-r0)/float64(b.N), "s3-requests/op")
 			})
 		}
 	}
@@ -581,7 +591,7 @@ func BenchmarkHandler(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	h0, g0, p0 := api.heads.Load(), api.gets.Load(), api.puts.Load()
+	h0, g0, p0, r0 := api.heads.Load(), api.gets.Load(), api.puts.Load(), api.requests()
 	var ours, wechat []time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
@@ -611,6 +621,7 @@ func BenchmarkHandler(b *testing.B) {
 	b.ReportMetric(float64(api.heads.Load()-h0)/n, "s3-heads/op")
 	b.ReportMetric(float64(api.gets.Load()-g0)/n, "s3-gets/op")
 	b.ReportMetric(float64(api.puts.Load()-p0)/n, "s3-puts/op")
+	b.ReportMetric(float64(api.requests()-r0)/n, "s3-requests/op")
 }
 
 func median(d []time.Duration) time.Duration {
@@ -634,8 +645,12 @@ func TestBenchFakes(t *testing.T) {
 	a := newApp(t, api, wx)
 	ctx := context.Background()
 	const n = 300 << 10
+	r0 := api.requests()
 	if err := streamedUpload(a, wx)(ctx, objectKey(n, false), n); err != nil {
 		t.Errorf("UploadObject: %v", err)
+	}
+	if got := api.requests() - r0; got != 4 {
+		t.Errorf("an S3-triggered upload made %d S3 requests, want 4 (result read, claim, object, result)", got)
 	}
 	if err := bufferedUpload(api, wx)(ctx, objectKey(n, false), n); err != nil {
 		t.Errorf("buffered upload: %v", err)

@@ -21,10 +21,10 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {contentType}},
 			Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
-		m, err := classify(resp)
+		m, err := classifyMedia(resp)
 		if err != nil {
-			var we *Error
-			if !errors.As(err, &we) && !errors.Is(err, ErrBadResponse) {
+			var a *Answer
+			if !errors.As(err, &a) && !errors.Is(err, ErrBadResponse) {
 				t.Fatalf("error %v is neither a WeChat error nor a bad response", err)
 			}
 			return

@@ -13,11 +13,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"mime"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
 // DefaultBaseURL is WeChat's API host.
@@ -34,10 +39,18 @@ type TokenSource interface {
 
 // Options configure a Client. Zero values take the defaults.
 type Options struct {
-	BaseURL    string       // default DefaultBaseURL
-	HTTPClient *http.Client // default a client without a global timeout: the context bounds each call
-	Tokens     TokenSource  // required
-	Logger     *slog.Logger // default slog.Default()
+	// BaseURL is WeChat's API host; default DefaultBaseURL. It must be
+	// https, or http to a loopback host (the local simulator): see CheckBaseURL.
+	BaseURL string
+	// HTTPClient sends the calls; default a client without a global timeout
+	// (the context bounds each call). The client never follows a redirect,
+	// whatever this one's CheckRedirect says: a redirect would resend the
+	// AppSecret or the access token to another host.
+	HTTPClient *http.Client
+	// Tokens hands out access tokens; required for media calls, unused by
+	// StableToken.
+	Tokens TokenSource
+	Logger *slog.Logger // default slog.Default()
 
 	// Attempts bounds the tries of a call answered busy (-1), 5xx or a broken
 	// connection; default 3. Token rejections add one more try.
@@ -48,9 +61,10 @@ type Options struct {
 	Backoff time.Duration
 }
 
-// Client calls WeChat's media APIs.
+// Client calls WeChat's media APIs and its token API.
 type Client struct {
 	base     string
+	baseErr  error
 	http     *http.Client
 	tokens   TokenSource
 	log      *slog.Logger
@@ -62,7 +76,6 @@ type Client struct {
 func New(opts Options) *Client {
 	c := &Client{
 		base:     strings.TrimRight(opts.BaseURL, "/"),
-		http:     opts.HTTPClient,
 		tokens:   opts.Tokens,
 		log:      opts.Logger,
 		attempts: opts.Attempts,
@@ -71,9 +84,15 @@ func New(opts Options) *Client {
 	if c.base == "" {
 		c.base = DefaultBaseURL
 	}
-	if c.http == nil {
-		c.http = &http.Client{}
+	if err := CheckBaseURL(c.base); err != nil {
+		c.baseErr = failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the WeChat base URL is not allowed")
 	}
+	hc := http.Client{}
+	if opts.HTTPClient != nil {
+		hc = *opts.HTTPClient
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.http = &hc
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -84,6 +103,33 @@ func New(opts Options) *Client {
 		c.backoff = 200 * time.Millisecond
 	}
 	return c
+}
+
+// CheckBaseURL accepts WeChat base URLs: https with a host and no query,
+// or http to a loopback host (127.0.0.0/8, ::1, localhost), which is the
+// local simulator. Anything else would send the AppSecret and the access
+// tokens in clear over the network.
+func CheckBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.RawQuery != "" || u.User != nil || u.Fragment != "":
+		return fmt.Errorf("want a URL like %s", DefaultBaseURL)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("http is allowed only to a loopback host (the local simulator); use https for %s", u.Hostname())
+	}
+	return fmt.Errorf("want https, got %s", u.Scheme)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Body is the content of an upload: anything that can be opened again (an
@@ -123,7 +169,7 @@ func (u Uploaded) ExpiresAt() time.Time { return u.CreatedAt.Add(TemporaryMediaL
 func (c *Client) Upload(ctx context.Context, typ string, b Body) (Uploaded, error) {
 	var out Uploaded
 	q := url.Values{"type": {typ}}
-	err := c.call(ctx, "media/upload", func(token string) (*http.Request, error) {
+	err := c.call(ctx, "media/upload", func(token string) (*http.Request, *sendTracker, error) {
 		return c.multipartRequest(ctx, "/cgi-bin/media/upload", q, token, b)
 	}, func(resp *http.Response) error {
 		defer resp.Body.Close()
@@ -159,7 +205,7 @@ func (c *Client) Upload(ctx context.Context, typ string, b Body) (Uploaded, erro
 // UploadImg sends an article image and returns its permanent URL.
 func (c *Client) UploadImg(ctx context.Context, b Body) (string, error) {
 	var out string
-	err := c.call(ctx, "media/uploadimg", func(token string) (*http.Request, error) {
+	err := c.call(ctx, "media/uploadimg", func(token string) (*http.Request, *sendTracker, error) {
 		return c.multipartRequest(ctx, "/cgi-bin/media/uploadimg", nil, token, b)
 	}, func(resp *http.Response) error {
 		defer resp.Body.Close()
@@ -193,10 +239,11 @@ type Media struct {
 func (c *Client) Get(ctx context.Context, mediaID string) (*Media, error) {
 	var out *Media
 	q := url.Values{"media_id": {mediaID}}
-	err := c.call(ctx, "media/get", func(token string) (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint("/cgi-bin/media/get", q, token), nil)
+	err := c.call(ctx, "media/get", func(token string) (*http.Request, *sendTracker, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint("/cgi-bin/media/get", q, token), nil)
+		return req, nil, err
 	}, func(resp *http.Response) error {
-		m, err := classify(resp)
+		m, err := classifyMedia(resp)
 		if err != nil {
 			return err
 		}
@@ -206,12 +253,61 @@ func (c *Client) Get(ctx context.Context, mediaID string) (*Media, error) {
 	return out, err
 }
 
+// credentialCodes are the stable_token answers that blame the app's
+// credentials (40001 there is a wrong AppSecret, not a token).
+var credentialCodes = map[int]bool{CodeInvalidToken: true, CodeInvalidAppID: true, CodeBadSecret: true}
+
+// CredentialsRejected reports whether err is WeChat refusing the app's
+// AppID or AppSecret on a token call.
+func CredentialsRejected(err error) bool {
+	var a *Answer
+	return errors.As(err, &a) && credentialCodes[a.Code]
+}
+
+// StableToken fetches the app's access token from /cgi-bin/stable_token in
+// normal mode (force_refresh false: concurrent fetchers get the same token
+// and never invalidate each other's), with the same retries as media calls.
+func (c *Client) StableToken(ctx context.Context, appID, appSecret string) (token string, expiresIn time.Duration, err error) {
+	err = c.call(ctx, "stable_token", func(string) (*http.Request, *sendTracker, error) {
+		body, _ := json.Marshal(map[string]any{
+			"grant_type": "client_credential", "appid": appID, "secret": appSecret, "force_refresh": false,
+		})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/cgi-bin/stable_token", bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return req, nil, nil
+	}, func(resp *http.Response) error {
+		defer resp.Body.Close()
+		var r struct {
+			AccessToken string `json:"access_token"`
+			ExpiresIn   int64  `json:"expires_in"`
+		}
+		if err := decodeReply(resp, &r); err != nil {
+			if fe := failure.As(err); fe != nil && credentialCodes[fe.Code] {
+				fe.Kind = failure.Config // the secret holds the wrong AppID or AppSecret
+				if fe.Code == CodeInvalidToken {
+					fe.Message = "system error: WeChat rejected the app's AppID or AppSecret"
+				}
+			}
+			return err
+		}
+		if r.AccessToken == "" || r.ExpiresIn <= 0 {
+			return fmt.Errorf("%w: no access_token in the answer", ErrBadResponse)
+		}
+		token, expiresIn = r.AccessToken, time.Duration(r.ExpiresIn)*time.Second
+		return nil
+	})
+	return token, expiresIn, err
+}
+
 // maxReply bounds how much of a JSON answer is read.
 const maxReply = 64 << 10
 
-// classify turns a 200 answer of media/get into Media or an error. It takes
-// ownership of resp.Body: on success a binary Media holds it.
-func classify(resp *http.Response) (*Media, error) {
+// classifyMedia turns a 200 answer of media/get into Media or an error. It
+// takes ownership of resp.Body: on success a binary Media holds it.
+func classifyMedia(resp *http.Response) (*Media, error) {
 	br := bufio.NewReaderSize(resp.Body, 512)
 	head, _ := br.Peek(512)
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '{' {
@@ -225,13 +321,13 @@ func classify(resp *http.Response) (*Media, error) {
 		}
 		data, err := io.ReadAll(io.LimitReader(br, maxReply))
 		if err != nil {
-			return nil, fmt.Errorf("read media/get answer: %w: %w", errBroken, redactErr(err))
+			return nil, fmt.Errorf("read media/get answer: %w: %w", errBroken, err)
 		}
 		if err := json.Unmarshal(data, &r); err != nil {
 			return nil, fmt.Errorf("%w: malformed JSON from media/get", ErrBadResponse)
 		}
 		if r.ErrCode != 0 {
-			return nil, &Error{Code: r.ErrCode, Message: r.ErrMsg}
+			return nil, apiError(r.ErrCode, r.ErrMsg)
 		}
 		if r.VideoURL == nil || *r.VideoURL == "" {
 			return nil, fmt.Errorf("%w: JSON from media/get without video_url", ErrBadResponse)
@@ -267,11 +363,13 @@ func (t *timestamp) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decodeReply reads a JSON answer into v, returning *Error for errcode != 0.
+// decodeReply is the one check of every JSON answer: it reads it into v,
+// or returns WeChat's {"errcode","errmsg"} as a failure of the kind the
+// code blames.
 func decodeReply(resp *http.Response, v any) error {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if err != nil {
-		return fmt.Errorf("read answer: %w: %w", errBroken, redactErr(err))
+		return fmt.Errorf("read answer: %w: %w", errBroken, err)
 	}
 	var e struct {
 		ErrCode int    `json:"errcode"`
@@ -281,7 +379,7 @@ func decodeReply(resp *http.Response, v any) error {
 		return fmt.Errorf("%w: malformed JSON (%d bytes)", ErrBadResponse, len(data))
 	}
 	if e.ErrCode != 0 {
-		return &Error{Code: e.ErrCode, Message: e.ErrMsg}
+		return apiError(e.ErrCode, e.ErrMsg)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadResponse, err)
@@ -298,15 +396,28 @@ func (c *Client) endpoint(path string, q url.Values, token string) string {
 	return c.base + path + "?" + v.Encode()
 }
 
+// sendTracker notes whether a request was written whole: its body handed
+// to the connection to its last byte without a write error. WeChat may
+// then act on it even if no answer comes back.
+type sendTracker struct{ whole atomic.Bool }
+
+// trace arms t on req: net/http reports when it wrote the request.
+func (t *sendTracker) trace(req *http.Request) *http.Request {
+	t.whole.Store(false)
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) { t.whole.Store(info.Err == nil) },
+	}))
+}
+
 // multipartRequest builds a multipart/form-data request whose body is the
 // part header, the source's bytes and the closing boundary, read in turn: an
 // exact Content-Length, no chunked encoding, nothing buffered.
-func (c *Client) multipartRequest(ctx context.Context, path string, q url.Values, token string, b Body) (*http.Request, error) {
+func (c *Client) multipartRequest(ctx context.Context, path string, q url.Values, token string, b Body) (*http.Request, *sendTracker, error) {
 	if err := checkFilename(b.Filename); err != nil {
-		return nil, err
+		return nil, nil, failure.Wrap(failure.Internal, failure.CodeSystem, err, "system error")
 	}
 	if b.Size < 0 || b.Open == nil {
-		return nil, errors.New("upload body without size or source")
+		return nil, nil, failure.New(failure.Internal, failure.CodeSystem, "system error: upload body without size or source")
 	}
 	ct := b.ContentType
 	if ct == "" {
@@ -320,23 +431,23 @@ func (c *Client) multipartRequest(ctx context.Context, path string, q url.Values
 	open := func() (io.ReadCloser, error) {
 		src, err := b.Open(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("open upload source: %w", err)
+			return nil, err // the source's own failure (S3): classified there
 		}
 		return readCloser{io.MultiReader(strings.NewReader(head), src, strings.NewReader(tail)), src}, nil
 	}
 	body, err := open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(path, q, token), body)
 	if err != nil {
 		body.Close()
-		return nil, redactErr(err)
+		return nil, nil, err
 	}
 	req.ContentLength = int64(len(head)) + b.Size + int64(len(tail))
 	req.GetBody = open
 	req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
-	return req, nil
+	return req, &sendTracker{}, nil
 }
 
 func checkFilename(name string) error {
@@ -360,19 +471,30 @@ func newBoundary() string {
 // call runs one API call with the retry rules: a rejected token is reported
 // and the call retried once with a fresh one; busy (-1), 5xx and broken
 // connections are retried with jittered backoff while the context's
-// deadline allows. handle reads a 200 answer; it owns resp.Body only if it
-// returns nil (it may keep it open).
-func (c *Client) call(ctx context.Context, op string, build func(token string) (*http.Request, error), handle func(*http.Response) error) error {
+// deadline allows, but never a body that reached WeChat whole without an
+// answer. handle reads a 200 answer; it owns resp.Body only if it returns
+// nil (it may keep it open). Its errors are *failure.Error.
+func (c *Client) call(ctx context.Context, op string, build func(token string) (*http.Request, *sendTracker, error), handle func(*http.Response) error) error {
+	if c.baseErr != nil {
+		return c.baseErr
+	}
+	withToken := op != "stable_token"
 	tokenRetried := false
 	start := time.Now()
-	var last error
+	var last *failure.Error
 	for attempt := 1; ; attempt++ {
-		token, err := c.tokens.Token(ctx)
-		if err != nil {
-			return fmt.Errorf("wechat %s: access token: %w", op, err)
+		token := ""
+		if withToken {
+			if c.tokens == nil {
+				return failure.New(failure.Internal, failure.CodeSystem, "system error: no access-token source")
+			}
+			var err error
+			if token, err = c.tokens.Token(ctx); err != nil {
+				return classify(op+": access token", err, false)
+			}
 		}
 		tried := time.Now()
-		last = c.once(ctx, build, handle, token)
+		last = c.once(ctx, op, build, handle, token)
 		took := time.Since(tried)
 		if last == nil {
 			if c.log.Enabled(ctx, slog.LevelDebug) {
@@ -380,11 +502,12 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			}
 			return nil
 		}
-		var we *Error
-		if errors.As(last, &we) {
-			c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", we.Code, "errmsg", we.Message, "attempt", attempt)
+		var a *Answer
+		if errors.As(last, &a) {
+			// WeChat's own errmsg, for operators: it may name the egress IP (40164).
+			c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", a.Code, "errmsg", a.Message, "attempt", attempt)
 		}
-		if errors.As(last, &we) && we.TokenRejected() && !tokenRetried {
+		if withToken && tokenRejected(last) && !tokenRetried {
 			tokenRetried = true
 			c.tokens.Invalidate(ctx, token)
 			attempt-- // a token refresh is not a transient retry
@@ -402,52 +525,33 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return fmt.Errorf("wechat %s: %w", op, last)
+			return last
 		}
 	}
-	return fmt.Errorf("wechat %s: %w", op, last)
+	return last
 }
 
-func (c *Client) once(ctx context.Context, build func(string) (*http.Request, error), handle func(*http.Response) error, token string) error {
-	req, err := build(token)
+func (c *Client) once(ctx context.Context, op string, build func(string) (*http.Request, *sendTracker, error), handle func(*http.Response) error, token string) *failure.Error {
+	req, st, err := build(token)
 	if err != nil {
-		return redactErr(err) // a URL that does not parse is quoted whole, token included
+		return classify(op, err, false) // a URL that does not parse is quoted whole, token included: redacted there
 	}
+	if st != nil {
+		req = st.trace(req)
+	}
+	whole := func() bool { return st != nil && st.whole.Load() }
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return redactErr(err)
+		return classify(op, err, whole())
 	}
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxReply))
 		resp.Body.Close()
-		return &StatusError{StatusCode: resp.StatusCode}
+		return classify(op, &StatusError{StatusCode: resp.StatusCode}, false)
 	}
 	if err := handle(resp); err != nil {
 		resp.Body.Close()
-		return err
+		return classify(op, err, whole())
 	}
 	return nil
 }
-
-// transient reports whether a failed call may succeed if tried again.
-func transient(err error) bool {
-	var we *Error
-	if errors.As(err, &we) {
-		return we.Code == CodeBusy
-	}
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.StatusCode >= 500
-	}
-	if errors.Is(err, ErrBadResponse) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Op == "parse" {
-		return false // a malformed base URL: trying again will not mend it
-	}
-	return errors.As(err, &ue) || errors.Is(err, errBroken) // the connection broke: the source is re-opened
-}
-
-// errBroken marks an answer cut short.
-var errBroken = errors.New("connection broken")

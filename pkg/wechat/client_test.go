@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -32,7 +33,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: appID, AppSecret: appSecret})
-	tokens := token.New(token.Options{BaseURL: base, Credentials: token.StaticCredentials{AppID: appID, AppSecret: appSecret}})
+	tokens := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, appSecret)})
 	client := wechat.New(wechat.Options{BaseURL: base, Tokens: tokens, Backoff: 10 * time.Millisecond})
 	return &fixture{sim: sim, base: base, tokens: tokens, client: client}
 }
@@ -168,8 +169,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call(fx.client)
-			var we *wechat.Error
-			if !errors.As(err, &we) || we.Code != tt.wantCode {
+			if failure.As(err) == nil || failure.CodeOf(err) != tt.wantCode {
 				t.Fatalf("error = %v, want wechat errcode %d", err, tt.wantCode)
 			}
 		})
@@ -197,8 +197,7 @@ func TestGetExpiresAfterThreeDays(t *testing.T) {
 	fx.sim.Advance(72*time.Hour + time.Second)
 	fx.sim.ExpireTokens() // three days on, the cached token is long gone too
 	_, err = fx.client.Get(ctx, up.MediaID)
-	var we *wechat.Error
-	if !errors.As(err, &we) || we.Code != wechat.CodeInvalidMediaID {
+	if failure.As(err) == nil || failure.CodeOf(err) != wechat.CodeInvalidMediaID {
 		t.Fatalf("Get after 3 days = %v, want errcode 40007", err)
 	}
 }
@@ -217,7 +216,9 @@ func TestRetries(t *testing.T) {
 		{"OKFirstTry", wechatsim.Faults{}, false, 0, 1, 1, 1},
 		{"OKBusyOnce", wechatsim.Faults{Busy: 1}, false, 0, 2, 2, 1},
 		{"OK5xxOnce", wechatsim.Faults{ServerError: 1}, false, 0, 2, 2, 1},
-		{"OKDroppedMidBody", wechatsim.Faults{Drop: 1}, false, 0, 2, 2, 1},
+		// WeChat read the body, then the connection dropped: it may have
+		// stored the file, so the call is not sent again in process.
+		{"ErrDroppedAfterTheBodyWasSent", wechatsim.Faults{Drop: 1}, false, -1, 1, 1, 1},
 		{"OKTokenExpiredReopensBody", wechatsim.Faults{}, true, 0, 2, 2, 2},
 		{"ErrBusyEveryTime", wechatsim.Faults{Busy: 10}, false, -1, 3, 3, 1},
 		{"ErrQuotaNotRetried", wechatsim.Faults{Quota: 1}, false, 45009, 1, 1, 1},
@@ -244,8 +245,7 @@ func TestRetries(t *testing.T) {
 					t.Errorf("WeChat stored %d bytes, want the %d sent", len(got), len(data))
 				}
 			} else {
-				var we *wechat.Error
-				if !errors.As(err, &we) || we.Code != tt.wantCode {
+				if failure.As(err) == nil || failure.CodeOf(err) != tt.wantCode {
 					t.Fatalf("Upload error = %v, want errcode %d", err, tt.wantCode)
 				}
 			}
@@ -269,8 +269,7 @@ func TestMalformedAnswers(t *testing.T) {
 	// An error JSON labelled text/plain is still an error, not media.
 	fx.sim.SetFaults(wechatsim.Faults{WrongContentType: 1})
 	_, err = fx.client.Get(ctx, "no-such-media")
-	var we *wechat.Error
-	if !errors.As(err, &we) || we.Code != 40007 {
+	if failure.As(err) == nil || failure.CodeOf(err) != 40007 {
 		t.Errorf("error JSON as text/plain: error = %v, want errcode 40007", err)
 	}
 }
@@ -279,8 +278,7 @@ func TestIPNotAllowed(t *testing.T) {
 	fx := setup(t)
 	fx.sim.SetFaults(wechatsim.Faults{IPBlocked: true})
 	_, err := fx.client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
-	var we *wechat.Error
-	if !errors.As(err, &we) || we.Code != wechat.CodeIPNotAllowed {
+	if failure.As(err) == nil || failure.CodeOf(err) != wechat.CodeIPNotAllowed {
 		t.Fatalf("error = %v, want errcode 40164", err)
 	}
 }
@@ -380,7 +378,7 @@ func Example() {
 	sim, base, stop, _ := wechatsim.Start(wechatsim.Options{AppID: appID, AppSecret: appSecret})
 	defer stop()
 	_ = sim
-	tokens := token.New(token.Options{BaseURL: base, Credentials: token.StaticCredentials{AppID: appID, AppSecret: appSecret}})
+	tokens := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, appSecret)})
 	client := wechat.New(wechat.Options{BaseURL: base, Tokens: tokens})
 
 	up, err := client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 1024)))
@@ -410,17 +408,25 @@ func TestGetFilenameStar(t *testing.T) {
 	}
 }
 
-// A base URL that does not parse is refused at once, without the token.
-func TestMalformedBaseURLNeitherLeaksNorRetries(t *testing.T) {
+// A base URL that does not parse, or would send secrets in clear, is
+// refused at once, without asking for a token.
+func TestBadBaseURLRefusedBeforeAnyCall(t *testing.T) {
 	const secretToken = "ACCESS-TOKEN-IN-A-BAD-URL"
-	var calls atomic.Int32
-	c := wechat.New(wechat.Options{BaseURL: "https://api.weixin.qq.com\t", Tokens: countingToken{secretToken, &calls}, Backoff: time.Millisecond})
-	_, err := c.Get(context.Background(), "MEDIA")
-	if err == nil || strings.Contains(err.Error(), secretToken) {
-		t.Fatalf("error = %v, want one without the token", err)
+	for _, base := range []string{"https://api.weixin.qq.com\t", "http://api.weixin.qq.com", "ftp://api.weixin.qq.com", "https://api.weixin.qq.com?x=1"} {
+		var calls atomic.Int32
+		c := wechat.New(wechat.Options{BaseURL: base, Tokens: countingToken{secretToken, &calls}, Backoff: time.Millisecond})
+		_, err := c.Get(context.Background(), "MEDIA")
+		if failure.KindOf(err) != failure.Config || strings.Contains(err.Error(), secretToken) {
+			t.Errorf("base %q: error = %v, want a configuration failure without the token", base, err)
+		}
+		if n := calls.Load(); n != 0 {
+			t.Errorf("base %q: token asked %d times, want 0", base, n)
+		}
 	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("token asked %d times, want 1 (no retry of a malformed URL)", n)
+	for _, ok := range []string{"https://api.weixin.qq.com", "http://127.0.0.1:3001", "http://localhost:3001", "http://[::1]:3001"} {
+		if err := wechat.CheckBaseURL(ok); err != nil {
+			t.Errorf("CheckBaseURL(%q) = %v, want nil", ok, err)
+		}
 	}
 }
 

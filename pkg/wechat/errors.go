@@ -1,46 +1,100 @@
 package wechat
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
-// Errcodes the client acts on.
+// WeChat's errcodes the client and its callers act on.
 const (
 	CodeBusy           = -1    // system busy: retried
-	CodeInvalidToken   = 40001 // invalid credential: token re-fetched
+	CodeInvalidToken   = 40001 // invalid credential: token re-fetched (on stable_token: the AppSecret)
 	CodeInvalidAppID   = 40013
 	CodeBadToken       = 40014 // invalid access_token: token re-fetched
 	CodeInvalidMediaID = 40007
 	CodeTokenExpired   = 42001 // access_token expired: token re-fetched
 	CodeBadSecret      = 40125
 	CodeIPNotAllowed   = 40164
-	CodeQuota          = 45009
+	CodeQuota          = 45009 // the API's daily quota is spent
+	CodeMinuteQuota    = 45011 // the API's per-minute limit: passes within the minute
+	CodeUnauthorized   = 48001 // the account may not call this API
+	CodeMediaIDEmpty   = 41006 // media_id missing
 )
 
-// Error is an error answer from WeChat: {"errcode":N,"errmsg":"…"}.
-type Error struct {
+// kindOf says which system each errcode of a media call blames. Codes not
+// listed are the caller's (a parameter or a file WeChat refuses) when they
+// are 4xxxx, WeChat's own otherwise.
+var kindOf = map[int]failure.Kind{
+	CodeBusy:        failure.WeChat,
+	CodeMinuteQuota: failure.WeChat,
+	// A token rejected again right after a refresh: a race with WeChat's
+	// rollover, not a setting. It passes.
+	CodeInvalidToken: failure.WeChat,
+	CodeBadToken:     failure.WeChat,
+	CodeTokenExpired: failure.WeChat,
+
+	CodeInvalidAppID: failure.Config,
+	CodeBadSecret:    failure.Config,
+	CodeIPNotAllowed: failure.Config,
+	CodeQuota:        failure.Config,
+	CodeUnauthorized: failure.Config,
+	50001:            failure.Config, // user not authorized for this API
+	50002:            failure.Config, // user limited
+	61024:            failure.Config, // third-party platform: not authorized
+}
+
+// callerMessage replaces WeChat's errmsg where it carries what a caller
+// must not see, or tells an operator too little.
+var callerMessage = map[int]string{
+	// WeChat's message carries the function's egress IP: it goes to the log only.
+	CodeIPNotAllowed: "invalid ip: this deployment's egress IP is not in the WeChat account's IP allow-list; " +
+		"deploy with the template's SubnetIds and SecurityGroupIds (egress through a NAT gateway's fixed IP) and allow that IP in the WeChat console",
+	CodeInvalidAppID: "system error: WeChat rejected the AppID in the app's secret",
+	CodeBadSecret:    "system error: WeChat rejected the AppSecret in the app's secret",
+	CodeQuota:        "api freq out of limit: the account's daily quota for this API is spent",
+	CodeUnauthorized: "api unauthorized: the WeChat account may not call this API",
+}
+
+// apiError is WeChat's answer {"errcode":N,"errmsg":"…"} as a failure of
+// the kind the code blames; WeChat's own errmsg stays in the cause, for the log.
+func apiError(code int, errmsg string) *failure.Error {
+	k, ok := kindOf[code]
+	if !ok {
+		k = failure.WeChat
+		if code >= 40000 && code < 50000 {
+			k = failure.Caller
+		}
+	}
+	msg, ok := callerMessage[code]
+	if !ok {
+		msg = errmsg
+	}
+	return &failure.Error{Kind: k, Code: code, Message: msg, Err: &Answer{Code: code, Message: errmsg}}
+}
+
+// Answer is an error answer exactly as WeChat gave it.
+type Answer struct {
 	Code    int
 	Message string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("wechat errcode %d: %s", e.Code, e.Message) }
-
-// TokenRejected reports whether WeChat refused the access token itself.
-func (e *Error) TokenRejected() bool {
-	switch e.Code {
-	case CodeInvalidToken, CodeBadToken, CodeTokenExpired:
-		return true
-	}
-	return false
-}
+func (a *Answer) Error() string { return fmt.Sprintf("wechat errcode %d: %s", a.Code, a.Message) }
 
 // ErrBadResponse is wrapped by errors for answers that are not what the API
 // documents: malformed JSON, an unexpected HTTP status, a JSON answer without
 // the expected fields.
 var ErrBadResponse = errors.New("unexpected response from wechat")
+
+// ErrMaybeStored is wrapped by a failed upload whose body reached WeChat
+// whole but whose answer was lost, cut short, garbled or late: WeChat may
+// have stored the file. Such a call is not retried in process: only the
+// caller, who can count such attempts, may send it again.
+var ErrMaybeStored = errors.New("the file reached WeChat but its answer did not come back: WeChat may have stored it")
 
 // StatusError is a non-200 HTTP answer from WeChat.
 type StatusError struct {
@@ -52,6 +106,82 @@ func (e *StatusError) Error() string {
 }
 
 func (e *StatusError) Unwrap() error { return ErrBadResponse }
+
+// errBroken marks an answer cut short.
+var errBroken = errors.New("connection broken")
+
+// classify turns what one call to WeChat ended with into a failure of the
+// kind that says what mends it. sentWhole is true when a request body
+// reached WeChat in full.
+func classify(op string, err error, sentWhole bool) *failure.Error {
+	if fe := failure.As(err); fe != nil {
+		return fe // a reply check already classified it, or the token source did
+	}
+	err = fmt.Errorf("wechat %s: %w", op, redactErr(err))
+	var se *StatusError
+	var ue *url.Error
+	maybe := func(err error) error {
+		if sentWhole {
+			return fmt.Errorf("%w: %w", ErrMaybeStored, err)
+		}
+		return err
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: timed out waiting for WeChat")
+	case errors.Is(err, context.Canceled):
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: the request was cancelled while waiting for WeChat")
+	case errors.As(err, &se):
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, err, "system error: WeChat answered HTTP %d", se.StatusCode)
+	case errors.Is(err, ErrBadResponse):
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: unexpected answer from WeChat")
+	case errors.As(err, &ue) && ue.Op == "parse":
+		return failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the WeChat base URL is malformed")
+	case errors.As(err, &ue), errors.Is(err, errBroken):
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: the connection to WeChat failed")
+	}
+	return failure.Wrap(failure.Internal, failure.CodeSystem, err, "system error")
+}
+
+// transient reports whether a failed call may succeed if sent again at
+// once: WeChat busy, a 5xx, a broken connection, but never a body that may
+// already be stored.
+func transient(err *failure.Error) bool {
+	if err.Kind != failure.WeChat || errors.Is(err, ErrMaybeStored) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode >= 500
+	}
+	if errors.Is(err, ErrBadResponse) {
+		return false
+	}
+	switch err.Code {
+	case CodeBusy:
+		return true
+	case CodeMinuteQuota, CodeInvalidToken, CodeBadToken, CodeTokenExpired:
+		return false // later, not now
+	}
+	var ue *url.Error
+	return errors.As(err, &ue) || errors.Is(err, errBroken)
+}
+
+// tokenRejected reports whether WeChat refused the access token itself.
+func tokenRejected(err error) bool {
+	var a *Answer
+	if !errors.As(err, &a) {
+		return false
+	}
+	switch a.Code {
+	case CodeInvalidToken, CodeBadToken, CodeTokenExpired:
+		return true
+	}
+	return false
+}
 
 // Redact replaces the access_token and secret query parameters of a URL
 // string with "REDACTED".

@@ -1,0 +1,125 @@
+// Package failure names the ways wxmedia's work fails, by the system that
+// failed: the caller, the deployment's configuration, WeChat, S3, Secrets
+// Manager, a conflict with concurrent work, or wxmedia itself.
+//
+// Every adapter returns an *Error at its boundary (the WeChat client, the
+// bucket, the ledger, the credentials store), carrying the kind, the
+// errcode and message a caller may see, and the cause for the logs. The
+// edges decide from the kind alone, each in one table: package httpapi maps
+// it to an HTTP status and errcode, package s3event to "retry" or "done".
+// The package imports nothing of wxmedia's, so every package can use it.
+package failure
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the system a failure comes from, which says what mends it.
+type Kind uint8
+
+const (
+	// Internal is a fault of wxmedia itself: logged in full, answered
+	// "system error", retried.
+	Internal Kind = iota
+	// Caller is the request or the object at fault (a bad parameter, a
+	// file WeChat does not take, a key that is not allowed): it fails the
+	// same way until the caller changes it, so it is final.
+	Caller
+	// Config is the deployment at fault: the secret's content, an AppSecret
+	// or AppID WeChat rejects, an egress IP outside WeChat's allow-list, an
+	// API the account may not call, a quota spent, a missing bucket or a
+	// permission. An operator mends it; work is kept to be redriven.
+	Config
+	// WeChat is WeChat busy, failing, slow or answering nonsense: transient.
+	WeChat
+	// S3 is S3 failing, throttling or out of reach: transient.
+	S3
+	// SecretsManager is Secrets Manager failing or out of reach: transient.
+	SecretsManager
+	// Conflict is concurrent work on the same object: another request holds
+	// it, or the object changed while it was read. Try again shortly.
+	Conflict
+)
+
+var kindNames = [...]string{Internal: "internal", Caller: "caller", Config: "configuration",
+	WeChat: "wechat", S3: "s3", SecretsManager: "secretsmanager", Conflict: "conflict"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Kinds are all the kinds, for tables that must cover each.
+func Kinds() []Kind { return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict} }
+
+// CodeSystem is WeChat's errcode for a system error, answered for every
+// failure that is not the caller's.
+const CodeSystem = -1
+
+// Error is a failure of one kind. Code and Message are what a caller may be
+// told: WeChat's errcode and a message with no secret and no internal
+// detail. Err is the cause, for the operator's logs.
+type Error struct {
+	Kind    Kind
+	Code    int
+	Message string
+	Err     error
+}
+
+// Error is the message, then the cause: for logs, never for callers.
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Message
+	}
+	return e.Message + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New is a failure without a cause.
+func New(k Kind, code int, format string, args ...any) *Error {
+	return &Error{Kind: k, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap is a failure caused by err.
+func Wrap(k Kind, code int, err error, format string, args ...any) *Error {
+	return &Error{Kind: k, Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// As returns the outermost *Error in err's chain, or nil.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// KindOf is err's kind: Internal for an error no adapter classified.
+func KindOf(err error) Kind {
+	if e := As(err); e != nil {
+		return e.Kind
+	}
+	return Internal
+}
+
+// CodeOf is the errcode a caller is answered for err: CodeSystem for an
+// error no adapter classified.
+func CodeOf(err error) int {
+	if e := As(err); e != nil {
+		return e.Code
+	}
+	return CodeSystem
+}
+
+// MessageOf is what a caller is told of err: "system error" for an error
+// no adapter classified.
+func MessageOf(err error) string {
+	if e := As(err); e != nil && e.Message != "" {
+		return e.Message
+	}
+	return "system error"
+}

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/wechat"
+)
+
+// statusOfKind is the HTTP status each kind of failure is answered with.
+var statusOfKind = map[failure.Kind]int{
+	failure.Caller:         http.StatusBadRequest,
+	failure.Config:         http.StatusBadGateway,
+	failure.WeChat:         http.StatusBadGateway,
+	failure.S3:             http.StatusServiceUnavailable,
+	failure.SecretsManager: http.StatusServiceUnavailable,
+	failure.Conflict:       http.StatusConflict,
+	failure.Internal:       http.StatusInternalServerError,
+}
+
+// statusOfCode refines it for WeChat's errcodes that say more than their kind.
+var statusOfCode = map[int]int{
+	media.CodeFileType:        http.StatusUnsupportedMediaType,
+	media.CodeSize:            http.StatusRequestEntityTooLarge,
+	media.CodeImageSize:       http.StatusRequestEntityTooLarge,
+	media.CodeVoiceSize:       http.StatusRequestEntityTooLarge,
+	media.CodeVideoSize:       http.StatusRequestEntityTooLarge,
+	media.CodeThumbSize:       http.StatusRequestEntityTooLarge,
+	wechat.CodeInvalidMediaID: http.StatusNotFound,
+	wechat.CodeQuota:          http.StatusTooManyRequests,
+	wechat.CodeMinuteQuota:    http.StatusTooManyRequests,
+}
+
+// The route's own refusals, which carry their status.
+var (
+	errNoRoute       = errors.New("no such route")
+	errQueryTooLong  = errors.New("query string too long")
+	errNotMultipart  = errors.New("neither multipart nor JSON")
+	errBodyTooLarge  = errors.New("request body too large")
+	errOtherBucket   = errors.New("another bucket")
+	statusOfSentinel = []struct {
+		err    error
+		status int
+	}{
+		{context.DeadlineExceeded, http.StatusGatewayTimeout},
+		{errNoRoute, http.StatusNotFound},
+		{errQueryTooLong, http.StatusRequestURITooLong},
+		{errNotMultipart, http.StatusUnsupportedMediaType},
+		{errBodyTooLarge, http.StatusRequestEntityTooLarge},
+		{errOtherBucket, http.StatusForbidden},
+		{bucket.ErrNotFound, http.StatusNotFound},
+	}
+)
+
+// Status is the one table from a failure to the HTTP status it is
+// answered with: the route's own refusals and a deadline first, then
+// WeChat's errcodes that say more than their kind, then the kind.
+func Status(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	for _, s := range statusOfSentinel {
+		if errors.Is(err, s.err) {
+			return s.status
+		}
+	}
+	if s := statusOfCode[failure.CodeOf(err)]; s != 0 {
+		return s
+	}
+	return statusOfKind[failure.KindOf(err)]
+}
+
+// answer is WeChat's error shape.
+type answer struct {
+	Code    int    `json:"errcode"`
+	Message string `json:"errmsg"`
+}
+
+// WriteError answers err as WeChat answers errors, {"errcode","errmsg"},
+// with its status: the one place an error becomes an answer.
+func WriteError(w http.ResponseWriter, err error) {
+	writeJSON(w, Status(err), answer{Code: failure.CodeOf(err), Message: failure.MessageOf(err)})
+}
+
+// writeJSON answers v as JSON, with < > & left as they are.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// TooLarge is the refusal of a request body over limit bytes; n is its
+// size, or -1 if it came without a Content-Length.
+func TooLarge(n, limit int64) error {
+	size := "the request body"
+	if n >= 0 {
+		size = fmt.Sprintf("the request body of %d bytes", n)
+	}
+	return failure.Wrap(failure.Caller, media.CodeSize, errBodyTooLarge,
+		"%s is over this deployment's %d-byte limit (API Gateway and Lambda carry no more); put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", size, limit)
+}

@@ -1,0 +1,149 @@
+package transfer
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/media"
+)
+
+// The trigger prefixes: a put under them is sent to WeChat.
+const (
+	UploadPrefix    = "upload/"    // upload/<image|voice|video|thumb>/<name>
+	UploadImgPrefix = "uploadimg/" // uploadimg/<name>
+)
+
+// TriggerPrefixes are the prefixes whose puts fire the S3 trigger.
+var TriggerPrefixes = []string{UploadPrefix, UploadImgPrefix}
+
+// reserved are prefixes the service writes and nobody may name as a source.
+var reserved = []string{ledger.ResultsPrefix, MediaPrefix, ledger.ClaimsPrefix}
+
+// CodeInvalidParam is WeChat's errcode for an invalid parameter.
+const CodeInvalidParam = 40035
+
+// ErrNotTrigger is a key under no trigger prefix (or a folder marker):
+// nothing to do for it.
+var ErrNotTrigger = errors.New("not under a trigger prefix")
+
+// TriggerWork is the work a key under a trigger prefix asks for, parsed
+// exactly: upload/<image|voice|video|thumb>/<name> or uploadimg/<name>.
+// A key under no trigger prefix, or a folder marker (ending in "/"), wraps
+// ErrNotTrigger. Any other key under upload/ or uploadimg/ is the caller's
+// failure, saying why: it is recorded as the object's result, and never
+// sent to another API.
+func TriggerWork(key, etag string) (ledger.Work, error) {
+	w := ledger.Work{Key: key, ETag: etag, Trigger: true}
+	switch {
+	case strings.HasSuffix(key, "/"):
+		return w, ErrNotTrigger
+	case strings.HasPrefix(key, UploadImgPrefix):
+		w.API = ledger.APIUploadImg
+		return w, nil
+	case strings.HasPrefix(key, UploadPrefix):
+		w.API = ledger.APIUpload
+		typ, name, ok := strings.Cut(strings.TrimPrefix(key, UploadPrefix), "/")
+		t, err := media.ParseType(typ)
+		if !ok || name == "" || err != nil || t == media.ArticleImage {
+			return w, failure.New(failure.Caller, CodeInvalidParam,
+				"invalid key: objects under upload/ go to upload/<image|voice|video|thumb>/<name>, article images under uploadimg/")
+		}
+		w.Type = string(t)
+		return w, nil
+	}
+	return w, ErrNotTrigger
+}
+
+// workFor is the work of a {"key"} request: the object's trigger work
+// when it asks the same, so the two share one claim and one result.
+func workFor(t media.Type, key, etag string) ledger.Work {
+	w := ledger.Work{Key: key, ETag: etag, API: ledger.APIUpload, Type: string(t)}
+	if t == media.ArticleImage {
+		w.API, w.Type = ledger.APIUploadImg, ""
+	}
+	if tw, err := TriggerWork(key, etag); err == nil && tw.API == w.API && tw.Type == w.Type {
+		w.Trigger = true
+	}
+	return w
+}
+
+// KeyPolicy says which keys a {"key"} request may name.
+type KeyPolicy struct {
+	allowed []string // each ending in "/"
+}
+
+// NewKeyPolicy allows the trigger prefixes and extra, each matched on a
+// "/" boundary ("samples" allows samples/…, not samples-x/…). Prefixes
+// under results/, media/ or claims/ are never allowed.
+func NewKeyPolicy(extra []string) KeyPolicy {
+	p := KeyPolicy{allowed: append([]string(nil), TriggerPrefixes...)}
+	for _, e := range extra {
+		e = strings.Trim(strings.TrimSpace(e), "/")
+		if e != "" && !isReserved(e+"/") {
+			p.allowed = append(p.allowed, e+"/")
+		}
+	}
+	return p
+}
+
+// CheckPrefix refuses an allowed prefix that would expose what the service
+// writes: for the configuration to name it.
+func CheckPrefix(prefix string) error {
+	if p := strings.Trim(strings.TrimSpace(prefix), "/") + "/"; isReserved(p) || p == "/" {
+		return errors.New("prefix " + prefix + " names what the service writes (results/, media/, claims/) or the whole bucket")
+	}
+	return nil
+}
+
+// isReserved reports whether prefix p overlaps what the service writes.
+func isReserved(p string) bool {
+	for _, r := range reserved {
+		if strings.HasPrefix(p, r) || strings.HasPrefix(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func refuseKey(msg string) error { return failure.New(failure.Caller, CodeInvalidParam, "%s", msg) }
+
+// Check refuses keys a {"key"} request may not name: empty, not an S3 key,
+// another bucket, absolute, with "." or ".." segments, under results/,
+// media/ or claims/, or outside the allowed prefixes. It calls nothing: a
+// refused key costs no S3 read. Refusals do not list the configuration.
+func (p KeyPolicy) Check(key string) error {
+	switch {
+	case key == "":
+		return refuseKey("key is empty")
+	case len(key) > 1024 || !utf8.ValidString(key):
+		return refuseKey("key is not a valid S3 key")
+	case strings.HasPrefix(key, "s3://"), strings.HasPrefix(key, "arn:"):
+		return refuseKey("key must name an object of the media bucket, not a bucket or ARN")
+	case strings.HasPrefix(key, "/"):
+		return refuseKey("key must be relative to the media bucket, not absolute")
+	case strings.ContainsAny(key, "\x00\r\n"):
+		return refuseKey("key has control characters")
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == ".." || seg == "." {
+			return refuseKey("key must not contain . or .. segments")
+		}
+	}
+	for _, r := range reserved {
+		if strings.HasPrefix(key, r) {
+			return refuseKey("key names what the service writes, not a source")
+		}
+	}
+	for _, a := range p.allowed {
+		if strings.HasPrefix(key, a) {
+			return nil
+		}
+	}
+	return refuseKey("key is outside the prefixes this deployment may read")
+}
+
+// CheckKey is the key policy's Check.
+func (s *Service) CheckKey(key string) error { return s.keys.Check(key) }

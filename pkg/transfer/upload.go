@@ -1,0 +1,310 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/wechat"
+)
+
+// What became of an object that has no outcome to record: both are the
+// caller's (final), and s3event tells them apart to report them skipped.
+var (
+	// ErrGone is an object deleted before its event was handled.
+	ErrGone = errors.New("the object is gone")
+	// ErrSuperseded is an object version replaced by a newer one, whose own
+	// event records the object's result.
+	ErrSuperseded = errors.New("the object was replaced by a newer version")
+)
+
+func skipped(err error, msg string) error {
+	return failure.Wrap(failure.Caller, CodeInvalidParam, err, "%s", msg)
+}
+
+// UploadObject sends the object at key, version etag (as the S3 event
+// names it; "" to ask S3), to the API its trigger prefix names, and
+// records the outcome at results/<key>.json, success or failure. A valid
+// success recorded for the same version is answered again instead: S3
+// delivers events at least once, and WeChat's quota is finite.
+func (s *Service) UploadObject(ctx context.Context, key, etag string) (Result, error) {
+	w, err := TriggerWork(key, bucket.QuoteETag(etag))
+	if errors.Is(err, ErrNotTrigger) {
+		return Result{Key: key}, skipped(err, "not under a trigger prefix")
+	}
+	if err != nil {
+		// A key under a trigger prefix that asks for nothing valid: its
+		// result says why.
+		if w.ETag == "" {
+			obj, serr := s.bucket.Stat(ctx, key)
+			if serr != nil {
+				return Result{Key: key}, s.statFailed(serr, true)
+			}
+			w.ETag = obj.ETag
+		}
+		seen, rerr := s.ledger.Read(ctx, w)
+		if rerr != nil {
+			return Result{Key: key}, rerr
+		}
+		r, _, err := s.record(ctx, w, seen, Result{}, err, true)
+		return r, err
+	}
+	return s.upload(ctx, w, true)
+}
+
+// UploadKey is the {"key"} request's upload of the object at key as type t
+// (media.ArticleImage for uploadimg). It shares the ledger with S3 events:
+// the same object asked the same way by both costs one upload, and a
+// valid recorded success is answered again.
+func (s *Service) UploadKey(ctx context.Context, t media.Type, key string) (Result, error) {
+	if err := s.keys.Check(key); err != nil {
+		return Result{}, err
+	}
+	return s.upload(ctx, workFor(t, key, ""), false)
+}
+
+func (s *Service) statFailed(err error, event bool) error {
+	if errors.Is(err, bucket.ErrNotFound) && event {
+		return skipped(errors.Join(ErrGone, err), "the object is gone")
+	}
+	return err
+}
+
+// upload does w under the ledger's rules (see package ledger).
+func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result, error) {
+	if w.ETag == "" {
+		obj, err := s.bucket.Stat(ctx, w.Key)
+		if err != nil {
+			return Result{Key: w.Key}, s.statFailed(err, event)
+		}
+		w.ETag = obj.ETag
+	}
+	base := Result{Key: w.Key, ETag: w.ETag}
+	seen, err := s.ledger.Read(ctx, w)
+	if err != nil {
+		return base, err // unsure what is recorded: nothing is, and nothing is uploaded
+	}
+	if r, ok := s.reusable(w, seen); ok {
+		s.log.InfoContext(ctx, "reused recorded result", "key", w.Key, "api", w.API, "media_type", w.Type, "errcode", r.ErrCode)
+		return answer(r)
+	}
+	claim, err := s.ledger.Claim(ctx, w, seen)
+	if err != nil {
+		return base, err
+	}
+	if claim.TookOver {
+		// The claim was another delivery's: it may have recorded since.
+		if seen, err = s.ledger.Read(ctx, w); err != nil {
+			s.release(ctx, claim, 0)
+			return base, err
+		}
+		if r, ok := s.reusable(w, seen); ok {
+			return answer(r)
+		}
+	}
+	if claim.Unconfirmed >= ledger.MaxUnconfirmed {
+		err := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version; "+
+			"it is not sent again (its result file says so: delete it, or put the object again, to retry)", claim.Unconfirmed)
+		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
+	}
+
+	// The object's version is pinned (If-Match): the format comes from its
+	// first bytes, read from the stream that then serves the first attempt;
+	// a retry opens it again.
+	src, obj, err := s.bucket.Open(ctx, w.Key, w.ETag)
+	switch {
+	case errors.Is(err, bucket.ErrChanged) && event:
+		s.release(ctx, claim, 0)
+		return base, skipped(errors.Join(ErrSuperseded, err), "the object was replaced by a newer version")
+	case errors.Is(err, bucket.ErrNotFound):
+		s.release(ctx, claim, 0)
+		return base, s.statFailed(err, event)
+	case errors.Is(err, bucket.ErrChanged):
+		s.release(ctx, claim, 0)
+		return base, err // the caller's version changed mid-request: a conflict, try again
+	case err != nil:
+		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
+	}
+	first := &primed{}
+	defer first.close()
+	head := make([]byte, min(obj.Size, media.SniffLen))
+	if _, err := io.ReadFull(src, head); err != nil {
+		src.Close()
+		return s.finish(ctx, claim, event, seen, Result{}, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), w.Key, err), 0)
+	}
+	first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
+	f := media.Detect(head)
+	t := media.Type(w.Type)
+	if w.API == ledger.APIUploadImg {
+		t = media.ArticleImage
+	}
+	if err := s.rules.Check(t, f, obj.Size); err != nil {
+		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
+	}
+	body := wechat.Body{Filename: f.Filename(), ContentType: f.ContentType(), Size: obj.Size,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			if rc := first.take(); rc != nil {
+				return rc, nil
+			}
+			rc, _, err := s.bucket.Open(ctx, w.Key, w.ETag)
+			return rc, err
+		}}
+	r, err := s.send(ctx, t, body)
+	unconfirmed := 0
+	if errors.Is(err, wechat.ErrMaybeStored) {
+		unconfirmed = 1
+	}
+	return s.finish(ctx, claim, event, seen, r, err, unconfirmed)
+}
+
+// recordTimeout bounds writing an outcome once the request's own time is
+// up; releaseTimeout bounds giving the claim up. Both fit in the time kept
+// back from the Lambda deadline (invocation.Reserve).
+const (
+	recordTimeout  = 1200 * time.Millisecond
+	releaseTimeout = 500 * time.Millisecond
+)
+
+// finish records the outcome of claimed work and, unless it is a
+// success, releases the claim so that a retry takes it over at once.
+// unconfirmed counts this attempt's upload if it may have reached WeChat
+// without an answer.
+func (s *Service) finish(ctx context.Context, c *ledger.Claim, event bool, seen ledger.Entry, r Result, err error, unconfirmed int) (Result, error) {
+	out, recorded, rerr := s.record(ctx, c.Work, seen, r, err, event)
+	if err != nil || !recorded {
+		if err == nil && !recorded {
+			unconfirmed++ // uploaded, but nothing says so: the next one is the extra upload
+		}
+		s.release(ctx, c, unconfirmed)
+	}
+	return out, rerr
+}
+
+// record writes w's outcome, r or err. The answer is what stands: r, the
+// result that stood instead, or err. If the outcome cannot be written, an
+// event's answer says so, so that it is retried and not lost; a {"key"}
+// caller gets its media_id all the same (the record only serves reuse).
+func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, r Result, err error, event bool) (_ Result, recorded bool, _ error) {
+	r.Key, r.ETag = w.Key, w.ETag
+	if err != nil {
+		r = Result{Key: w.Key, ETag: w.ETag, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.KindOf(err) == failure.Caller}
+	}
+	// The time kept back from the Lambda deadline pays for this write, so a
+	// request that ran out of time still records its failure.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	out, outcome, werr := s.ledger.Record(wctx, w, seen, r)
+	switch {
+	case werr != nil && err != nil:
+		return r, false, errors.Join(werr, err) // not recorded comes first: the work is retried
+	case werr != nil && (!event || failure.KindOf(werr) == failure.Conflict):
+		// The caller has its answer: a {"key"} request, or an event whose
+		// slot others keep writing (they settle it).
+		s.log.WarnContext(ctx, "uploaded, but the result was not recorded", "key", w.Key, "error", werr.Error())
+		return r, false, nil
+	case werr != nil:
+		return r, false, werr
+	case outcome == ledger.Kept:
+		s.log.InfoContext(ctx, "a result of the same work stands", "key", w.Key, "outcome_errcode", r.ErrCode)
+		return out, true, nil // a valid success stands over this failure, or over a second success
+	case outcome == ledger.Superseded:
+		s.log.InfoContext(ctx, "not recorded: the object has a newer version", "key", w.Key, "etag", w.ETag)
+	}
+	return r, true, err
+}
+
+func (s *Service) release(ctx context.Context, c *ledger.Claim, unconfirmed int) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	s.ledger.Release(rctx, c, unconfirmed)
+}
+
+// reusable reports whether seen answers w: a success of the same object
+// version that WeChat still honours for a while, or its final refusal.
+func (s *Service) reusable(w ledger.Work, seen ledger.Entry) (Result, bool) {
+	r := seen.Result
+	if !seen.Found() || !r.Of(w) {
+		return Result{}, false
+	}
+	if r.Final && !r.Success() {
+		return r, true
+	}
+	if !r.Success() {
+		return Result{}, false
+	}
+	if w.API == ledger.APIUploadImg {
+		return r, r.URL != "" // article image URLs are permanent
+	}
+	return r, r.MediaID != "" && s.now().Add(s.reuseMargin).Before(time.Unix(r.ExpiresAt, 0))
+}
+
+// answer is a recorded result as an answer: a success, or its refusal.
+func answer(r Result) (Result, error) {
+	if r.Success() {
+		return r, nil
+	}
+	return r, failure.New(failure.Caller, r.ErrCode, "%s", r.ErrMsg)
+}
+
+// primed holds a stream already open for the first attempt of an upload.
+type primed struct {
+	mu sync.Mutex
+	rc io.ReadCloser
+}
+
+// take hands the stream over, once.
+func (p *primed) take() io.ReadCloser {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rc := p.rc
+	p.rc = nil
+	return rc
+}
+
+// close closes the stream if no attempt took it.
+func (p *primed) close() {
+	if rc := p.take(); rc != nil {
+		rc.Close()
+	}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// UploadBytes sends a file given in a request as type t. Its format is
+// detected from its content; the caller's file name plays no part.
+func (s *Service) UploadBytes(ctx context.Context, t media.Type, data []byte) (Result, error) {
+	f := media.Detect(data)
+	if err := s.rules.Check(t, f, int64(len(data))); err != nil {
+		return Result{}, err
+	}
+	return s.send(ctx, t, wechat.BytesBody(f.Filename(), f.ContentType(), data))
+}
+
+func (s *Service) send(ctx context.Context, t media.Type, body wechat.Body) (Result, error) {
+	start := s.now()
+	if t == media.ArticleImage {
+		url, err := s.wx.UploadImg(ctx, body)
+		if err != nil {
+			return Result{}, err
+		}
+		s.log.InfoContext(ctx, "uploaded article image", "bytes", body.Size, "ms", s.now().Sub(start).Milliseconds())
+		return Result{URL: url}, nil
+	}
+	up, err := s.wx.Upload(ctx, string(t), body)
+	if err != nil {
+		return Result{}, err
+	}
+	s.log.InfoContext(ctx, "uploaded temporary media", "media_type", t, "bytes", body.Size, "media_id", up.MediaID, "ms", s.now().Sub(start).Milliseconds())
+	return Result{Type: string(t), MediaID: up.MediaID, CreatedAt: up.CreatedAt.Unix(), ExpiresAt: up.ExpiresAt().Unix()}, nil
+}
