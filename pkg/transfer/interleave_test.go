@@ -1,0 +1,446 @@
+package transfer_test
+
+// The ledger's promises, checked under every interleaving: two or more
+// workers (S3 deliveries, {"key"} requests, a new version of the object)
+// are driven step by step (each S3 request and each WeChat upload is a
+// step) through every order their steps can take, against an in-memory
+// S3 that answers conditional requests as S3 does. After each schedule,
+// Lambda's retries and later redeliveries run to the end, then:
+//
+//   - the object's result is a success of its current version, naming an
+//     upload of that version's bytes;
+//   - the current version reached WeChat once, or twice when a worker
+//     crashed or an answer was lost after WeChat stored the file (the one
+//     allowed extra upload), never more;
+//   - an older version's result never stands.
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wxmedia/wxmedia/internal/mems3"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
+	"github.com/wxmedia/wxmedia/pkg/wechat"
+)
+
+// schedule drives workers one step at a time in the order its choices say.
+type schedule struct {
+	prefix  []int // choices to follow; then the first option
+	taken   []int
+	widths  []int
+	arrive  chan *arrival
+	done    chan int
+	crashAt map[int]int // worker -> the step it crashes at
+	steps   map[int]int
+	trace   []string
+	// lostUploads counts workers that crashed after their upload reached
+	// WeChat: each may cost the one extra upload.
+	lostUploads int
+	uploaded    map[int]bool
+}
+
+type arrival struct {
+	worker int
+	what   string
+	grant  chan bool // false: crash here
+}
+
+type workerKey struct{}
+
+// crashed unwinds a worker that crashes: nothing more it would do happens.
+type crashed struct{}
+
+// gate is where a worker waits for its turn; outside a schedule it passes.
+func (s *schedule) gate(ctx context.Context, what string) {
+	w, ok := ctx.Value(workerKey{}).(int)
+	if !ok || s == nil {
+		return
+	}
+	a := &arrival{worker: w, what: what, grant: make(chan bool)}
+	s.arrive <- a
+	if !<-a.grant {
+		panic(crashed{})
+	}
+}
+
+func (s *schedule) choose(n int) int {
+	if n == 1 {
+		return 0
+	}
+	c := 0
+	if i := len(s.taken); i < len(s.prefix) {
+		c = s.prefix[i]
+	}
+	s.taken = append(s.taken, c)
+	s.widths = append(s.widths, n)
+	return c
+}
+
+// run starts each worker with its id in its context and lets them take
+// steps, one at a time, until all are done.
+func (s *schedule) run(workers []func(ctx context.Context)) {
+	s.arrive, s.done = make(chan *arrival), make(chan int)
+	s.steps, s.uploaded = map[int]int{}, map[int]bool{}
+	for i, w := range workers {
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					if _, ok := p.(crashed); !ok {
+						panic(p)
+					}
+				}
+				s.done <- i
+			}()
+			w(context.WithValue(context.Background(), workerKey{}, i))
+		}()
+	}
+	live := len(workers)
+	pending := map[int]*arrival{}
+	for live > 0 {
+		for len(pending) < live {
+			select {
+			case a := <-s.arrive:
+				pending[a.worker] = a
+			case <-s.done:
+				live--
+			}
+		}
+		if live == 0 {
+			break
+		}
+		ids := make([]int, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, id)
+		}
+		sort.Ints(ids)
+		a := pending[ids[s.choose(len(ids))]]
+		delete(pending, a.worker)
+		at, crash := s.crashAt[a.worker]
+		crash = crash && at == s.steps[a.worker]
+		s.steps[a.worker]++
+		s.trace = append(s.trace, fmt.Sprintf("w%d:%s%s", a.worker, a.what, map[bool]string{true: "(crash)"}[crash]))
+		switch {
+		case crash && s.uploaded[a.worker]:
+			s.lostUploads++
+		case !crash && a.what == "upload":
+			s.uploaded[a.worker] = true
+		}
+		a.grant <- !crash
+	}
+}
+
+// next is the prefix of the next schedule in depth-first order, or false
+// when every schedule has run.
+func (s *schedule) next() ([]int, bool) {
+	for i := len(s.taken) - 1; i >= 0; i-- {
+		if s.taken[i]+1 < s.widths[i] {
+			return append(append([]int(nil), s.taken[:i]...), s.taken[i]+1), true
+		}
+	}
+	return nil, false
+}
+
+// stepWeChat keeps what was uploaded, by content, and can lose the answer
+// of the first uploads after storing them.
+type stepWeChat struct {
+	s *schedule
+
+	mu      sync.Mutex
+	stored  map[string][]byte // media_id -> bytes
+	byHash  map[[32]byte]int  // uploads per content
+	lose    int               // answers to lose after storing
+	created time.Time
+}
+
+var _ transfer.WeChat = (*stepWeChat)(nil)
+
+func (f *stepWeChat) Upload(ctx context.Context, typ string, b wechat.Body) (wechat.Uploaded, error) {
+	f.s.gate(ctx, "upload")
+	rc, err := b.Open(ctx)
+	if err != nil {
+		return wechat.Uploaded{}, err
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return wechat.Uploaded{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("M%d", len(f.stored)+1)
+	f.stored[id] = data
+	f.byHash[sha256.Sum256(data)]++
+	if f.lose > 0 {
+		f.lose--
+		return wechat.Uploaded{}, failure.Wrap(failure.WeChat, failure.CodeSystem, wechat.ErrMaybeStored, "system error: the connection to WeChat failed")
+	}
+	return wechat.Uploaded{Type: typ, MediaID: id, CreatedAt: f.created}, nil
+}
+
+func (f *stepWeChat) UploadImg(context.Context, wechat.Body) (string, error) {
+	return "", errors.New("not in this test")
+}
+
+func (f *stepWeChat) Get(context.Context, string) (*wechat.Media, error) {
+	return nil, errors.New("not in this test")
+}
+
+func (f *stepWeChat) uploads(data []byte) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byHash[sha256.Sum256(data)]
+}
+
+// world is one run's S3, WeChat, clock and service.
+type world struct {
+	s3    *mems3.Bucket
+	wx    *stepWeChat
+	svc   *transfer.Service
+	clock *time.Time
+	mu    sync.Mutex
+}
+
+const (
+	objKey   = "upload/image/photo.jpg"
+	claimTTL = 2 * time.Minute
+)
+
+func newWorld(s *schedule) *world {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	w := &world{s3: mems3.New(), clock: &now}
+	w.wx = &stepWeChat{s: s, stored: map[string][]byte{}, byHash: map[[32]byte]int{}, created: now}
+	w.s3.Before = func(ctx context.Context, op mems3.Op, key string) { s.gate(ctx, string(op)+" "+key) }
+	w.svc = transfer.New(transfer.Options{
+		Bucket:   bucket.New(w.s3, bucket.Options{Name: "b"}),
+		WeChat:   w.wx,
+		Now:      w.now,
+		Logger:   slog.New(slog.DiscardHandler),
+		ClaimTTL: claimTTL,
+	})
+	return w
+}
+
+func (w *world) now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return *w.clock
+}
+
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	*w.clock = w.clock.Add(d)
+	w.mu.Unlock()
+}
+
+// deliver is one S3 delivery of the event for the version etag names.
+func (w *world) deliver(etag string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := w.svc.UploadObject(ctx, objKey, etag)
+		return err
+	}
+}
+
+// ask is one {"key"} request for the same work.
+func (w *world) ask(ctx context.Context) error {
+	_, err := w.svc.UploadKey(ctx, media.Image, objKey)
+	return err
+}
+
+// retryUntilDone runs f as Lambda retries an asynchronous event (twice),
+// then as a later redelivery would, until it ends without an error that
+// asks for a retry.
+func retryUntilDone(f func(ctx context.Context) error) error {
+	var err error
+	for range 4 {
+		if err = f(context.Background()); err == nil || failure.KindOf(err) == failure.Caller {
+			return nil
+		}
+	}
+	return err
+}
+
+// scenario is a set of workers and what may happen around them.
+type scenario struct {
+	name string
+	// workers start together; each may return an error.
+	workers func(w *world, v1 string) []func(ctx context.Context) error
+	// deliveries are what Lambda retries and redelivers after the run.
+	deliveries func(w *world, v1 string) []func(ctx context.Context) error
+	crash      map[int]int // worker -> step to crash at
+	lose       int         // WeChat answers lost after storing
+	conflicts  int         // conditional writes answered 409 first
+	newVersion bool        // a worker puts v2 of the object, then delivers its event
+	staleClaim bool        // an earlier delivery claimed the work and stopped, a claim TTL ago
+}
+
+var v1Data, v2Data = media.Sample(media.JPEG, 3000), media.Sample(media.JPEG, 4000)
+
+// check runs one schedule of sc and checks the promises.
+func (sc scenario) check(t *testing.T, s *schedule) {
+	t.Helper()
+	w := newWorld(s)
+	w.wx.lose = sc.lose
+	v1 := w.s3.Set(objKey, v1Data)
+	if sc.staleClaim {
+		l := ledger.New(bucket.New(w.s3, bucket.Options{Name: "b"}), ledger.Options{Now: w.now, ClaimTTL: claimTTL})
+		work := ledger.Work{Key: objKey, ETag: v1, API: ledger.APIUpload, Type: "image", Trigger: true}
+		if _, err := l.Claim(context.Background(), work, ledger.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+		w.advance(claimTTL + time.Second)
+	}
+	if sc.conflicts > 0 {
+		left := sc.conflicts
+		var mu sync.Mutex
+		w.s3.Fail = func(op mems3.Op, key string, conditional bool) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if op == mems3.Put && conditional && left > 0 {
+				left--
+				return mems3.Conflict()
+			}
+			return nil
+		}
+	}
+	var workers []func(ctx context.Context)
+	for _, f := range sc.workers(w, v1) {
+		workers = append(workers, func(ctx context.Context) { f(ctx) })
+	}
+	v2 := ""
+	if sc.newVersion {
+		sum := md5.Sum(v2Data)
+		v2 = `"` + hex.EncodeToString(sum[:]) + `"`
+		workers = append(workers, func(ctx context.Context) {
+			s.gate(ctx, "put v2")
+			w.s3.Set(objKey, v2Data)
+			w.deliver(v2)(ctx)
+		})
+	}
+	s.crashAt = sc.crash
+	s.run(workers)
+
+	// Lambda's retries and redeliveries, after the claim TTL.
+	w.advance(claimTTL + time.Second)
+	w.s3.Fail = nil
+	for _, f := range sc.deliveries(w, v1) {
+		if err := retryUntilDone(f); err != nil {
+			t.Fatalf("schedule %v: a delivery never ended: %v", s.trace, err)
+		}
+	}
+	current, currentData := v1, v1Data
+	if sc.newVersion {
+		if err := retryUntilDone(w.deliver(v2)); err != nil {
+			t.Fatalf("schedule %v: v2's delivery never ended: %v", s.trace, err)
+		}
+		current, currentData = v2, v2Data
+	}
+
+	data, _, ok := w.s3.Object("results/" + objKey + ".json")
+	if !ok {
+		t.Fatalf("schedule %v: no result", s.trace)
+	}
+	var r ledger.Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	stored, ok := w.wx.stored[r.MediaID]
+	if r.ETag != current || !ok || !bytes.Equal(stored, currentData) {
+		t.Fatalf("schedule %v: result %+v is not a success of the current version %s", s.trace, r, current)
+	}
+	allowed := 1 + min(1, s.lostUploads+sc.lose) // the one documented extra upload
+	if n := w.wx.uploads(currentData); n > allowed {
+		t.Fatalf("schedule %v: the current version reached WeChat %d times, want at most %d", s.trace, n, allowed)
+	}
+	if sc.newVersion && w.wx.uploads(v1Data) > allowed {
+		t.Fatalf("schedule %v: the old version reached WeChat %d times", s.trace, w.wx.uploads(v1Data))
+	}
+}
+
+// explore runs sc under every schedule.
+func explore(t *testing.T, sc scenario) int {
+	t.Helper()
+	var prefix []int
+	for runs := 1; ; runs++ {
+		s := &schedule{prefix: prefix}
+		sc.check(t, s)
+		var more bool
+		if prefix, more = s.next(); !more {
+			return runs
+		}
+	}
+}
+
+func TestLedgerUnderEveryInterleaving(t *testing.T) {
+	twoDeliveries := func(w *world, v1 string) []func(ctx context.Context) error {
+		return []func(ctx context.Context) error{w.deliver(v1), w.deliver(v1)}
+	}
+	deliveryAndRequest := func(w *world, v1 string) []func(ctx context.Context) error {
+		return []func(ctx context.Context) error{w.deliver(v1), w.ask}
+	}
+	oneDelivery := func(w *world, v1 string) []func(ctx context.Context) error {
+		return []func(ctx context.Context) error{w.deliver(v1)}
+	}
+	scenarios := []scenario{
+		{name: "TwoDeliveries", workers: twoDeliveries, deliveries: twoDeliveries},
+		{name: "DeliveryAndKeyRequest", workers: deliveryAndRequest, deliveries: deliveryAndRequest},
+		{name: "NewVersionMidway", workers: oneDelivery, deliveries: oneDelivery, newVersion: true},
+		{name: "DeliveryWithoutETagAndNewVersion", workers: func(w *world, v1 string) []func(ctx context.Context) error {
+			return []func(ctx context.Context) error{w.deliver("")}
+		}, deliveries: oneDelivery, newVersion: true},
+		{name: "ConditionalConflicts", workers: twoDeliveries, deliveries: twoDeliveries, conflicts: 2},
+		{name: "AnswerLostOnce", workers: twoDeliveries, deliveries: twoDeliveries, lose: 1},
+		{name: "StaleClaimFoundByTwo", workers: twoDeliveries, deliveries: twoDeliveries, staleClaim: true},
+		{name: "StaleClaimFoundByDeliveryAndRequest", workers: deliveryAndRequest, deliveries: deliveryAndRequest, staleClaim: true},
+	}
+	for step := range 6 {
+		scenarios = append(scenarios, scenario{name: fmt.Sprintf("CrashAtStep%d", step), workers: twoDeliveries, deliveries: twoDeliveries, crash: map[int]int{0: step}})
+	}
+	total := 0
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			n := explore(t, sc)
+			if n < 2 && sc.name != "NewVersionMidway" {
+				t.Errorf("only %d schedule(s) explored", n)
+			}
+			total += n
+			t.Logf("%d schedules", n)
+		})
+	}
+	t.Logf("%d schedules in all", total)
+}
+
+// Two unconfirmed uploads (answers lost after WeChat stored the file) and
+// the work is not sent a third time, whatever the retries.
+func TestAtMostOneExtraUpload(t *testing.T) {
+	w := newWorld(nil)
+	w.wx.lose = 100
+	v1 := w.s3.Set(objKey, v1Data)
+	for range 6 {
+		w.deliver(v1)(context.Background())
+		w.advance(claimTTL + time.Second)
+	}
+	if n := w.wx.uploads(v1Data); n != 2 {
+		t.Errorf("uploads = %d, want 2: the first and the one extra", n)
+	}
+	data, _, _ := w.s3.Object("results/" + objKey + ".json")
+	var r ledger.Result
+	if err := json.Unmarshal(data, &r); err != nil || r.ErrCode != -1 || r.ErrMsg == "" {
+		t.Errorf("result %s, want a failure that says why", data)
+	}
+}
