@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // TB is the part of testing.TB the package uses.
@@ -194,4 +195,18 @@ func Main(m interface{ Run() int }) {
 	code := m.Run()
 	Stop()
 	os.Exit(code)
+}
+
+// SQS is an SQS client for moto.
+func (m *Moto) SQS() *sqs.Client { return sqs.NewFromConfig(m.Config()) }
+
+// Queue creates a queue with a name unique to the test and returns its URL.
+func (m *Moto) Queue(t TB) string {
+	t.Helper()
+	name := bucketName(t.Name())
+	out, err := m.SQS().CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: &name})
+	if err != nil {
+		t.Fatalf("create queue %s: %v", name, err)
+	}
+	return *out.QueueUrl
 }

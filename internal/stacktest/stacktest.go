@@ -10,15 +10,20 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
@@ -64,6 +69,9 @@ type Stack struct {
 	Functions map[string]lambda.Handler
 	// URL is an HTTP server on 127.0.0.1 serving all three routes.
 	URL string
+	// FailedEvents is the URL of the stack's failed-events queue (SQS in
+	// moto), the S3-triggered functions' on-failure destination.
+	FailedEvents string
 }
 
 // Start runs a Stack for t.
@@ -82,6 +90,7 @@ func Start(t *testing.T, opts Options) *Stack {
 		secret = fmt.Sprintf(`{"appid":%q,"appsecret":%q}`, AppID, AppSecret)
 	}
 	st.SecretID = moto.Secret(t, secret)
+	st.FailedEvents = moto.Queue(t)
 	env := map[string]string{app.EnvBucket: st.Bucket, app.EnvSecretID: st.SecretID, app.EnvWeChatBase: base}
 	for k, v := range opts.Env {
 		env[k] = v
@@ -122,12 +131,41 @@ func Start(t *testing.T, opts Options) *Stack {
 	return st
 }
 
-// Put stores data at key.
-func (st *Stack) Put(t testing.TB, key string, data []byte) {
+// Put stores data at key and returns its ETag as an S3 notification
+// gives it (without quotes).
+func (st *Stack) Put(t testing.TB, key string, data []byte) string {
 	t.Helper()
-	_, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
+	out, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
 	if err != nil {
 		t.Fatalf("put %s: %v", key, err)
+	}
+	return strings.Trim(aws.ToString(out.ETag), `"`)
+}
+
+// Created is an object put, as an S3 notification names it.
+type Created struct{ Key, ETag string }
+
+// S3Event is the notification S3 sends for puts of objects in the stack's
+// bucket (keys URL-encoded as S3 does).
+func (st *Stack) S3Event(objects ...Created) []byte {
+	var e events.S3Event
+	for _, o := range objects {
+		var r events.S3EventRecord
+		r.EventVersion, r.EventSource, r.EventName, r.AWSRegion = "2.1", "aws:s3", "ObjectCreated:Put", awstest.Region
+		r.S3.Bucket.Name = st.Bucket
+		r.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(o.Key), "%2F", "/") // spaces as +, other bytes %XX
+		r.S3.Object.ETag = o.ETag
+		e.Records = append(e.Records, r)
+	}
+	data, _ := json.Marshal(e)
+	return data
+}
+
+// SetSecret puts a new value in the stack's secret, as an operator would.
+func (st *Stack) SetSecret(t testing.TB, value string) {
+	t.Helper()
+	if _, err := st.Moto.SecretsManager().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: &st.SecretID, SecretString: &value}); err != nil {
+		t.Fatalf("put secret value: %v", err)
 	}
 }
 
