@@ -165,7 +165,8 @@ func (s *stack) condition(name string) bool {
 var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 
 // eval resolves Ref, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition,
-// Fn::Join and Fn::Sub; other maps are evaluated member by member.
+// Fn::Join, Fn::Split, Fn::Select and Fn::Sub; other maps are evaluated
+// member by member.
 func (s *stack) eval(v any) any {
 	switch v := v.(type) {
 	case []any:
@@ -222,6 +223,15 @@ func (s *stack) intrinsic(fn string, arg any) (any, bool) {
 			}
 		}
 		return all, true
+	case "Fn::Split":
+		var out []any
+		for _, part := range strings.Split(fmt.Sprint(s.eval(args[1])), args[0].(string)) {
+			out = append(out, part)
+		}
+		return out, true
+	case "Fn::Select":
+		list, _ := s.eval(args[1]).([]any)
+		return list[args[0].(int)], true
 	case "Fn::Join":
 		var parts []string
 		for _, p := range s.eval(args[1]).([]any) {

@@ -18,6 +18,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 var functions = []string{"GetFunction", "UploadFunction", "UploadImgFunction"}
@@ -134,7 +139,7 @@ func TestS3Triggers(t *testing.T) {
 			got[id] = append(got[id], prefixes...)
 		}
 	}
-	want := map[string][]string{"UploadFunction": {"upload/"}, "UploadImgFunction": {"uploadimg/"}}
+	want := map[string][]string{"UploadFunction": {transfer.UploadPrefix}, "UploadImgFunction": {transfer.UploadImgPrefix}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("S3 triggers: got %v, want %v", got, want)
 	}
@@ -145,10 +150,21 @@ func TestS3Triggers(t *testing.T) {
 			t.Errorf("%s: on-failure destination %v, want an SQS queue", id, dest)
 		}
 	}
+	// The ledger's claims expire: they matter for the hours an event is retried.
+	expires := false
+	rules, _ := path(res["MediaBucket"], "Properties", "LifecycleConfiguration", "Rules").([]any)
+	for _, r := range rules {
+		if path(r, "Prefix") == ledger.ClaimsPrefix && path(r, "Status") == "Enabled" && path(r, "ExpirationInDays") != nil {
+			expires = true
+		}
+	}
+	if !expires {
+		t.Errorf("no lifecycle rule expires %s", ledger.ClaimsPrefix)
+	}
 	// What the functions write must never trigger them.
 	for _, ps := range got {
 		for _, p := range ps {
-			for _, written := range []string{"results/", "media/"} {
+			for _, written := range []string{ledger.ResultsPrefix, ledger.ClaimsPrefix, transfer.MediaPrefix} {
 				if p == "" || strings.HasPrefix(written, p) || strings.HasPrefix(p, written) {
 					t.Errorf("trigger prefix %q overlaps %s", p, written)
 				}
@@ -249,71 +265,60 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-// allowedActions is everything the functions may do.
-var allowedActions = []string{
-	"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "secretsmanager:GetSecretValue",
-}
+// routeOf is the route each function serves, which names its code in
+// app.Permissions.
+var routeOf = map[string]string{"UploadFunction": httpapi.RouteUpload, "UploadImgFunction": httpapi.RouteUploadImg, "GetFunction": httpapi.RouteGet}
 
+// TestIAM checks that each function is granted exactly what its code calls:
+// app.Permissions, added up from the tables next to the calls (bucket,
+// ledger, transfer, token), for each way AllowedPrefixes may be set.
 func TestIAM(t *testing.T) {
 	tpl := loadTemplate(t)
-	for _, bucketParam := range []string{"", "my-media"} {
-		t.Run("BucketName="+bucketParam, func(t *testing.T) {
-			s := newStack(t, tpl, map[string]string{"BucketName": bucketParam})
+	for _, params := range []map[string]string{
+		{"BucketName": ""},
+		{"BucketName": "my-media"},
+		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop"},
+		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop,inbox/2026,a,b,c"},
+	} {
+		t.Run(fmt.Sprint(params), func(t *testing.T) {
+			s := newStack(t, tpl, params)
 			res := s.resources()
 			bucket, _ := path(res["MediaBucket"], "Properties", "BucketName").(string)
-			if want := "wxmedia-media-123456789012"; bucketParam == "" && bucket != want {
+			if want := "wxmedia-media-123456789012"; params["BucketName"] == "" && bucket != want {
 				t.Errorf("generated bucket name: got %q, want %q", bucket, want)
-			} else if bucketParam != "" && bucket != bucketParam {
-				t.Errorf("bucket name: got %q, want the parameter %q", bucket, bucketParam)
+			} else if params["BucketName"] != "" && bucket != params["BucketName"] {
+				t.Errorf("bucket name: got %q, want the parameter %q", bucket, params["BucketName"])
 			}
 			globalEnv := s.eval(path(tpl, "Globals", "Function", "Environment", "Variables"))
 			if got := path(globalEnv, "MEDIA_BUCKET"); got != bucket {
 				t.Errorf("MEDIA_BUCKET: got %v, want the bucket %q", got, bucket)
 			}
+			cfg, err := app.FromEnv(func(k string) string {
+				return map[string]string{app.EnvBucket: bucket, app.EnvSecretID: "s", app.EnvAllowedPrefixes: params["AllowedPrefixes"]}[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			arn := "arn:aws:s3:::" + bucket
-			allowedResources := map[string]bool{
-				arn: true, arn + "/*": true, arn + "/results/*": true, arn + "/media/*": true, "ref:WeChatSecret": true,
-			}
-
-			// Every statement anywhere in the template.
-			var walk func(where string, v any)
-			walk = func(where string, v any) {
-				switch v := v.(type) {
-				case []any:
-					for i, item := range v {
-						walk(fmt.Sprintf("%s[%d]", where, i), item)
-					}
-				case map[string]any:
-					if stmts, ok := v["Statement"].([]any); ok {
-						for i, st := range stmts {
-							checkStatement(t, fmt.Sprintf("%s.Statement[%d]", where, i), st, allowedResources)
-						}
-					}
-					for k, item := range v {
-						walk(where+"."+k, item)
-					}
+			resource := func(r string) string {
+				switch r {
+				case "":
+					return arn
+				case app.ResourceSecret:
+					return "ref:WeChatSecret"
 				}
-			}
-			for id, r := range res {
-				walk(id, r)
+				return arn + "/" + r
 			}
 
-			// And what each function is granted, exactly.
-			want := map[string][]string{
-				"UploadFunction": {
-					"s3:AbortMultipartUpload " + arn + "/results/*", "s3:GetObject " + arn + "/*",
-					"s3:ListBucket " + arn, "s3:PutObject " + arn + "/results/*", "secretsmanager:GetSecretValue ref:WeChatSecret",
-				},
-				"UploadImgFunction": {
-					"s3:AbortMultipartUpload " + arn + "/results/*", "s3:GetObject " + arn + "/*",
-					"s3:ListBucket " + arn, "s3:PutObject " + arn + "/results/*", "secretsmanager:GetSecretValue ref:WeChatSecret",
-				},
-				"GetFunction": {
-					"s3:AbortMultipartUpload " + arn + "/media/*", "s3:GetObject " + arn + "/*",
-					"s3:ListBucket " + arn, "s3:PutObject " + arn + "/media/*", "secretsmanager:GetSecretValue ref:WeChatSecret",
-				},
-			}
+			// What each function is granted, exactly what its code calls.
+			allowed := map[string]bool{}
 			for id, fn := range functionsOf(res) {
+				var want []string
+				for _, p := range app.Permissions(routeOf[id], cfg) {
+					want = append(want, p.Action+" "+resource(p.Resource))
+					allowed[p.Action+" "+resource(p.Resource)] = true
+				}
+				slices.Sort(want)
 				var got []string
 				policies, _ := path(fn, "Properties", "Policies").([]any)
 				for i, p := range policies {
@@ -331,15 +336,38 @@ func TestIAM(t *testing.T) {
 					}
 				}
 				slices.Sort(got)
-				if !reflect.DeepEqual(got, want[id]) {
-					t.Errorf("%s grants:\n got %q\nwant %q", id, got, want[id])
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s grants:\n got %q\nwant %q", id, got, want)
 				}
+			}
+
+			// Every statement anywhere in the template stays within those.
+			var walk func(where string, v any)
+			walk = func(where string, v any) {
+				switch v := v.(type) {
+				case []any:
+					for i, item := range v {
+						walk(fmt.Sprintf("%s[%d]", where, i), item)
+					}
+				case map[string]any:
+					if stmts, ok := v["Statement"].([]any); ok {
+						for i, st := range stmts {
+							checkStatement(t, fmt.Sprintf("%s.Statement[%d]", where, i), st, allowed)
+						}
+					}
+					for k, item := range v {
+						walk(where+"."+k, item)
+					}
+				}
+			}
+			for id, r := range res {
+				walk(id, r)
 			}
 		})
 	}
 }
 
-func checkStatement(t *testing.T, where string, st any, allowedResources map[string]bool) {
+func checkStatement(t *testing.T, where string, st any, allowed map[string]bool) {
 	t.Helper()
 	m, _ := st.(map[string]any)
 	if m["Effect"] != "Allow" {
@@ -350,22 +378,14 @@ func checkStatement(t *testing.T, where string, st any, allowedResources map[str
 			t.Errorf("%s: %s grants everything else", where, k)
 		}
 	}
-	actions := strs(m["Action"])
-	if len(actions) == 0 {
-		t.Errorf("%s: no Action", where)
+	if len(strs(m["Action"])) == 0 || len(strs(m["Resource"])) == 0 {
+		t.Errorf("%s: no Action or no Resource", where)
 	}
-	for _, a := range actions {
-		if !slices.Contains(allowedActions, a) {
-			t.Errorf("%s: action %q, want one of %v", where, a, allowedActions)
-		}
-	}
-	resources := strs(m["Resource"])
-	if len(resources) == 0 {
-		t.Errorf("%s: no Resource", where)
-	}
-	for _, r := range resources {
-		if !allowedResources[r] {
-			t.Errorf("%s: resource %q, want one of %v", where, r, slices.Sorted(maps.Keys(allowedResources)))
+	for _, a := range strs(m["Action"]) {
+		for _, r := range strs(m["Resource"]) {
+			if !allowed[a+" "+r] {
+				t.Errorf("%s: %s on %s, which no function's code needs", where, a, r)
+			}
 		}
 	}
 }

@@ -419,3 +419,16 @@ func (l *Ledger) decide(ctx context.Context, w Work, r Result, cur Entry, curren
 func (l *Ledger) expired(r Result) bool {
 	return r.URL == "" && r.ExpiresAt != 0 && !l.now().Before(time.Unix(r.ExpiresAt, 0))
 }
+
+// Uses are the ledger's calls of the bucket: its records, and the sources'
+// current version (a Stat) under the given prefixes.
+func Uses(sources []string) []bucket.Use {
+	uses := []bucket.Use{
+		{Method: "ReadJSON", Prefix: ResultsPrefix}, {Method: "WriteJSON", Prefix: ResultsPrefix},
+		{Method: "ReadJSON", Prefix: ClaimsPrefix}, {Method: "WriteJSON", Prefix: ClaimsPrefix},
+	}
+	for _, p := range sources {
+		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p})
+	}
+	return uses
+}

@@ -63,6 +63,9 @@ var (
 )
 
 // SecretsAPI is the part of the Secrets Manager client the store uses.
+// SecretAction is the IAM action the store's one call needs on the secret.
+const SecretAction = "secretsmanager:GetSecretValue"
+
 type SecretsAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -147,3 +148,25 @@ func (p KeyPolicy) Check(key string) error {
 
 // CheckKey is the key policy's Check.
 func (s *Service) CheckKey(key string) error { return s.keys.Check(key) }
+
+// Prefixes are the prefixes whose objects the service reads as sources:
+// the trigger prefixes and the configured ones.
+func (p KeyPolicy) Prefixes() []string { return append([]string(nil), p.allowed...) }
+
+// UploadUses are the bucket calls of the upload paths (S3 events and
+// {"key"} requests) for a deployment allowing extra prefixes: the sources
+// read (stat and pinned GET) and the ledger's records.
+func UploadUses(extra []string) []bucket.Use {
+	sources := NewKeyPolicy(extra).Prefixes()
+	var uses []bucket.Use
+	for _, p := range sources {
+		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p})
+	}
+	return append(uses, ledger.Uses(sources)...)
+}
+
+// FetchUses are the bucket calls of get: media written under media/ and
+// the presigned link to it.
+func FetchUses() []bucket.Use {
+	return []bucket.Use{{Method: "Write", Prefix: MediaPrefix}, {Method: "PresignGet", Prefix: MediaPrefix}}
+}

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
+)
+
+// Permission is one IAM grant a function needs: an action on the media
+// bucket (Resource ""), on the objects under a prefix ("<prefix>*"), or on
+// the app's secret (ResourceSecret).
+type Permission struct{ Action, Resource string }
+
+// ResourceSecret is the app's secret, as a Permission's Resource.
+const ResourceSecret = "secret"
+
+// Permissions are exactly what function fn's code calls ("upload",
+// "uploadimg" or "get", by the routes it serves), added up from the tables
+// next to those calls (bucket, ledger, transfer, token). template.yaml must
+// grant exactly these; pkg/deploy checks it.
+func Permissions(route string, c Config) []Permission {
+	var uses []bucket.Use
+	switch route {
+	case httpapi.RouteUpload, httpapi.RouteUploadImg:
+		uses = transfer.UploadUses(c.AllowedPrefixes)
+	case httpapi.RouteGet:
+		uses = transfer.FetchUses()
+	default:
+		panic("app: no function " + route)
+	}
+	var out []Permission
+	for _, g := range bucket.Grants(uses) {
+		out = append(out, Permission{Action: g.Action, Resource: g.Resource})
+	}
+	return append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
+}
