@@ -80,7 +80,7 @@ func TestEvents(t *testing.T) {
 	for _, name := range []string{"apigw-get.json", "apigw-get-redirect.json"} {
 		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
 			if imageID == "" {
-				t.Skip("no media uploaded")
+				t.Fatal("no media uploaded: apigw-upload-multipart failed above")
 			}
 			event := bytes.ReplaceAll(stacktest.Event(t, name), []byte("MEDIA_ID"), []byte(imageID))
 			status, body, resp := invokeHTTP(t, st, "get", event)

@@ -35,7 +35,8 @@ type outcome struct {
 	// whether the invocation failed so that Lambda retries it.
 	resultCode int
 	retried    bool
-	noResult   bool // the S3 route records nothing (the object's newer version will)
+	noResult   bool   // the S3 route records nothing (the object's newer version will)
+	blames     string // the errmsg names the system that failed
 }
 
 type faultCase struct {
@@ -89,15 +90,15 @@ func TestFaultMatrix(t *testing.T) {
 				cfg.RetryMaxAttempts = 1
 				return secretsmanager.NewFromConfig(cfg)
 			}}
-		}, want: outcome{status: 503, code: -1, resultCode: -1, retried: true}},
+		}, want: outcome{blames: "Secrets Manager", status: 503, code: -1, resultCode: -1, retried: true}},
 		{name: "SecretsAccessDenied", opts: func(*testing.T) stacktest.Options {
 			return stacktest.Options{WrapSecrets: func(token.SecretsAPI) token.SecretsAPI {
 				return failingSecrets{apiError("AccessDeniedException", "User is not authorized to perform secretsmanager:GetSecretValue")}
 			}}
-		}, want: outcome{status: 502, code: -1, resultCode: -1, retried: true}},
+		}, want: outcome{blames: "secret", status: 502, code: -1, resultCode: -1, retried: true}},
 		{name: "SecretMissingField", opts: func(*testing.T) stacktest.Options {
 			return stacktest.Options{Secret: `{"appid":"wx-stack-app"}`}
-		}, want: outcome{status: 502, code: -1, resultCode: -1, retried: true}},
+		}, want: outcome{blames: "secret", status: 502, code: -1, resultCode: -1, retried: true}},
 		{name: "SecretWrongAppSecret", opts: func(*testing.T) stacktest.Options {
 			return stacktest.Options{Secret: `{"appid":"wx-stack-app","appsecret":"not-the-right-one"}`}
 		}, want: outcome{status: 502, code: 40125, resultCode: 40125, retried: true}},
@@ -107,7 +108,7 @@ func TestFaultMatrix(t *testing.T) {
 				return nil, apiError("AccessDenied", "Access Denied")
 			}
 			return next.GetObject(ctx, in)
-		}}), want: outcome{status: 502, code: -1, resultCode: -1, retried: true}},
+		}}), want: outcome{blames: "media bucket", status: 502, code: -1, resultCode: -1, retried: true}},
 		{name: "S3ObjectChangedBetweenHeadAndGet", opts: func(t *testing.T) stacktest.Options {
 			var st *stacktest.Stack
 			f := &faultyS3{headObject: func(ctx context.Context, in *s3.HeadObjectInput, next bucket.API) (*s3.HeadObjectOutput, error) {
@@ -127,7 +128,7 @@ func TestFaultMatrix(t *testing.T) {
 				out.Body = &slowBody{ctx: ctx, r: out.Body}
 			}
 			return out, err
-		}}), want: outcome{status: 504, code: -1, uploads: 1, resultCode: -1, retried: true}},
+		}}), want: outcome{blames: "S3", status: 504, code: -1, uploads: 1, resultCode: -1, retried: true}},
 		{name: "S3ResultPutFails", opts: wrapS3(&faultyS3{putObject: func(ctx context.Context, in *s3.PutObjectInput, next bucket.API) (*s3.PutObjectOutput, error) {
 			if isResult(in.Key) {
 				return nil, apiError("InternalError", "We encountered an internal error. Please try again.")
@@ -188,6 +189,9 @@ func runHTTP(t *testing.T, tc faultCase) {
 	}
 	if resp.StatusCode != tc.want.status || body.Code != tc.want.code {
 		t.Errorf("answer %d %s, want %d errcode %d", resp.StatusCode, resp.Body, tc.want.status, tc.want.code)
+	}
+	if !strings.Contains(body.Msg, tc.want.blames) || (tc.want.blames != "" && strings.Contains(body.Msg, "WeChat")) {
+		t.Errorf("errmsg %q, want it to name %q, not WeChat", body.Msg, tc.want.blames)
 	}
 	if tc.want.status == 200 && body.MediaID == "" {
 		t.Errorf("answer %s has no media_id", resp.Body)

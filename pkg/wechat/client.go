@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -398,8 +399,42 @@ func (c *Client) endpoint(path string, q url.Values, token string) string {
 
 // sendTracker notes whether a request was written whole: its body handed
 // to the connection to its last byte without a write error. WeChat may
-// then act on it even if no answer comes back.
-type sendTracker struct{ whole atomic.Bool }
+// then act on it even if no answer comes back. It also keeps the first
+// error of the body's source (S3), which is then the failure, whatever
+// the transport makes of it.
+type sendTracker struct {
+	whole  atomic.Bool
+	mu     sync.Mutex
+	srcErr error
+}
+
+func (t *sendTracker) sourceFailed(err error) {
+	t.mu.Lock()
+	if t.srcErr == nil {
+		t.srcErr = err
+	}
+	t.mu.Unlock()
+}
+
+func (t *sendTracker) sourceErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.srcErr
+}
+
+// sourceReader reads a body's source and reports its failures.
+type sourceReader struct {
+	r  io.Reader
+	st *sendTracker
+}
+
+func (s sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.st.sourceFailed(err)
+	}
+	return n, err
+}
 
 // trace arms t on req: net/http reports when it wrote the request.
 func (t *sendTracker) trace(req *http.Request) *http.Request {
@@ -428,12 +463,13 @@ func (c *Client) multipartRequest(ctx context.Context, path string, q url.Values
 		`Content-Disposition: form-data; name="media"; filename="` + b.Filename + `"` + "\r\n" +
 		"Content-Type: " + ct + "\r\n\r\n"
 	tail := "\r\n--" + boundary + "--\r\n"
+	st := &sendTracker{}
 	open := func() (io.ReadCloser, error) {
 		src, err := b.Open(ctx)
 		if err != nil {
 			return nil, err // the source's own failure (S3): classified there
 		}
-		return readCloser{io.MultiReader(strings.NewReader(head), src, strings.NewReader(tail)), src}, nil
+		return readCloser{io.MultiReader(strings.NewReader(head), sourceReader{src, st}, strings.NewReader(tail)), src}, nil
 	}
 	body, err := open()
 	if err != nil {
@@ -447,7 +483,7 @@ func (c *Client) multipartRequest(ctx context.Context, path string, q url.Values
 	req.ContentLength = int64(len(head)) + b.Size + int64(len(tail))
 	req.GetBody = open
 	req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
-	return req, &sendTracker{}, nil
+	return req, st, nil
 }
 
 func checkFilename(name string) error {
@@ -542,6 +578,9 @@ func (c *Client) once(ctx context.Context, op string, build func(string) (*http.
 	whole := func() bool { return st != nil && st.whole.Load() }
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if st != nil && st.sourceErr() != nil {
+			return classify(op, st.sourceErr(), false) // the source failed mid-body: not WeChat
+		}
 		return classify(op, err, whole())
 	}
 	if resp.StatusCode != http.StatusOK {
