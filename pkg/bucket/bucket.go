@@ -285,10 +285,13 @@ func (b *Bucket) ReadJSON(ctx context.Context, key string, v any) (version strin
 // WriteJSON stores v as JSON at key under cond and answers the version
 // written.
 func (b *Bucket) WriteJSON(ctx context.Context, key string, v any, cond Condition) (version string, err error) {
-	data, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // errmsg says upload/<type>/, not upload/\u003ctype\u003e/
+	if err := enc.Encode(v); err != nil {
 		return "", failure.Wrap(failure.Internal, failure.CodeSystem, fmt.Errorf("encode s3://%s/%s: %w", b.name, key, err), "system error")
 	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	in := &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")}
 	switch {
