@@ -8,11 +8,13 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
@@ -224,10 +226,37 @@ func TestRefusals(t *testing.T) {
 	t.Run("TooLargePointsToS3", func(t *testing.T) {
 		ct, body := mp("a.mp4", media.Sample(media.MP4, 5*media.MB))
 		a := do(t, "POST", up+"?type=video", ct, body)
-		if msg, _ := a.body["errmsg"].(string); !strings.Contains(msg, `{"key"`) || !strings.Contains(msg, "upload/<type>/") {
-			t.Errorf("errmsg %q should point to the S3 routes", msg)
+		if msg, _ := a.body["errmsg"].(string); !strings.Contains(msg, `{"key"`) || !strings.Contains(msg, "upload/<type>/") ||
+			!strings.Contains(msg, strconv.Itoa(httpapi.MaxBody)) {
+			t.Errorf("errmsg %q should state the %d-byte limit and point to the S3 routes", msg, httpapi.MaxBody)
+		}
+		if !strings.Contains(a.raw, "upload/<type>/") {
+			t.Errorf("answer %q escapes < and >", a.raw)
 		}
 	})
+}
+
+// The access log records the status sent: a redirect is a 302.
+func TestAccessLogStatus(t *testing.T) {
+	logs := &stacktest.Logs{}
+	st := stacktest.Start(t, stacktest.Options{Logs: logs})
+	ct, body := form("a.jpg", media.Sample(media.JPEG, 1000))
+	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body)
+	id, _ := up.body["media_id"].(string)
+	if r := do(t, "GET", st.URL+"/cgi-bin/media/get?redirect=true&media_id="+id, "", nil); r.status != http.StatusFound {
+		t.Fatalf("got %d, want 302", r.status)
+	}
+	do(t, "GET", st.URL+"/cgi-bin/media/get?media_id=nope", "", nil)
+	var statuses []float64
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && l["route"] == "get" && (l["msg"] == "request" || l["msg"] == "request refused") {
+			statuses = append(statuses, l["status"].(float64))
+		}
+	}
+	if len(statuses) != 2 || statuses[0] != 302 || statuses[1] != 404 {
+		t.Errorf("get's access log statuses %v, want [302 404]", statuses)
+	}
 }
 
 func TestClientAccessTokenIgnoredAndNeverEchoed(t *testing.T) {
