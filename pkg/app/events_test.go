@@ -193,7 +193,8 @@ func TestSecretProblemsAreClearErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := stacktest.Start(t, stacktest.Options{Secret: tt.secret})
+			logs := &stacktest.Logs{}
+			st := stacktest.Start(t, stacktest.Options{Secret: tt.secret, Logs: logs})
 			event := stacktest.Event(t, "apigw-upload-multipart.json")
 			status, body, _ := invokeHTTP(t, st, "upload", event)
 			if status != 502 || body["errcode"] != float64(-1) {
@@ -202,11 +203,15 @@ func TestSecretProblemsAreClearErrors(t *testing.T) {
 			if msg, _ := body["errmsg"].(string); strings.Contains(msg, "wxmedia/") {
 				t.Errorf("the secret's name reached the caller: %q", msg)
 			}
-			// The operator's error (an S3 event fails the invocation) names the secret and the problem.
+			// An S3 event fails the invocation, for Lambda to retry and keep: its
+			// error says what failed; the operator's log names the secret and the problem.
 			put := bytes.ReplaceAll(stacktest.Event(t, "s3-put-upload-image.json"), []byte(eventsBucket), []byte(st.Bucket))
 			_, err := st.Functions["upload"].Invoke(context.Background(), put)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `secret "wxmedia/`) {
-				t.Fatalf("S3 event error = %v", err)
+			if err == nil || !strings.Contains(err.Error(), "configuration failure") || !strings.Contains(err.Error(), "secret") {
+				t.Fatalf("S3 event error = %v, want a configuration failure naming the secret", err)
+			}
+			if l := logs.String(); !strings.Contains(l, strings.ReplaceAll(tt.want, `"`, `\"`)) || !strings.Contains(l, `secret \"wxmedia/`) {
+				t.Errorf("the log does not name the secret and %q:\n%s", tt.want, l)
 			}
 			r := st.Result(t, "upload/image/holiday photo (1).jpg")
 			if r["errcode"] != float64(-1) {

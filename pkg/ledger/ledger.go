@@ -14,20 +14,28 @@
 //     else holds it; S3's 409 (a concurrent conditional write) means read
 //     again, never "done".
 //   - Record. A result is written conditionally: If-None-Match: * when the
-//     slot was empty, If-Match on the version read otherwise. When someone
-//     wrote the slot in between, it is read again and the rules decide: a
-//     failure never replaces a valid success of the same work, and a result
-//     for an ETag that is no longer the object's current one never replaces
-//     the current one's. A success is not released: the result answers
-//     every later delivery, so the happy path costs 4 S3 requests (the
-//     result read, the claim, the object's GET, the result write).
+//     slot was empty, If-Match on the version read otherwise. Over a result
+//     of the same work, a failure never replaces a valid success, and a
+//     success replaces one only in its last hour (when it is no longer
+//     answered again). Over another version's result, S3 is asked which
+//     version is current: a result for an ETag that is no longer the
+//     object's current one never replaces the current one's. When someone
+//     wrote the slot in between, it is read again and the same rules
+//     decide. A success is not released: the result answers every later
+//     delivery, so the happy path costs 4 S3 requests (the result read, the
+//     object's GET, the claim, the result write; the object is opened before
+//     the claim, so a read that fails costs no claim).
 //   - Read. A result that cannot be read (S3 failing, a record that does not
 //     decode) is a failure of S3: nothing is recorded over it and the work
 //     is retried, never uploaded again over a valid media_id.
 //   - At most one extra upload. An upload whose outcome is unknown (its
-//     holder crashed, or WeChat's answer was lost after the whole body was
-//     sent) is counted on the claim; work whose count reaches two is not
-//     sent again, Lambda's retries included.
+//     holder crashed or ran out of time holding the claim, or WeChat's
+//     answer was lost after the whole body was sent) is counted on the
+//     claim; work whose count reaches two is not sent again, Lambda's
+//     retries included, until the claim is deleted or expires. A holder
+//     that stops without releasing is counted whatever it had done: the
+//     claim is written only once the object is open and checked, just
+//     before the upload, to keep that rare.
 //
 // Results of the work a key's trigger prefix asks for live at
 // results/<key>.json (the S3 contract); other work (a {"key"} request for
@@ -114,23 +122,30 @@ type Options struct {
 	// ClaimTTL is how long a claim that was not released holds off others;
 	// default 2 minutes, longer than any function's run.
 	ClaimTTL time.Duration
-	Now      func() time.Time // default time.Now
-	Logger   *slog.Logger     // default slog.Default()
+	// ReuseMargin is how much life a recorded media_id must have left to be
+	// answered again, and so to stand against a new success; default 1 hour.
+	ReuseMargin time.Duration
+	Now         func() time.Time // default time.Now
+	Logger      *slog.Logger     // default slog.Default()
 }
 
 // Ledger is the claims and results of the media bucket.
 type Ledger struct {
-	store Store
-	ttl   time.Duration
-	now   func() time.Time
-	log   *slog.Logger
+	store  Store
+	ttl    time.Duration
+	margin time.Duration
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 // New returns a Ledger over store.
 func New(store Store, opts Options) *Ledger {
-	l := &Ledger{store: store, ttl: opts.ClaimTTL, now: opts.Now, log: opts.Logger}
+	l := &Ledger{store: store, ttl: opts.ClaimTTL, margin: opts.ReuseMargin, now: opts.Now, log: opts.Logger}
 	if l.ttl <= 0 {
 		l.ttl = 2 * time.Minute
+	}
+	if l.margin <= 0 {
+		l.margin = time.Hour
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -245,6 +260,9 @@ type Claim struct {
 	record      claimRecord
 }
 
+// Key is where the claim lives, for an operator who must delete it.
+func (c *Claim) Key() string { return c.key }
+
 // MaxUnconfirmed is how many uploads of one piece of work may have reached
 // WeChat unconfirmed before it is not sent again: the one allowed extra
 // upload.
@@ -313,7 +331,8 @@ func owner() string {
 // delivery takes the work over at once; unconfirmed counts this holder's
 // uploads that may have reached WeChat without a recorded outcome. It is
 // written only if the claim is still the caller's. If it cannot be, the
-// claim goes stale after the claim TTL, which counts the same.
+// claim goes stale after the claim TTL and its taker counts one more
+// unconfirmed upload, as for a holder that crashed.
 func (l *Ledger) Release(ctx context.Context, c *Claim, unconfirmed int) {
 	rec := c.record
 	rec.Released, rec.Unconfirmed, rec.Since = true, c.Unconfirmed+unconfirmed, l.now().UnixMilli()
@@ -346,10 +365,9 @@ func (l *Ledger) Record(ctx context.Context, w Work, seen Entry, r Result) (Resu
 	cond := bucket.Condition{IfAbsent: true}
 	if seen.Found() {
 		cond = bucket.Condition{IfMatch: seen.Version}
-		// Another version's result, read before this version's object was:
-		// that version is older, or this one's read would have failed.
-		if out, stands, _ := l.decide(ctx, w, r, seen, false); stands != Recorded {
-			return out, stands, nil
+		out, stands, err := l.decide(ctx, w, r, seen)
+		if err != nil || stands != Recorded {
+			return out, stands, err
 		}
 	}
 	for range maxTries {
@@ -368,7 +386,7 @@ func (l *Ledger) Record(ctx context.Context, w Work, seen Entry, r Result) (Resu
 			cond = bucket.Condition{IfAbsent: true}
 			continue
 		}
-		out, stands, err := l.decide(ctx, w, r, cur, true)
+		out, stands, err := l.decide(ctx, w, r, cur)
 		if err != nil || stands != Recorded {
 			return out, stands, err
 		}
@@ -390,17 +408,26 @@ func notRecorded(err error) error {
 }
 
 // decide says whether r may replace what the slot holds, cur (Recorded
-// means it may). A result of another version is replaced only if w's
-// version is the object's current one, which is asked of S3 when current.
-func (l *Ledger) decide(ctx context.Context, w Work, r Result, cur Entry, current bool) (Result, Outcome, error) {
+// means it may). Of the same work, a failure never replaces a success that
+// has not expired, and a success replaces another only when that one is
+// within the reuse margin of its expiry (it would not be answered again).
+// A result of another version is replaced only if w's version is the
+// object's current one, which is asked of S3: a late delivery of an older
+// version (a retry, a refusal, a read that failed) never replaces it.
+func (l *Ledger) decide(ctx context.Context, w Work, r Result, cur Entry) (Result, Outcome, error) {
 	theirs := cur.Result
 	if theirs.Of(w) {
-		if theirs.Success() && (!r.Success() || !l.expired(theirs)) {
-			return theirs, Kept, nil // a failure never replaces a valid success; the first success stands
+		switch {
+		case !theirs.Success():
+			return r, Recorded, nil
+		case !r.Success() && !l.expired(theirs, 0):
+			return theirs, Kept, nil // a failure never replaces a valid success
+		case r.Success() && !l.expired(theirs, l.margin):
+			return theirs, Kept, nil // the first success stands while it is answered
 		}
 		return r, Recorded, nil
 	}
-	if theirs.Key != w.Key || !current {
+	if theirs.Key != w.Key {
 		return r, Recorded, nil
 	}
 	obj, err := l.store.Stat(ctx, w.Key)
@@ -415,9 +442,26 @@ func (l *Ledger) decide(ctx context.Context, w Work, r Result, cur Entry, curren
 	return r, Recorded, nil
 }
 
-// expired reports whether a success can no longer be used.
-func (l *Ledger) expired(r Result) bool {
-	return r.URL == "" && r.ExpiresAt != 0 && !l.now().Before(time.Unix(r.ExpiresAt, 0))
+// Answers reports whether what the slot holds answers w again, without new
+// work: a success of the same object version that WeChat still honours for
+// longer than the reuse margin (an article image's URL: always), or the
+// final refusal of that version.
+func (l *Ledger) Answers(w Work, e Entry) (Result, bool) {
+	r := e.Result
+	switch {
+	case !e.Found() || !r.Of(w):
+		return Result{}, false
+	case !r.Success():
+		return r, r.Final
+	case w.API == APIUploadImg:
+		return r, r.URL != ""
+	}
+	return r, r.MediaID != "" && !l.expired(r, l.margin)
+}
+
+// expired reports whether a success has less than margin of its life left.
+func (l *Ledger) expired(r Result, margin time.Duration) bool {
+	return r.URL == "" && r.ExpiresAt != 0 && !l.now().Add(margin).Before(time.Unix(r.ExpiresAt, 0))
 }
 
 // Uses are the ledger's calls of the bucket: its records, and the sources'

@@ -110,7 +110,9 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 			sum.Skipped = append(sum.Skipped, key)
 		case retry[failure.KindOf(err)]:
 			h.log.ErrorContext(rctx, "record failed; the event is retried", "kind", failure.KindOf(err).String(), "errcode", failure.CodeOf(err), "error", err.Error())
-			failed = append(failed, fmt.Sprintf("%s: %v", key, err)) // for the operator: errors carry no token or secret
+			// The invocation's error travels (the failed-events queue, a direct
+			// caller): what a caller may see, no more; the log line has the rest.
+			failed = append(failed, fmt.Sprintf("%s: %s failure, errcode %d: %s", key, failure.KindOf(err), failure.CodeOf(err), failure.MessageOf(err)))
 		default:
 			h.log.InfoContext(rctx, "record refused", "errcode", failure.CodeOf(err), "errmsg", failure.MessageOf(err))
 			sum.Done = append(sum.Done, res)

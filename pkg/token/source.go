@@ -127,7 +127,7 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		}
 		return r.Val.(string), nil
 	case <-ctx.Done():
-		return "", failure.Wrap(failure.WeChat, failure.CodeSystem, ctx.Err(), "system error: timed out waiting for the access token")
+		return "", failure.Wrap(failure.WeChat, failure.CodeSystem, ctx.Err(), "system error: timed out waiting for the access token (the app's secret, then WeChat's stable_token)")
 	}
 }
 

@@ -72,7 +72,7 @@ func TestConcurrentCallersShareOneFetch(t *testing.T) {
 	wg.Wait()
 	for i := range callers {
 		if errs[i] != nil || tokens[i] != tokens[0] || tokens[0] == "" {
-			t.Fatalf("caller %d got %q, %v; want the same token as caller 0", i, tokens[i], errs[i])
+			t.Fatalf("caller %d got a token of %d bytes (the same as caller 0's: %v), error %v; want caller 0's", i, len(tokens[i]), tokens[i] == tokens[0], errs[i])
 		}
 	}
 	if got := sim.Stats().StableToken; got != 1 {
@@ -121,7 +121,7 @@ func TestInvalidateOnlyTheFailingToken(t *testing.T) {
 	src.Invalidate(ctx, tok) // a second caller failing with the same token
 	fresh, err := src.Token(ctx)
 	if err != nil || fresh == tok {
-		t.Fatalf("after Invalidate: %q, %v; want a new token", fresh, err)
+		t.Fatalf("after Invalidate: a new token %v, error %v; want a new token", fresh != tok, err)
 	}
 	if got := sim.Stats().StableToken; got != 2 {
 		t.Errorf("stable_token calls = %d, want 2", got)

@@ -113,14 +113,45 @@ func checkScheme(u *url.URL) error {
 	return nil
 }
 
-var sharedSpace = netip.MustParsePrefix("100.64.0.0/10") // carrier-grade NAT, and some clouds' metadata
+// refused are the ranges that are not an ordinary host on the internet, or
+// that wrap an IPv4 address a gateway would reach for us: shared (CGNAT) and
+// protocol space, benchmarking, reserved and broadcast IPv4; NAT64, 6to4
+// and Teredo IPv6. Loopback, private, link-local, unique-local, multicast
+// and unspecified addresses are refused by netip's own tests.
+var refused = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"),
+}
 
-// public reports whether ip is an address on the public internet.
+// globalIPv6 is IPv6's global unicast space: anything else (site-local,
+// IPv4-compatible, unique-local …) is refused.
+var globalIPv6 = netip.MustParsePrefix("2000::/3")
+
+// public reports whether ip is an ordinary address on the public internet.
 func public(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() &&
-		!ip.IsLinkLocalUnicast() && !sharedSpace.Contains(ip) &&
-		!(ip.Is4() && ip.As4()[0] == 0)
+	if !ip.IsValid() || !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	if ip.Is6() && !globalIPv6.Contains(ip) {
+		return false
+	}
+	for _, p := range refused {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }
 
 // get fetches raw with the downloader, after checking its scheme.

@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -442,5 +443,96 @@ func TestAtMostOneExtraUpload(t *testing.T) {
 	var r ledger.Result
 	if err := json.Unmarshal(data, &r); err != nil || r.ErrCode != -1 || r.ErrMsg == "" {
 		t.Errorf("result %s, want a failure that says why", data)
+	}
+}
+
+// A late delivery of an older version never replaces the current version's
+// result, whatever it ends with: a failed read of the object, the refusal
+// of a version whose uploads went unconfirmed, or a success.
+func TestLateOldVersionNeverReplacesCurrent(t *testing.T) {
+	for _, late := range []string{"ReadFails", "NotSentAgain", "Success"} {
+		t.Run(late, func(t *testing.T) {
+			w := newWorld(nil)
+			v1 := w.s3.Set(objKey, v1Data)
+			if late == "NotSentAgain" {
+				w.wx.lose = 2
+				for range 2 {
+					w.deliver(v1)(context.Background())
+					w.advance(claimTTL + time.Second)
+				}
+			}
+			v2 := w.s3.Set(objKey, v2Data)
+			if err := w.deliver(v2)(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			current, _, _ := w.s3.Object("results/" + objKey + ".json")
+			switch late {
+			case "ReadFails":
+				w.s3.Fail = func(op mems3.Op, key string, _ bool) error {
+					if op == mems3.Get && key == objKey {
+						return mems3.Error("ServiceUnavailable", 503)
+					}
+					return nil
+				}
+			case "Success":
+				// v1's delivery read its object before v2 was put, and ends now.
+				w.s3.Set(objKey, v1Data)
+				w.s3.Before = func(ctx context.Context, op mems3.Op, key string) {
+					if op == mems3.Put && strings.HasPrefix(key, "claims/") { // v2 is put while v1 uploads
+						w.s3.Set(objKey, v2Data)
+					}
+				}
+			}
+			w.deliver(v1)(context.Background())
+			if after, _, _ := w.s3.Object("results/" + objKey + ".json"); !bytes.Equal(after, current) {
+				t.Errorf("v1's late delivery replaced v2's result:\n%s\nwith\n%s", current, after)
+			}
+		})
+	}
+}
+
+// A success in its last hour is not answered again: the next request
+// uploads, and its new media_id replaces the old one, so that later
+// requests reuse it instead of uploading each time.
+func TestExpiringSuccessIsReplaced(t *testing.T) {
+	w := newWorld(nil)
+	v1 := w.s3.Set(objKey, v1Data)
+	if err := w.deliver(v1)(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(72*time.Hour - 30*time.Minute) // 30 minutes of life left
+	w.wx.created = w.now()
+	for i := range 3 {
+		r, err := w.svc.UploadKey(context.Background(), media.Image, objKey)
+		if err != nil || r.ExpiresAt-w.now().Unix() < int64(71*time.Hour/time.Second) {
+			t.Fatalf("request %d: %+v, %v; want a media_id with its 3 days ahead", i, r, err)
+		}
+		w.advance(claimTTL + time.Second)
+	}
+	if n := w.wx.uploads(v1Data); n != 2 {
+		t.Errorf("uploads = %d, want 2: the first, and one when it neared its end", n)
+	}
+}
+
+// S3 failing on the object's read costs no claim, so however often it
+// happens the object is uploaded once S3 recovers.
+func TestFailedReadsCostNoClaim(t *testing.T) {
+	w := newWorld(nil)
+	v1 := w.s3.Set(objKey, v1Data)
+	w.s3.Fail = func(op mems3.Op, key string, _ bool) error {
+		if key == objKey || op == mems3.Put && strings.HasPrefix(key, "claims/") {
+			return mems3.Error("SlowDown", 503)
+		}
+		return nil
+	}
+	for range 5 {
+		if err := w.deliver(v1)(context.Background()); failure.KindOf(err) != failure.S3 {
+			t.Fatalf("delivery while S3 fails: %v, want S3's failure", err)
+		}
+		w.advance(claimTTL + time.Second)
+	}
+	w.s3.Fail = nil
+	if err := w.deliver(v1)(context.Background()); err != nil || w.wx.uploads(v1Data) != 1 {
+		t.Errorf("after S3 recovered: %v, %d uploads; want a success, 1 upload", err, w.wx.uploads(v1Data))
 	}
 }

@@ -50,22 +50,21 @@ type Options struct {
 
 // Service moves media between the bucket and WeChat.
 type Service struct {
-	bucket      *bucket.Bucket
-	ledger      *ledger.Ledger
-	wx          WeChat
-	rules       media.Rules
-	keys        KeyPolicy
-	downloads   *http.Client
-	now         func() time.Time
-	log         *slog.Logger
-	presignTTL  time.Duration
-	reuseMargin time.Duration
+	bucket     *bucket.Bucket
+	ledger     *ledger.Ledger
+	wx         WeChat
+	rules      media.Rules
+	keys       KeyPolicy
+	downloads  *http.Client
+	now        func() time.Time
+	log        *slog.Logger
+	presignTTL time.Duration
 }
 
 // New returns a Service.
 func New(opts Options) *Service {
 	s := &Service{bucket: opts.Bucket, wx: opts.WeChat, rules: opts.Rules, downloads: opts.Downloads,
-		now: opts.Now, log: opts.Logger, presignTTL: opts.PresignTTL, reuseMargin: opts.ReuseMargin}
+		now: opts.Now, log: opts.Logger, presignTTL: opts.PresignTTL}
 	if s.rules == nil {
 		s.rules = media.DefaultRules()
 	}
@@ -81,11 +80,8 @@ func New(opts Options) *Service {
 	if s.presignTTL <= 0 {
 		s.presignTTL = 15 * time.Minute
 	}
-	if s.reuseMargin <= 0 {
-		s.reuseMargin = time.Hour
-	}
 	s.keys = NewKeyPolicy(opts.AllowedPrefixes)
-	s.ledger = ledger.New(opts.Bucket, ledger.Options{ClaimTTL: opts.ClaimTTL, Now: s.now, Logger: s.log})
+	s.ledger = ledger.New(opts.Bucket, ledger.Options{ClaimTTL: opts.ClaimTTL, ReuseMargin: opts.ReuseMargin, Now: s.now, Logger: s.log})
 	return s
 }
 

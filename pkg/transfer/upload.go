@@ -92,10 +92,45 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	if err != nil {
 		return base, err // unsure what is recorded: nothing is, and nothing is uploaded
 	}
-	if r, ok := s.reusable(w, seen); ok {
+	if r, ok := s.ledger.Answers(w, seen); ok {
 		s.log.InfoContext(ctx, "reused recorded result", "key", w.Key, "api", w.API, "media_type", w.Type, "errcode", r.ErrCode)
 		return answer(r)
 	}
+	// The object's version is pinned (If-Match) and opened before the
+	// claim, so that a read that fails costs no claim: the format comes from
+	// its first bytes, read from the stream that then serves the first
+	// attempt; a retry opens it again.
+	src, obj, err := s.bucket.Open(ctx, w.Key, w.ETag)
+	switch {
+	case errors.Is(err, bucket.ErrChanged) && event:
+		return base, skipped(errors.Join(ErrSuperseded, err), "the object was replaced by a newer version")
+	case errors.Is(err, bucket.ErrNotFound):
+		return base, s.statFailed(err, event)
+	case errors.Is(err, bucket.ErrChanged):
+		return base, err // the caller's version changed mid-request: a conflict, try again
+	case err != nil:
+		r, _, err := s.record(ctx, w, seen, Result{}, err, event)
+		return r, err
+	}
+	first := &primed{}
+	defer first.close()
+	head := make([]byte, min(obj.Size, media.SniffLen))
+	if _, err := io.ReadFull(src, head); err != nil {
+		src.Close()
+		r, _, err := s.record(ctx, w, seen, Result{}, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), w.Key, err), event)
+		return r, err
+	}
+	first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
+	f := media.Detect(head)
+	t := media.Type(w.Type)
+	if w.API == ledger.APIUploadImg {
+		t = media.ArticleImage
+	}
+	if err := s.rules.Check(t, f, obj.Size); err != nil {
+		r, _, err := s.record(ctx, w, seen, Result{}, err, event) // refused before any claim or WeChat call
+		return r, err
+	}
+
 	claim, err := s.ledger.Claim(ctx, w, seen)
 	if err != nil {
 		return base, err
@@ -106,47 +141,14 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 			s.release(ctx, claim, 0)
 			return base, err
 		}
-		if r, ok := s.reusable(w, seen); ok {
+		if r, ok := s.ledger.Answers(w, seen); ok {
 			return answer(r)
 		}
 	}
 	if claim.Unconfirmed >= ledger.MaxUnconfirmed {
-		err := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version; "+
-			"it is not sent again (its result file says so: delete it, or put the object again, to retry)", claim.Unconfirmed)
-		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
-	}
-
-	// The object's version is pinned (If-Match): the format comes from its
-	// first bytes, read from the stream that then serves the first attempt;
-	// a retry opens it again.
-	src, obj, err := s.bucket.Open(ctx, w.Key, w.ETag)
-	switch {
-	case errors.Is(err, bucket.ErrChanged) && event:
-		s.release(ctx, claim, 0)
-		return base, skipped(errors.Join(ErrSuperseded, err), "the object was replaced by a newer version")
-	case errors.Is(err, bucket.ErrNotFound):
-		s.release(ctx, claim, 0)
-		return base, s.statFailed(err, event)
-	case errors.Is(err, bucket.ErrChanged):
-		s.release(ctx, claim, 0)
-		return base, err // the caller's version changed mid-request: a conflict, try again
-	case err != nil:
-		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
-	}
-	first := &primed{}
-	defer first.close()
-	head := make([]byte, min(obj.Size, media.SniffLen))
-	if _, err := io.ReadFull(src, head); err != nil {
-		src.Close()
-		return s.finish(ctx, claim, event, seen, Result{}, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), w.Key, err), 0)
-	}
-	first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
-	f := media.Detect(head)
-	t := media.Type(w.Type)
-	if w.API == ledger.APIUploadImg {
-		t = media.ArticleImage
-	}
-	if err := s.rules.Check(t, f, obj.Size); err != nil {
+		err := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version, "+
+			"which it may have stored: it is not sent again until its claim %s is deleted or expires (a day), or a changed object is put",
+			claim.Unconfirmed, claim.Key())
 		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
 	}
 	body := wechat.Body{Filename: f.Filename(), ContentType: f.ContentType(), Size: obj.Size,
@@ -225,25 +227,6 @@ func (s *Service) release(ctx context.Context, c *ledger.Claim, unconfirmed int)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	s.ledger.Release(rctx, c, unconfirmed)
-}
-
-// reusable reports whether seen answers w: a success of the same object
-// version that WeChat still honours for a while, or its final refusal.
-func (s *Service) reusable(w ledger.Work, seen ledger.Entry) (Result, bool) {
-	r := seen.Result
-	if !seen.Found() || !r.Of(w) {
-		return Result{}, false
-	}
-	if r.Final && !r.Success() {
-		return r, true
-	}
-	if !r.Success() {
-		return Result{}, false
-	}
-	if w.API == ledger.APIUploadImg {
-		return r, r.URL != "" // article image URLs are permanent
-	}
-	return r, r.MediaID != "" && s.now().Add(s.reuseMargin).Before(time.Unix(r.ExpiresAt, 0))
 }
 
 // answer is a recorded result as an answer: a success, or its refusal.

@@ -286,9 +286,12 @@ func (c *Client) StableToken(ctx context.Context, appID, appSecret string) (toke
 			ExpiresIn   int64  `json:"expires_in"`
 		}
 		if err := decodeReply(resp, &r); err != nil {
-			if fe := failure.As(err); fe != nil && credentialCodes[fe.Code] {
-				fe.Kind = failure.Config // the secret holds the wrong AppID or AppSecret
-				if fe.Code == CodeInvalidToken {
+			// A token call carries nothing of a caller's: what WeChat refuses
+			// in it (the AppID, the AppSecret, a frozen secret, the IP) is the
+			// deployment's to mend, never a caller's final failure.
+			if fe := failure.As(err); fe != nil && fe.Kind == failure.Caller {
+				fe.Kind = failure.Config
+				if credentialCodes[fe.Code] {
 					fe.Message = "system error: WeChat rejected the app's AppID or AppSecret"
 				}
 			}
@@ -586,7 +589,11 @@ func (c *Client) once(ctx context.Context, op string, build func(string) (*http.
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxReply))
 		resp.Body.Close()
-		return classify(op, &StatusError{StatusCode: resp.StatusCode}, false)
+		// A gateway's 500, 502 or 504 after the whole body went out is an
+		// answer lost: WeChat behind it may have stored the file. 503 and
+		// 429 are refusals to start.
+		lost := resp.StatusCode == http.StatusInternalServerError || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout
+		return classify(op, &StatusError{StatusCode: resp.StatusCode}, lost && whole())
 	}
 	if err := handle(resp); err != nil {
 		resp.Body.Close()

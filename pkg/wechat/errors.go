@@ -132,7 +132,7 @@ func classify(op string, err error, sentWhole bool) *failure.Error {
 	case errors.Is(err, context.Canceled):
 		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: the request was cancelled while waiting for WeChat")
 	case errors.As(err, &se):
-		return failure.Wrap(failure.WeChat, failure.CodeSystem, err, "system error: WeChat answered HTTP %d", se.StatusCode)
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: WeChat answered HTTP %d", se.StatusCode)
 	case errors.Is(err, ErrBadResponse):
 		return failure.Wrap(failure.WeChat, failure.CodeSystem, maybe(err), "system error: unexpected answer from WeChat")
 	case errors.As(err, &ue) && ue.Op == "parse":

@@ -129,3 +129,38 @@ func TestMaybeStoredIsNotRetried(t *testing.T) {
 		t.Errorf("connection refused mid-body: %v after %d connections and %d opens; want a WeChat failure after 3 of each", err, conns.Load(), opens.Load())
 	}
 }
+
+// Whatever WeChat refuses in a token call is the deployment's to mend.
+func TestTokenCallRefusalsAreTheConfigurations(t *testing.T) {
+	for _, answer := range []string{`{"errcode":40243,"errmsg":"AppSecret frozen"}`, `{"errcode":41002,"errmsg":"appid missing"}`, `{"errcode":40164,"errmsg":"invalid ip 203.0.113.9"}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, answer) }))
+		_, _, err := wechat.New(wechat.Options{BaseURL: srv.URL}).StableToken(context.Background(), appID, appSecret)
+		srv.Close()
+		if failure.KindOf(err) != failure.Config || strings.Contains(failure.MessageOf(err), "203.0.113.9") {
+			t.Errorf("stable_token answered %s: %v (kind %v), want the configuration's failure, no IP", answer, err, failure.KindOf(err))
+		}
+	}
+}
+
+// A gateway error after the whole body went out is an answer lost: not
+// resent in process. A 503 is a refusal to start: resent.
+func TestGatewayErrorAfterTheBody(t *testing.T) {
+	for _, tt := range []struct {
+		status  int
+		uploads int32
+		maybe   bool
+	}{{http.StatusGatewayTimeout, 1, true}, {http.StatusBadGateway, 1, true}, {http.StatusServiceUnavailable, 3, false}} {
+		var uploads atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			uploads.Add(1)
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(tt.status)
+		}))
+		c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok"), Backoff: time.Millisecond})
+		_, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 1000)))
+		srv.Close()
+		if errors.Is(err, wechat.ErrMaybeStored) != tt.maybe || uploads.Load() != tt.uploads {
+			t.Errorf("HTTP %d after the body: %v after %d uploads; want maybe-stored %v after %d", tt.status, err, uploads.Load(), tt.maybe, tt.uploads)
+		}
+	}
+}
