@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
@@ -33,19 +34,6 @@ const (
 )
 
 var eventsDir = filepath.Join("..", "..", "events")
-
-// requireRIE finds the emulator on PATH (make test puts .bin there).
-func requireRIE(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("aws-lambda-rie")
-	if err != nil {
-		if os.Getenv("WXMEDIA_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("aws-lambda-rie is not on PATH and WXMEDIA_REQUIRE_TOOLS=1: run make tools (%v)", err)
-		}
-		t.Skipf("aws-lambda-rie is not on PATH: %v", err)
-	}
-	return p
-}
 
 // stack is the backends of make local, in this process.
 type stack struct {
@@ -134,7 +122,7 @@ func TestInvoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the functions and runs the Lambda emulator (-short)")
 	}
-	rie := requireRIE(t)
+	rie := awstest.Tool(t, "aws-lambda-rie")
 	st := setupStack(t)
 	ctx := context.Background()
 
@@ -273,36 +261,12 @@ func TestInvoke(t *testing.T) {
 			if code != 1 {
 				t.Fatalf("exit code %d, want 1; answer %s\n%s", code, out, logs)
 			}
-			le := lambdaError(200, out)
-			if le == nil || !strings.Contains(le.Message, tc.want) || le.Type == "" {
-				t.Fatalf("answer %s: want a Lambda error with %q", out, tc.want)
+			var le struct{ ErrorType, ErrorMessage string }
+			if err := json.Unmarshal(out, &le); err != nil || !strings.Contains(le.ErrorMessage, tc.want) || le.ErrorType == "" {
+				t.Fatalf("answer %s: want Lambda's {\"errorType\",\"errorMessage\"} with %q", out, tc.want)
 			}
 			if !strings.Contains(logs, "invoke: "+tc.fn+" failed: ") {
 				t.Errorf("stderr: want the failure reported in\n%s", logs)
-			}
-		})
-	}
-}
-
-func TestLambdaError(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		status int
-		body   string
-		want   *LambdaError
-	}{
-		{"HTTPAnswer", 200, `{"statusCode":500,"body":"{\"errcode\":-1}"}`, nil},
-		{"S3Summary", 200, `{"done":[]}`, nil},
-		{"String", 200, `"ok"`, nil},
-		{"FunctionError", 200, `{"errorMessage":"malformed S3 event: x","errorType":"wrapError"}`, &LambdaError{"wrapError", "malformed S3 event: x"}},
-		{"Panic", 200, `{"errorMessage":"boom","errorType":"Runtime.Panic","stackTrace":[]}`, &LambdaError{"Runtime.Panic", "boom"}},
-		{"Timeout", 200, `Task timed out after 3.00 seconds`, &LambdaError{"Sandbox.Timedout", "Task timed out after 3.00 seconds"}},
-		{"Crash", 502, ``, &LambdaError{"Emulator.HTTP502", "Bad Gateway"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := lambdaError(tc.status, []byte(tc.body))
-			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
 	}

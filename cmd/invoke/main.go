@@ -19,18 +19,17 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wxmedia/wxmedia/internal/rie"
 )
 
 const usage = `Usage: make invoke FN=<upload|get|uploadimg> EVENT=<file.json>
@@ -76,7 +75,7 @@ func cli(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	fs.SetOutput(stderr)
 	fn := fs.String("fn", "", "the function: a folder of ./functions (upload, get, uploadimg)")
 	eventPath := fs.String("event", "", "the event's JSON file, or - for stdin")
-	rie := fs.String("rie", "aws-lambda-rie", "the Runtime Interface Emulator's binary (make installs it at .bin/aws-lambda-rie)")
+	emulator := fs.String("rie", rie.DefaultBinary, "the Runtime Interface Emulator's binary (make installs it at .bin/aws-lambda-rie)")
 	timeout := fs.Duration("timeout", 0, "the function timeout (default: its Timeout in template.yaml)")
 	bootstrap := fs.String("bootstrap", "", "a bootstrap already built for this machine (default: build ./functions/<fn>)")
 	fs.Usage = func() {
@@ -99,9 +98,10 @@ func cli(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stderr, "invoke:", err)
 		return 2
 	}
-	res, err := invoke(ctx, invocation{fn: *fn, event: event, rie: *rie, bootstrap: *bootstrap, timeout: *timeout,
+	res, err := invoke(ctx, invocation{fn: *fn, event: event, rie: *emulator, bootstrap: *bootstrap, timeout: *timeout,
 		environ: environ, log: stderr})
-	if err != nil {
+	var failed *rie.FunctionError
+	if err != nil && !errors.As(err, &failed) {
 		fmt.Fprintln(stderr, "invoke:", err)
 		return 1
 	}
@@ -109,11 +109,11 @@ func cli(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	if len(res.Body) > 0 && res.Body[len(res.Body)-1] != '\n' {
 		fmt.Fprintln(stdout)
 	}
-	if res.InitDuration != "" {
-		fmt.Fprintf(stderr, "invoke: init duration %s ms\n", res.InitDuration)
+	if res.Init > 0 {
+		fmt.Fprintf(stderr, "invoke: init duration %.2f ms\n", float64(res.Init)/float64(time.Millisecond))
 	}
-	if res.Err != nil {
-		fmt.Fprintf(stderr, "invoke: %s failed: %v\n", *fn, res.Err)
+	if failed != nil {
+		fmt.Fprintf(stderr, "invoke: %s failed: %v\n", *fn, failed)
 		return 1
 	}
 	return 0
@@ -147,52 +147,10 @@ type invocation struct {
 	log       io.Writer     // the emulator's and the function's output
 }
 
-// Result is the emulator's answer.
-type Result struct {
-	Status       int    // the emulator's HTTP status
-	Body         []byte // the function's answer, or the error
-	Err          error  // a *LambdaError, or nil if the function answered
-	InitDuration string // in milliseconds, e.g. "12.34", if the emulator reported one
-}
-
-// LambdaError is a failed invocation, as Lambda reports it.
-type LambdaError struct {
-	Type    string `json:"errorType"`
-	Message string `json:"errorMessage"`
-}
-
-func (e *LambdaError) Error() string { return e.Type + ": " + e.Message }
-
-// lambdaError tells a failed invocation from an answer. The emulator
-// answers a function's error with HTTP 200 and {"errorType","errorMessage"}
-// (what Lambda's Invoke API returns with X-Amz-Function-Error), a timeout
-// with 200 and "Task timed out…", and a crash with a 5xx.
-func lambdaError(status int, body []byte) *LambdaError {
-	trimmed := bytes.TrimSpace(body)
-	if bytes.HasPrefix(trimmed, []byte("Task timed out")) {
-		return &LambdaError{Type: "Sandbox.Timedout", Message: string(trimmed)}
-	}
-	var e LambdaError
-	isErr := json.Unmarshal(trimmed, &e) == nil && (e.Type != "" || e.Message != "")
-	if isErr {
-		if e.Type == "" {
-			e.Type = "Unhandled"
-		}
-		return &e
-	}
-	if status != http.StatusOK {
-		msg := string(trimmed)
-		if msg == "" {
-			msg = http.StatusText(status)
-		}
-		return &LambdaError{Type: fmt.Sprintf("Emulator.HTTP%d", status), Message: msg}
-	}
-	return nil
-}
-
 // invoke builds the function if needed, starts the emulator with it,
-// posts the event and stops the emulator.
-func invoke(ctx context.Context, inv invocation) (Result, error) {
+// posts the event and stops the emulator. A function that failed answers
+// a *rie.FunctionError with its result.
+func invoke(ctx context.Context, inv invocation) (rie.Result, error) {
 	if inv.log == nil {
 		inv.log = io.Discard
 	}
@@ -202,82 +160,30 @@ func invoke(ctx context.Context, inv invocation) (Result, error) {
 			inv.timeout = 60 * time.Second
 		}
 	}
-	rie, err := exec.LookPath(inv.rie)
+	emulator, err := rie.LookPath(inv.rie)
 	if err != nil {
-		return Result{}, fmt.Errorf("the Lambda Runtime Interface Emulator %q was not found (make invoke installs it in .bin): %w", inv.rie, err)
-	}
-	if rie, err = filepath.Abs(rie); err != nil {
-		return Result{}, err
+		return rie.Result{}, fmt.Errorf("%w (make invoke installs it in .bin)", err)
 	}
 	dir, err := os.MkdirTemp("", "wxmedia-invoke-")
 	if err != nil {
-		return Result{}, err
+		return rie.Result{}, err
 	}
 	defer os.RemoveAll(dir)
 	bootstrap := inv.bootstrap
 	if bootstrap == "" {
 		if bootstrap, err = build(ctx, inv.fn, dir, inv.log); err != nil {
-			return Result{}, err
+			return rie.Result{}, err
 		}
-	}
-	if bootstrap, err = filepath.Abs(bootstrap); err != nil {
-		return Result{}, err
 	}
 	env := functionEnv(inv.environ, inv.fn, inv.timeout)
 	warnIfDown(env, inv.log)
 
-	addr, err := freeAddr()
+	em, err := rie.Start(ctx, rie.Options{Binary: emulator, Bootstrap: bootstrap, Env: env, Log: inv.log})
 	if err != nil {
-		return Result{}, err
+		return rie.Result{}, err
 	}
-	runtimeAddr, err := freeAddr()
-	if err != nil {
-		return Result{}, err
-	}
-	// The emulator's runtime API defaults to 127.0.0.1:9001, the port of
-	// make local's Secrets Manager: always give it a free one.
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = env
-	setProcessGroup(cmd)
-	out := &reportWriter{w: inv.log, seen: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return Result{}, fmt.Errorf("start %s: %w", rie, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer stop(cmd, exited)
-
-	if err := waitListening(ctx, addr, exited); err != nil {
-		return Result{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(inv.event))
-	if err != nil {
-		return Result{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	client := &http.Client{Timeout: inv.timeout + 15*time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		return Result{}, fmt.Errorf("invoke %s: %w", inv.fn, err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return Result{}, fmt.Errorf("invoke %s: read answer: %w", inv.fn, err)
-	}
-	res := Result{Status: resp.StatusCode, Body: body}
-	if le := lambdaError(resp.StatusCode, body); le != nil {
-		res.Err = le
-	}
-	// The REPORT line comes just before the answer; let it through.
-	select {
-	case <-out.seen:
-	case <-time.After(500 * time.Millisecond):
-	}
-	res.InitDuration = out.initDuration()
-	return res, nil
+	defer em.Close()
+	return em.Invoke(ctx, inv.event)
 }
 
 // build compiles ./functions/<fn> of the module in the working directory
@@ -378,100 +284,4 @@ func warnIfDown(env []string, log io.Writer) {
 		}
 		c.Close()
 	}
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// waitListening waits until the emulator accepts connections.
-func waitListening(ctx context.Context, addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("the emulator exited before listening (its output is above)")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the emulator is not listening on %s after 10 s", addr)
-		}
-	}
-}
-
-// stop ends the emulator and the bootstrap it started.
-func stop(cmd *exec.Cmd, exited <-chan struct{}) {
-	signalGroup(cmd, syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(2 * time.Second):
-		signalGroup(cmd, syscall.SIGKILL)
-		<-exited
-	}
-}
-
-// The emulator logs the runtime's init as "INIT REPORT(durationMs: 11.56)"; its
-// REPORT line's "Init Duration" only times the start of an asynchronous init.
-var (
-	initReportRE   = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)`)
-	initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
-)
-
-// reportWriter passes the emulator's output through, line by line, and
-// notes the REPORT line and the init duration in it.
-type reportWriter struct {
-	w    io.Writer
-	mu   sync.Mutex
-	buf  []byte
-	init string        // milliseconds
-	seen chan struct{} // closed at the first REPORT line
-
-	fromInitReport bool
-	once           sync.Once
-}
-
-func (r *reportWriter) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.buf = append(r.buf, p...)
-	for {
-		i := bytes.IndexByte(r.buf, '\n')
-		if i < 0 {
-			break
-		}
-		line := r.buf[:i+1]
-		if m := initReportRE.FindSubmatch(line); m != nil {
-			r.init = string(m[1])
-			r.fromInitReport = true
-		} else if m := initDurationRE.FindSubmatch(line); m != nil && !r.fromInitReport {
-			r.init = string(m[1])
-		}
-		if bytes.HasPrefix(line, []byte("REPORT ")) {
-			r.once.Do(func() { close(r.seen) })
-		}
-		r.w.Write(line)
-		r.buf = r.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (r *reportWriter) initDuration() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if ms, err := strconv.ParseFloat(r.init, 64); err == nil {
-		return strconv.FormatFloat(ms, 'f', 2, 64)
-	}
-	return r.init
 }
