@@ -100,6 +100,16 @@ func (s *S3) Wait() { s.wg.Wait() }
 
 // ServeHTTP answers S3 requests, and notifies of the objects created.
 func (s *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.ifMatchFails(r) {
+		// gofakes3 honours conditions on PUT only; S3 also answers 412 to a
+		// read pinned to a version that is no longer the object's.
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusPreconditionFailed)
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>`)
+		}
+		return
+	}
 	op := createOp(r)
 	if op == "" || s.opts.Notify == nil {
 		s.handler.ServeHTTP(w, r)
@@ -133,6 +143,27 @@ func (s *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.notify(e)
+}
+
+// ifMatchFails reports whether r is a read of an object pinned with
+// If-Match to an ETag the object no longer has.
+func (s *S3) ifMatchFails(r *http.Request) bool {
+	want := r.Header.Get("If-Match")
+	if want == "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if key == "" {
+		return false
+	}
+	obj, err := s.backend.HeadObject(bucket, key)
+	if err != nil {
+		return false // gofakes3 answers the missing key itself
+	}
+	if obj.Contents != nil {
+		obj.Contents.Close()
+	}
+	return strings.Trim(want, `"`) != hex.EncodeToString(obj.Hash)
 }
 
 // notify runs Notify in its own goroutine, as an asynchronous invocation.

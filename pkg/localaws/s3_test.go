@@ -210,3 +210,49 @@ func TestS3NotifyError(t *testing.T) {
 	}
 	fake.Close()
 }
+
+// A read pinned with If-Match to a version the object no longer has is
+// answered 412, as S3 does; conditional writes too.
+func TestConditionalRequests(t *testing.T) {
+	client, _, _ := setupS3(t)
+	ctx := context.Background()
+	put := func(body string, opt func(*s3.PutObjectInput)) (string, error) {
+		in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("samples/v.txt"), Body: bytes.NewReader([]byte(body))}
+		if opt != nil {
+			opt(in)
+		}
+		out, err := client.PutObject(ctx, in)
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.ETag), nil
+	}
+	v1, err := put("one", func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("samples/v.txt"), IfMatch: &v1}); err != nil {
+		t.Fatalf("GET pinned to the current version: %v", err)
+	}
+	if _, err := put("two", func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") }); err == nil {
+		t.Error("If-None-Match: * over an object succeeded")
+	}
+	if _, err := put("two", func(in *s3.PutObjectInput) { in.IfMatch = &v1 }); err != nil {
+		t.Fatalf("If-Match on the current version: %v", err)
+	}
+	for _, req := range []func() error{
+		func() error {
+			_, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("samples/v.txt"), IfMatch: &v1})
+			return err
+		},
+		func() error {
+			_, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("samples/v.txt"), IfMatch: &v1})
+			return err
+		},
+	} {
+		var re interface{ HTTPStatusCode() int }
+		if err := req(); !errors.As(err, &re) || re.HTTPStatusCode() != 412 {
+			t.Errorf("a read pinned to a replaced version: %v, want 412", err)
+		}
+	}
+}
