@@ -5,8 +5,9 @@
 // against the buffering baseline, pipelining with both legs throttled, the
 // HTTP handler's overhead), builds each function's arm64 bootstrap to check
 // its size, and cold-starts each function's host-arch bootstrap under the
-// Lambda Runtime Interface Emulator against local fakes of S3, Secrets
-// Manager and WeChat. It prints one table (figure, ours, baseline, ratio,
+// Lambda Runtime Interface Emulator (internal/rie) against the backends
+// `make local` runs: the embedded S3 and Secrets Manager (pkg/localaws) and
+// the WeChat simulator (pkg/wechatsim). It prints one table (figure, ours, baseline, ratio,
 // target) and writes it with the machine's description to
 // .bench/results.md, and a chart of bytes allocated per operation against
 // object size to .bench/memory.svg.
@@ -24,6 +25,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/wxmedia/wxmedia/internal/rie"
 )
 
 func main() {
@@ -94,14 +97,16 @@ func run(outDir, rie, goCmd string) error {
 	return nil
 }
 
+// findRIE is the emulator at p, or else on PATH.
 func findRIE(p string) (string, error) {
-	if _, err := os.Stat(p); err == nil {
-		return filepath.Abs(p)
+	if abs, err := rie.LookPath(p); err == nil {
+		return abs, nil
 	}
-	if lp, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return lp, nil
+	abs, err := rie.LookPath(rie.DefaultBinary)
+	if err != nil {
+		return "", fmt.Errorf("the Lambda RIE is not at %s nor on PATH: run `make tools`: %w", p, err)
 	}
-	return "", fmt.Errorf("the Lambda RIE is not at %s nor on PATH: run `make tools`", p)
+	return abs, nil
 }
 
 func logf(format string, args ...any) {
