@@ -183,6 +183,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	lns = nil // the servers own them now
 
+	// The state file tells make invoke where all this is, until a clean stop.
+	defer announce(st, stderr)()
 	printBanner(stdout, st, sample, seeded)
 
 	select {
