@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -148,14 +149,22 @@ func TestInvoke(t *testing.T) {
 			mu.Unlock()
 		})
 	}
+	// And cmd/local, the real `make local`.
+	localBin := filepath.Join(dir, "local")
+	wg.Go(func() {
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", localBin, "github.com/wxmedia/wxmedia/cmd/local").CombinedOutput(); err != nil {
+			t.Errorf("go build ./cmd/local: %v\n%s", err, out)
+		}
+	})
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
 
-	// run invokes fn with event the way `make invoke` does, and returns the
-	// exit code and the function's answer.
-	run := func(t *testing.T, fn string, event []byte) (int, []byte, string) {
+	// runWith invokes fn with event the way `make invoke` does, in
+	// environ, and returns the exit code, the function's answer and the
+	// command's stderr.
+	runWith := func(t *testing.T, environ []string, fn string, event []byte) (int, []byte, string) {
 		t.Helper()
 		path := filepath.Join(t.TempDir(), "event.json")
 		if err := os.WriteFile(path, event, 0o644); err != nil {
@@ -163,8 +172,12 @@ func TestInvoke(t *testing.T) {
 		}
 		var stdout, stderr bytes.Buffer
 		code := cli(ctx, []string{"-fn", fn, "-event", path, "-rie", rie, "-bootstrap", bootstraps[fn], "-timeout", "20s"},
-			st.environ, nil, &stdout, &stderr)
+			environ, nil, &stdout, &stderr)
 		return code, stdout.Bytes(), stderr.String()
+	}
+	run := func(t *testing.T, fn string, event []byte) (int, []byte, string) {
+		t.Helper()
+		return runWith(t, st.environ, fn, event)
 	}
 	// httpAnswer is what API Gateway makes of a function's answer.
 	type httpAnswer struct {
@@ -270,7 +283,41 @@ func TestInvoke(t *testing.T) {
 			}
 		})
 	}
+
+	// A make local on ports of its own, found through its state file: no
+	// variable names its backends.
+	t.Run("FindsMakeLocal", func(t *testing.T) {
+		ml := startLocal(t, localBin)
+		environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), envLocalState + "=" + ml.state}
+		code, out, logs := runWith(t, environ, "upload", readEventFile(t, "s3-put-upload-image.json"))
+		if code != 0 {
+			t.Fatalf("exit code %d, want 0; answer %s\n%s", code, out, logs)
+		}
+		if want := fmt.Sprintf("invoke: using the make local running as pid %d", ml.cmd.Process.Pid); !strings.Contains(logs, want) {
+			t.Errorf("stderr: want %q in\n%s", want, logs)
+		}
+		if strings.Contains(logs, "warning") {
+			t.Errorf("stderr: want no warning in\n%s", logs)
+		}
+		// The outcome is in that make local's bucket.
+		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ml.s3), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("any", "thing", "")})
+		res, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("results/upload/image/holiday photo (1).jpg.json")})
+		if err != nil {
+			t.Fatalf("result in make local's bucket: %v; answer %s\n%s", err, out, logs)
+		}
+		var r struct {
+			MediaID string `json:"media_id"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil || r.MediaID == "" {
+			t.Errorf("result: %v, media_id %q; want a media_id", err, r.MediaID)
+		}
+		res.Body.Close()
+	})
 }
+
+// noLocal is no running make local.
+func noLocal() *localState { return nil }
 
 func TestFunctionEnv(t *testing.T) {
 	get := func(env []string, k string) (string, bool) {
@@ -281,7 +328,7 @@ func TestFunctionEnv(t *testing.T) {
 		return strings.TrimPrefix(env[i], k+"="), true
 	}
 	t.Run("Defaults", func(t *testing.T) {
-		env := functionEnv([]string{"PATH=/bin"}, "get", 29*time.Second)
+		env := functionEnv([]string{"PATH=/bin"}, "get", 29*time.Second, noLocal)
 		for k, want := range map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
 			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001",
@@ -294,7 +341,7 @@ func TestFunctionEnv(t *testing.T) {
 		}
 	})
 	t.Run("Overrides", func(t *testing.T) {
-		env := functionEnv([]string{"LOCAL_S3_PORT=9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER=", "AWS_PROFILE=dev"}, "upload", time.Minute)
+		env := functionEnv([]string{"LOCAL_S3_PORT=9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER=", "AWS_PROFILE=dev"}, "upload", time.Minute, noLocal)
 		if got, _ := get(env, "AWS_ENDPOINT_URL_S3"); got != "http://127.0.0.1:9100" {
 			t.Errorf("AWS_ENDPOINT_URL_S3: got %q, want the port of LOCAL_S3_PORT", got)
 		}
@@ -306,7 +353,7 @@ func TestFunctionEnv(t *testing.T) {
 		}
 	})
 	t.Run("AnyEndpoint", func(t *testing.T) {
-		env := functionEnv([]string{"AWS_ENDPOINT_URL=http://127.0.0.1:5000"}, "upload", time.Minute)
+		env := functionEnv([]string{"AWS_ENDPOINT_URL=http://127.0.0.1:5000"}, "upload", time.Minute, noLocal)
 		if _, ok := get(env, "AWS_ENDPOINT_URL_S3"); ok {
 			t.Error("AWS_ENDPOINT_URL_S3: set, want AWS_ENDPOINT_URL to serve every service")
 		}

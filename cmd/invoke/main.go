@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,13 +43,19 @@ START/END/REPORT lines on stderr) and exits 1 on a Lambda error.
 
 The function's environment is this one, plus defaults for what is unset
 (a variable set to the empty string counts as set), which point at the
-backends of a running ` + "`make local`" + `:
+backends of a running ` + "`make local`" + `. A running make local is found through
+the state file it writes ($TMPDIR/wxmedia-local/local.json, or
+$WXMEDIA_LOCAL_STATE), so its bucket, secret and ports are used whatever
+they are; with no state file, or one whose make local no longer runs or
+answers, the defaults are:
   MEDIA_BUCKET                       wxmedia-local
   WECHAT_SECRET_ID                   wxmedia/local
-  WECHAT_API_BASE                    http://127.0.0.1:$LOCAL_WECHAT_PORT (3001)
-  AWS_ENDPOINT_URL_S3                http://127.0.0.1:$LOCAL_S3_PORT (9000)
-  AWS_ENDPOINT_URL_SECRETS_MANAGER   http://127.0.0.1:$LOCAL_SM_PORT (9001)
+  WECHAT_API_BASE                    http://127.0.0.1:3001
+  AWS_ENDPOINT_URL_S3                http://127.0.0.1:9000
+  AWS_ENDPOINT_URL_SECRETS_MANAGER   http://127.0.0.1:9001
                                      (neither if AWS_ENDPOINT_URL is set)
+  LOCAL_WECHAT_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, when set, choose the port
+  of these three over the state file and the defaults.
   AWS_REGION                         us-east-1 (unless AWS_DEFAULT_REGION is set)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   made up (unless either, or AWS_PROFILE, is set)
   AWS_LAMBDA_FUNCTION_TIMEOUT        the function's Timeout in template.yaml, or -timeout
@@ -175,7 +182,8 @@ func invoke(ctx context.Context, inv invocation) (rie.Result, error) {
 			return rie.Result{}, err
 		}
 	}
-	env := functionEnv(inv.environ, inv.fn, inv.timeout)
+	local := sync.OnceValue(func() *localState { return findLocal(inv.environ, inv.log) })
+	env := functionEnv(inv.environ, inv.fn, inv.timeout, local)
 	warnIfDown(env, inv.log)
 
 	em, err := rie.Start(ctx, rie.Options{Binary: emulator, Bootstrap: bootstrap, Env: env, Log: inv.log})
@@ -222,46 +230,63 @@ func moduleRoot(ctx context.Context) (string, error) {
 }
 
 // functionEnv is environ plus the defaults of the usage text for what it
-// does not set.
-func functionEnv(environ []string, fn string, timeout time.Duration) []string {
+// does not set. local answers the running make local, or nil; it is asked
+// only if a default it would give is needed.
+func functionEnv(environ []string, fn string, timeout time.Duration, local func() *localState) []string {
 	set := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		set[k] = v
 	}
 	env := slices.Clone(environ)
-	def := func(k, v string) {
+	def := func(k string, v func() string) {
 		if _, ok := set[k]; !ok {
-			env = append(env, k+"="+v)
-			set[k] = v
+			val := v()
+			env = append(env, k+"="+val)
+			set[k] = val
 		}
 	}
-	port := func(env, fallback string) string {
-		if p := strings.TrimSpace(set[env]); p != "" {
-			return p
+	fixed := func(v string) func() string { return func() string { return v } }
+	// fromLocal is the running make local's value, or fallback. An empty
+	// endpoint in its state is AWS's own, and stays empty.
+	fromLocal := func(field func(*localState) string, fallback string, emptyOK bool) func() string {
+		return func() string {
+			if l := local(); l != nil && (emptyOK || field(l) != "") {
+				return field(l)
+			}
+			return fallback
 		}
-		return fallback
 	}
-	def("MEDIA_BUCKET", "wxmedia-local")
-	def("WECHAT_SECRET_ID", "wxmedia/local")
-	def("WECHAT_API_BASE", "http://127.0.0.1:"+port("LOCAL_WECHAT_PORT", "3001"))
+	// endpoint is 127.0.0.1:$portVar if set, else the running make
+	// local's, else 127.0.0.1:port.
+	endpoint := func(portVar, port string, field func(*localState) string) func() string {
+		return func() string {
+			if p := strings.TrimSpace(set[portVar]); p != "" {
+				return "http://127.0.0.1:" + p
+			}
+			return fromLocal(field, "http://127.0.0.1:"+port, true)()
+		}
+	}
+	def("MEDIA_BUCKET", fromLocal(func(l *localState) string { return l.Bucket }, "wxmedia-local", false))
+	def("WECHAT_SECRET_ID", fromLocal(func(l *localState) string { return l.SecretID }, "wxmedia/local", false))
+	def("WECHAT_API_BASE", endpoint("LOCAL_WECHAT_PORT", "3001", func(l *localState) string { return l.WeChat }))
 	if _, ok := set["AWS_ENDPOINT_URL"]; !ok {
-		def("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:"+port("LOCAL_S3_PORT", "9000"))
-		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:"+port("LOCAL_SM_PORT", "9001"))
+		def("AWS_ENDPOINT_URL_S3", endpoint("LOCAL_S3_PORT", "9000", func(l *localState) string { return l.S3 }))
+		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint("LOCAL_SM_PORT", "9001", func(l *localState) string { return l.SecretsManager }))
 	}
 	if _, ok := set["AWS_DEFAULT_REGION"]; !ok {
-		def("AWS_REGION", "us-east-1")
+		def("AWS_REGION", fixed("us-east-1"))
 	}
 	_, key := set["AWS_ACCESS_KEY_ID"]
 	_, secret := set["AWS_SECRET_ACCESS_KEY"]
 	_, profile := set["AWS_PROFILE"]
 	if !key && !secret && !profile {
-		def("AWS_ACCESS_KEY_ID", "local")
-		def("AWS_SECRET_ACCESS_KEY", "local")
+		def("AWS_ACCESS_KEY_ID", fixed("local"))
+		def("AWS_SECRET_ACCESS_KEY", fixed("local"))
 	}
-	def("AWS_LAMBDA_FUNCTION_TIMEOUT", strconv.Itoa(int((timeout+time.Second-1)/time.Second)))
-	def("AWS_LAMBDA_FUNCTION_NAME", "wxmedia-"+fn)
-	def("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+	def("AWS_LAMBDA_FUNCTION_TIMEOUT", fixed(strconv.Itoa(int((timeout+time.Second-1)/time.Second))))
+	def("AWS_LAMBDA_FUNCTION_NAME", fixed("wxmedia-"+fn))
+	def("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", fixed("256"))
 	return env
 }
 

@@ -191,7 +191,8 @@ func running(pid int) bool {
 		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 		return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 	}
-	return syscall.Kill(pid, 0) == nil
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }
 
 // TestClose: the emulator and the bootstrap it started are gone.
