@@ -288,7 +288,7 @@ func TestInvoke(t *testing.T) {
 	// variable names its backends.
 	t.Run("FindsMakeLocal", func(t *testing.T) {
 		ml := startLocal(t, localBin)
-		environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), envLocalState + "=" + ml.state}
+		environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), localaws.EnvState + "=" + ml.state}
 		code, out, logs := runWith(t, environ, "upload", readEventFile(t, "s3-put-upload-image.json"))
 		if code != 0 {
 			t.Fatalf("exit code %d, want 0; answer %s\n%s", code, out, logs)
@@ -317,7 +317,7 @@ func TestInvoke(t *testing.T) {
 }
 
 // noLocal is no running make local.
-func noLocal() *localState { return nil }
+func noLocal() *localaws.State { return nil }
 
 func TestFunctionEnv(t *testing.T) {
 	get := func(env []string, k string) (string, bool) {

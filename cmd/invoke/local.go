@@ -1,66 +1,43 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
-// envLocalState names another path for make local's state file.
-const envLocalState = "WXMEDIA_LOCAL_STATE"
-
-// localState is what a running `make local` serves, as its state file
-// says (cmd/local writes it). An empty endpoint is AWS's own.
-type localState struct {
-	PID            int    `json:"pid"`
-	API            string `json:"api"`
-	S3             string `json:"s3"`
-	SecretsManager string `json:"secrets_manager"`
-	WeChat         string `json:"wechat"`
-	Bucket         string `json:"bucket"`
-	SecretID       string `json:"secret_id"`
-}
-
-// localStatePath is $WXMEDIA_LOCAL_STATE in environ, or make local's
-// default, <temp dir>/wxmedia-local/local.json.
+// localStatePath is make local's state file for environ.
 func localStatePath(environ []string) string {
-	path := ""
-	for _, kv := range environ { // the last one wins, as in exec.Cmd
-		if v, ok := strings.CutPrefix(kv, envLocalState+"="); ok {
-			path = v
+	return localaws.StatePath(func(k string) string {
+		v := ""
+		for _, kv := range environ { // the last one wins, as in exec.Cmd
+			if val, ok := strings.CutPrefix(kv, k+"="); ok {
+				v = val
+			}
 		}
-	}
-	if path == "" {
-		path = filepath.Join(os.TempDir(), "wxmedia-local", "local.json")
-	}
-	return path
+		return v
+	})
 }
 
 // findLocal answers the running make local that its state file names, or
 // nil: no state file, or one whose process is gone or whose ports do not
 // answer (it was killed, or the ports went to something else). It says on
 // log which it uses, or why it ignores one.
-func findLocal(environ []string, log io.Writer) *localState {
+func findLocal(environ []string, log io.Writer) *localaws.State {
 	path := localStatePath(environ)
-	data, err := os.ReadFile(path)
+	s, err := localaws.ReadState(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		fmt.Fprintf(log, "invoke: ignoring make local's state file: %v\n", err)
-		return nil
-	}
-	var s localState
-	if err := json.Unmarshal(data, &s); err != nil || s.PID <= 0 || s.API == "" {
-		fmt.Fprintf(log, "invoke: ignoring %s: not a make local state file\n", path)
 		return nil
 	}
 	if !processAlive(s.PID) {

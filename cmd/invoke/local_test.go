@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
+	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
 // runningLocal is a cmd/local started by a test.
@@ -41,7 +42,7 @@ func startLocal(t *testing.T, bin string) runningLocal {
 	ml.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + t.TempDir(),
 		fmt.Sprintf("LOCAL_PORT=%d", ports[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", ports[1]),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", ports[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", ports[3]),
-		envLocalState + "=" + ml.state}
+		localaws.EnvState + "=" + ml.state}
 	logs := &stacktest.Logs{}
 	ml.cmd.Stdout, ml.cmd.Stderr = logs, logs
 	if err := ml.cmd.Start(); err != nil {
@@ -114,7 +115,7 @@ func writeStateFile(t *testing.T, s string) []string {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []string{envLocalState + "=" + path}
+	return []string{localaws.EnvState + "=" + path}
 }
 
 func stateJSON(pid int, api, s3, sm, wx string) string {
@@ -134,7 +135,7 @@ func TestFindLocal(t *testing.T) {
 		{"RealSecretsManager", func(t *testing.T) []string { return writeStateFile(t, stateJSON(os.Getpid(), api, s3, "", wx)) },
 			true, "Secrets Manager AWS's own"},
 		{"NoFile", func(t *testing.T) []string {
-			return []string{envLocalState + "=" + filepath.Join(t.TempDir(), "none.json")}
+			return []string{localaws.EnvState + "=" + filepath.Join(t.TempDir(), "none.json")}
 		}, false, ""},
 		{"ProcessGone", func(t *testing.T) []string { return writeStateFile(t, stateJSON(deadPID(t), api, s3, sm, wx)) },
 			false, "is not running"},
@@ -163,10 +164,10 @@ func TestFindLocal(t *testing.T) {
 // The defaults come from a running make local, but what the environment
 // says wins.
 func TestFunctionEnvFromLocal(t *testing.T) {
-	local := &localState{PID: 1, API: "http://127.0.0.1:3100", S3: "http://127.0.0.1:9100", SecretsManager: "",
+	local := &localaws.State{PID: 1, API: "http://127.0.0.1:3100", S3: "http://127.0.0.1:9100", SecretsManager: "",
 		WeChat: "http://127.0.0.1:3101", Bucket: "bench-bucket", SecretID: "bench/secret"}
 	asked := 0
-	found := func() *localState { asked++; return local }
+	found := func() *localaws.State { asked++; return local }
 	env := functionEnv([]string{"LOCAL_WECHAT_PORT=4000", "WECHAT_SECRET_ID=mine"}, "upload", time.Minute, found)
 	for k, want := range map[string]string{
 		"MEDIA_BUCKET": "bench-bucket", "WECHAT_SECRET_ID": "mine", "WECHAT_API_BASE": "http://127.0.0.1:4000",

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/internal/rie"
+	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
 const usage = `Usage: make invoke FN=<upload|get|uploadimg> EVENT=<file.json>
@@ -182,7 +183,7 @@ func invoke(ctx context.Context, inv invocation) (rie.Result, error) {
 			return rie.Result{}, err
 		}
 	}
-	local := sync.OnceValue(func() *localState { return findLocal(inv.environ, inv.log) })
+	local := sync.OnceValue(func() *localaws.State { return findLocal(inv.environ, inv.log) })
 	env := functionEnv(inv.environ, inv.fn, inv.timeout, local)
 	warnIfDown(env, inv.log)
 
@@ -232,7 +233,7 @@ func moduleRoot(ctx context.Context) (string, error) {
 // functionEnv is environ plus the defaults of the usage text for what it
 // does not set. local answers the running make local, or nil; it is asked
 // only if a default it would give is needed.
-func functionEnv(environ []string, fn string, timeout time.Duration, local func() *localState) []string {
+func functionEnv(environ []string, fn string, timeout time.Duration, local func() *localaws.State) []string {
 	set := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
@@ -249,7 +250,7 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 	fixed := func(v string) func() string { return func() string { return v } }
 	// fromLocal is the running make local's value, or fallback. An empty
 	// endpoint in its state is AWS's own, and stays empty.
-	fromLocal := func(field func(*localState) string, fallback string, emptyOK bool) func() string {
+	fromLocal := func(field func(*localaws.State) string, fallback string, emptyOK bool) func() string {
 		return func() string {
 			if l := local(); l != nil && (emptyOK || field(l) != "") {
 				return field(l)
@@ -259,7 +260,7 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 	}
 	// endpoint is 127.0.0.1:$portVar if set, else the running make
 	// local's, else 127.0.0.1:port.
-	endpoint := func(portVar, port string, field func(*localState) string) func() string {
+	endpoint := func(portVar, port string, field func(*localaws.State) string) func() string {
 		return func() string {
 			if p := strings.TrimSpace(set[portVar]); p != "" {
 				return "http://127.0.0.1:" + p
@@ -267,12 +268,12 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 			return fromLocal(field, "http://127.0.0.1:"+port, true)()
 		}
 	}
-	def("MEDIA_BUCKET", fromLocal(func(l *localState) string { return l.Bucket }, "wxmedia-local", false))
-	def("WECHAT_SECRET_ID", fromLocal(func(l *localState) string { return l.SecretID }, "wxmedia/local", false))
-	def("WECHAT_API_BASE", endpoint("LOCAL_WECHAT_PORT", "3001", func(l *localState) string { return l.WeChat }))
+	def("MEDIA_BUCKET", fromLocal(func(l *localaws.State) string { return l.Bucket }, "wxmedia-local", false))
+	def("WECHAT_SECRET_ID", fromLocal(func(l *localaws.State) string { return l.SecretID }, "wxmedia/local", false))
+	def("WECHAT_API_BASE", endpoint("LOCAL_WECHAT_PORT", "3001", func(l *localaws.State) string { return l.WeChat }))
 	if _, ok := set["AWS_ENDPOINT_URL"]; !ok {
-		def("AWS_ENDPOINT_URL_S3", endpoint("LOCAL_S3_PORT", "9000", func(l *localState) string { return l.S3 }))
-		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint("LOCAL_SM_PORT", "9001", func(l *localState) string { return l.SecretsManager }))
+		def("AWS_ENDPOINT_URL_S3", endpoint("LOCAL_S3_PORT", "9000", func(l *localaws.State) string { return l.S3 }))
+		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint("LOCAL_SM_PORT", "9001", func(l *localaws.State) string { return l.SecretsManager }))
 	}
 	if _, ok := set["AWS_DEFAULT_REGION"]; !ok {
 		def("AWS_REGION", fixed("us-east-1"))

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
 // TestMain points the state file of every cmd/local the tests start
@@ -21,19 +23,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv(EnvState, filepath.Join(dir, "local.json"))
+	os.Setenv(localaws.EnvState, filepath.Join(dir, "local.json"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func readState(t *testing.T, path string) (state, error) {
+func readState(t *testing.T, path string) (localaws.State, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return state{}, err
+		return localaws.State{}, err
 	}
-	var s state
+	var s localaws.State
 	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatalf("%s: %v in %s", path, err, data)
 	}
@@ -48,7 +50,7 @@ func TestStateFile(t *testing.T) {
 	}
 	bin := buildLocal(t)
 	path := filepath.Join(t.TempDir(), "state", "local.json")
-	t.Setenv(EnvState, path)
+	t.Setenv(localaws.EnvState, path)
 	l := start(t, bin)
 
 	s, err := readState(t, path)
@@ -99,7 +101,7 @@ func TestStateFile(t *testing.T) {
 // make local started since keeps its own.
 func TestStateFileKeptIfNotOurs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "local.json")
-	t.Setenv(EnvState, path)
+	t.Setenv(localaws.EnvState, path)
 	st := settings{apiPort: 3100, s3URL: "http://127.0.0.1:9100", smURL: "AWS Secrets Manager", wxURL: "http://127.0.0.1:3101",
 		bucket: "b", secretID: "s"}
 	remove := announce(st, os.Stderr)
@@ -107,7 +109,7 @@ func TestStateFileKeptIfNotOurs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := state{PID: os.Getpid(), API: "http://127.0.0.1:3100", S3: "http://127.0.0.1:9100", SecretsManager: "",
+	want := localaws.State{PID: os.Getpid(), API: "http://127.0.0.1:3100", S3: "http://127.0.0.1:9100", SecretsManager: "",
 		WeChat: "http://127.0.0.1:3101", Bucket: "b", SecretID: "s"}
 	if s != want {
 		t.Errorf("got %+v, want %+v (no endpoint for AWS's own Secrets Manager)", s, want)
@@ -115,7 +117,7 @@ func TestStateFileKeptIfNotOurs(t *testing.T) {
 
 	other := want
 	other.PID = os.Getpid() + 1
-	if err := writeState(path, other); err != nil {
+	if err := localaws.WriteState(path, other); err != nil {
 		t.Fatal(err)
 	}
 	remove()
