@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -191,4 +192,22 @@ func httpClient() *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}}
+}
+
+// Main is a function's main: it reads the configuration from the
+// environment, builds the app once for the container, and serves the
+// function's route (and, for upload and uploadimg, the S3 events of its
+// trigger prefix) until Lambda stops it. A configuration that is missing
+// or wrong stops the function at init, naming the variable.
+func Main(route string) {
+	cfg, err := FromEnv(os.Getenv)
+	if err == nil {
+		var a *App
+		if a, err = Build(context.Background(), cfg); err == nil {
+			lambda.Start(a.Lambda(route != httpapi.RouteGet, route))
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", route, err)
+	os.Exit(1)
 }
