@@ -25,9 +25,10 @@ type Faults struct {
 	// Slow delays every media call by this long before answering, while set;
 	// the wait ends early when the request's context is cancelled.
 	Slow time.Duration
-	// Drop: upload and uploadimg read part of the request body, get writes
-	// part of its answer (headers with the full Content-Length, half the
-	// body), then the connection is closed. This needs a connection that can
+	// Drop: upload and uploadimg read the whole request body and close the
+	// connection without an answer (the answer is lost; the file is not
+	// kept); get writes part of its answer (headers with the full
+	// Content-Length, half the body), then closes the connection. This needs a connection that can
 	// be hijacked; elsewhere (HTTP/2, httptest.ResponseRecorder) the handler
 	// panics with http.ErrAbortHandler, as net/http expects.
 	Drop int

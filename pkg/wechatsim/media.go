@@ -115,12 +115,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 	s.finish(w, r, rep)
 }
 
-// dropUpload reads half of the request body (at most 1 MiB), then closes the
-// connection without answering.
+// dropUpload reads the whole request body, then closes the connection
+// without answering: the answer is lost after WeChat got the file (which
+// the simulator does not keep). Reading it all makes the client's side
+// certain: its request was written whole, however the kernel buffers it.
 func (s *Server) dropUpload(w http.ResponseWriter, r *http.Request) {
-	n := min(r.ContentLength/2, 1<<20)
-	_, _ = io.CopyN(io.Discard, r.Body, n)
-	s.logf("wechatsim: %s %s: dropped the connection after %d request bytes", r.Method, r.URL.Path, n)
+	n, _ := io.Copy(io.Discard, r.Body)
+	s.logf("wechatsim: %s %s: dropped the connection after %d request bytes, before answering", r.Method, r.URL.Path, n)
 	closeConn(w, false) // no answer at all, not even a status line
 }
 
