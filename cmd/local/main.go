@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,10 @@ const FunctionTimeout = 60 * time.Second
 // bodyHeadroom is what the server accepts beyond httpapi.MaxBody, so that
 // the handler's own 413 (which names the S3 route) is the one seen.
 const bodyHeadroom = 64 << 10
+
+// drainLimit bounds what is read and dropped of a body over the limit
+// before it is refused, so that the client gets the answer.
+const drainLimit = 64 << 20
 
 // shutdownTimeout bounds a clean stop.
 const shutdownTimeout = 3 * time.Second
@@ -260,14 +265,23 @@ func listenLocal(port int, env string) (net.Listener, error) {
 func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 	limit := int64(httpapi.MaxBody + bodyHeadroom)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			log.InfoContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "bytes", r.ContentLength)
-			// Close the connection rather than read what is left.
+		// API Gateway takes the whole body before the function runs, and
+		// refuses one over the limit itself: so does this, sized or chunked.
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err == nil && int64(len(body)) > limit {
+			size := r.ContentLength
+			io.CopyN(io.Discard, r.Body, drainLimit) // so that the client reads the answer, not a reset
+			log.InfoContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "bytes", size)
 			w.Header().Set("Connection", "close")
-			httpapi.WriteError(w, httpapi.TooLarge(r.ContentLength, httpapi.MaxBody))
+			httpapi.WritePlatformError(w, http.StatusRequestEntityTooLarge, httpapi.TooLarge(size, httpapi.MaxBody))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if err != nil {
+			http.Error(w, "bad request body", http.StatusBadRequest)
+			return
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		r.Header.Del("Transfer-Encoding")
 		id := localaws.NewUUID()
 		w.Header().Set("Apigw-Requestid", id)
 		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id,

@@ -168,8 +168,8 @@ func TestHandlerBadBase64(t *testing.T) {
 	if called {
 		t.Error("handler called for an undecodable body")
 	}
-	if resp.StatusCode != http.StatusBadRequest || resp.IsBase64Encoded {
-		t.Errorf("got %d base64=%v, want 400 plain", resp.StatusCode, resp.IsBase64Encoded)
+	if resp.StatusCode != http.StatusOK || resp.IsBase64Encoded {
+		t.Errorf("got %d base64=%v, want 200 plain, as WeChat answers errors", resp.StatusCode, resp.IsBase64Encoded)
 	}
 	var got struct {
 		Errcode int    `json:"errcode"`
@@ -181,8 +181,8 @@ func TestHandlerBadBase64(t *testing.T) {
 	if got.Errcode != 40035 || got.Errmsg != "invalid request body encoding" {
 		t.Errorf("got %+v, want 40035 invalid request body encoding", got)
 	}
-	if !strings.HasPrefix(resp.Headers["Content-Type"], "application/json") {
-		t.Errorf("Content-Type: got %q, want application/json", resp.Headers["Content-Type"])
+	if resp.Headers["Content-Type"] != "application/json" {
+		t.Errorf("Content-Type: got %q, want application/json exactly", resp.Headers["Content-Type"])
 	}
 }
 

@@ -58,9 +58,10 @@ var (
 	}
 )
 
-// Status is the one table from a failure to the HTTP status it is
-// answered with: the route's own refusals and a deadline first, then
-// WeChat's errcodes that say more than their kind, then the kind.
+// Status is the one table from a failure to the HTTP status it stands
+// for: the route's own refusals and a deadline first, then WeChat's
+// errcodes that say more than their kind, then the kind. Callers are
+// answered HTTP 200, as WeChat answers them; the status goes to the log.
 func Status(err error) int {
 	if err == nil {
 		return http.StatusOK
@@ -82,15 +83,37 @@ type answer struct {
 	Message string `json:"errmsg"`
 }
 
-// WriteError answers err as WeChat answers errors, {"errcode","errmsg"},
-// with its status: the one place an error becomes an answer.
-func WriteError(w http.ResponseWriter, err error) {
-	writeJSON(w, Status(err), answer{Code: failure.CodeOf(err), Message: failure.MessageOf(err)})
+// Content types of the answers, exactly: clients compare them as strings.
+const (
+	contentTypeJSON = "application/json"
+	contentTypeText = "text/plain" // media/get's errors: how clients tell an error from a file
+)
+
+// WriteError answers err as WeChat answers errors: HTTP 200 and
+// {"errcode","errmsg"} as application/json. The status the failure stands
+// for (Status) goes to the log line, not to the caller: WeChat's clients
+// reject any other status before they read the errcode.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, http.StatusOK, contentTypeJSON, err) }
+
+// WritePlatformError answers err with status: the platform's own refusals,
+// which no function code runs for deployed (API Gateway's 413 over its
+// payload limit), as the local runner mirrors them.
+func WritePlatformError(w http.ResponseWriter, status int, err error) {
+	writeError(w, status, contentTypeJSON, err)
 }
 
-// writeJSON answers v as JSON, with < > & left as they are.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+// writeError is the one place an error becomes an answer.
+func writeError(w http.ResponseWriter, status int, contentType string, err error) {
+	writeBody(w, status, contentType, answer{Code: failure.CodeOf(err), Message: failure.MessageOf(err)})
+}
+
+// writeJSON answers v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) { writeBody(w, status, contentTypeJSON, v) }
+
+// writeBody answers v encoded as JSON, labelled contentType, with < > &
+// left as they are.
+func writeBody(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

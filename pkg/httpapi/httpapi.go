@@ -154,9 +154,14 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			a.log.InfoContext(ctx, "request", "method", r.Method, "status", sw.status, "ms", time.Since(start).Milliseconds())
 			return
 		}
-		WriteError(w, err)
+		contentType := contentTypeJSON
+		if route == RouteGet {
+			contentType = contentTypeText
+		}
+		writeError(w, http.StatusOK, contentType, err)
 		kind := failure.KindOf(err)
-		attrs := []any{"method", r.Method, "status", sw.status, "errcode", failure.CodeOf(err), "kind", kind.String(), "ms", time.Since(start).Milliseconds()}
+		attrs := []any{"method", r.Method, "status", sw.status, "failure_status", Status(err), "errcode", failure.CodeOf(err),
+			"kind", kind.String(), "ms", time.Since(start).Milliseconds()}
 		if kind == failure.Caller {
 			a.log.InfoContext(ctx, "request refused", append(attrs, "errmsg", failure.MessageOf(err))...)
 		} else {
@@ -174,8 +179,19 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"type": res.Type, "media_id": res.MediaID, "created_at": res.CreatedAt, "expires_at": res.ExpiresAt})
+	writeJSON(w, http.StatusOK, uploaded(res))
 	return nil
+}
+
+// uploaded is upload's answer, as WeChat's: {"type","media_id","created_at"}
+// (for a thumb, thumb_media_id instead of media_id), plus expires_at, which
+// clients ignore.
+func uploaded(r transfer.Result) map[string]any {
+	idField := "media_id"
+	if r.Type == string(media.Thumb) {
+		idField = "thumb_media_id"
+	}
+	return map[string]any{"type": r.Type, idField: r.MediaID, "created_at": r.CreatedAt, "expires_at": r.ExpiresAt}
 }
 
 func (a *api) uploadImg(w http.ResponseWriter, r *http.Request) error {

@@ -84,7 +84,14 @@ func TestUploadEachType(t *testing.T) {
 			if a.status != 200 || a.body["type"] != tt.typ {
 				t.Fatalf("got %d %s", a.status, a.raw)
 			}
-			id, _ := a.body["media_id"].(string)
+			idField := "media_id"
+			if tt.typ == "thumb" {
+				idField = "thumb_media_id" // as WeChat answers
+			}
+			id, _ := a.body[idField].(string)
+			if _, both := a.body["media_id"]; both && idField != "media_id" {
+				t.Errorf("a thumb answered media_id too: %s", a.raw)
+			}
 			if got, _ := st.Sim.Media(id); !bytes.Equal(got, data) {
 				t.Errorf("WeChat stored %d bytes, want the %d sent", len(got), len(data))
 			}
@@ -142,7 +149,8 @@ func TestGetAndRedirect(t *testing.T) {
 // Hostile or wrong input is refused with a WeChat-shaped error and costs no
 // WeChat call.
 func TestRefusals(t *testing.T) {
-	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvAllowedPrefixes: "incoming"}})
+	logs := &stacktest.Logs{}
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvAllowedPrefixes: "incoming"}, Logs: logs})
 	st.Put(t, "incoming-x/ok.jpg", media.Sample(media.JPEG, 100))
 	st.Put(t, "media/ok.jpg", media.Sample(media.JPEG, 100))
 	st.Put(t, "incoming/big.jpg", media.Sample(media.JPEG, 10*media.MB+1))
@@ -212,8 +220,11 @@ func TestRefusals(t *testing.T) {
 				ct, body = tt.body()
 			}
 			a := do(t, method, tt.url, ct, body)
-			if a.status != tt.wantStatus || a.body["errcode"] != float64(tt.wantCode) {
-				t.Fatalf("got %d %s, want %d errcode %d", a.status, a.raw, tt.wantStatus, tt.wantCode)
+			if a.status != 200 || a.body["errcode"] != float64(tt.wantCode) {
+				t.Fatalf("got %d %s, want 200 errcode %d, as WeChat answers", a.status, a.raw, tt.wantCode)
+			}
+			if got := lastFailureStatus(t, logs); got != tt.wantStatus {
+				t.Errorf("the log line says the failure stands for %d, want %d", got, tt.wantStatus)
 			}
 			if msg, _ := a.body["errmsg"].(string); msg == "" || strings.Contains(msg, "incoming") {
 				t.Errorf("errmsg %q: empty, or lists the configuration", msg)
@@ -236,6 +247,21 @@ func TestRefusals(t *testing.T) {
 	})
 }
 
+// lastFailureStatus is the failure_status of the last request the log
+// says failed or was refused.
+func lastFailureStatus(t *testing.T, logs *stacktest.Logs) int {
+	t.Helper()
+	status := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && (l["msg"] == "request refused" || l["msg"] == "request failed") {
+			f, _ := l["failure_status"].(float64)
+			status = int(f)
+		}
+	}
+	return status
+}
+
 // The access log records the status sent: a redirect is a 302.
 func TestAccessLogStatus(t *testing.T) {
 	logs := &stacktest.Logs{}
@@ -247,15 +273,15 @@ func TestAccessLogStatus(t *testing.T) {
 		t.Fatalf("got %d, want 302", r.status)
 	}
 	do(t, "GET", st.URL+"/cgi-bin/media/get?media_id=nope", "", nil)
-	var statuses []float64
+	var statuses []string
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var l map[string]any
 		if json.Unmarshal([]byte(line), &l) == nil && l["route"] == "get" && (l["msg"] == "request" || l["msg"] == "request refused") {
-			statuses = append(statuses, l["status"].(float64))
+			statuses = append(statuses, fmt.Sprint(l["status"], "/", l["failure_status"]))
 		}
 	}
-	if len(statuses) != 2 || statuses[0] != 302 || statuses[1] != 404 {
-		t.Errorf("get's access log statuses %v, want [302 404]", statuses)
+	if strings.Join(statuses, " ") != "302/<nil> 200/404" {
+		t.Errorf("get's access log statuses (sent/stands for) %v, want [302/<nil> 200/404]", statuses)
 	}
 }
 

@@ -187,8 +187,11 @@ func runHTTP(t *testing.T, tc faultCase) {
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 		t.Fatalf("body %q: %v", resp.Body, err)
 	}
-	if resp.StatusCode != tc.want.status || body.Code != tc.want.code {
-		t.Errorf("answer %d %s, want %d errcode %d", resp.StatusCode, resp.Body, tc.want.status, tc.want.code)
+	if resp.StatusCode != 200 || body.Code != tc.want.code {
+		t.Errorf("answer %d %s, want 200 errcode %d, as WeChat answers", resp.StatusCode, resp.Body, tc.want.code)
+	}
+	if got := failureStatus(logs.String()); tc.want.status != 200 && got != tc.want.status {
+		t.Errorf("the log says the failure stands for %d, want %d", got, tc.want.status)
 	}
 	if !strings.Contains(body.Msg, tc.want.blames) || (tc.want.blames != "" && strings.Contains(body.Msg, "WeChat")) {
 		t.Errorf("errmsg %q, want it to name %q, not WeChat", body.Msg, tc.want.blames)
@@ -242,6 +245,20 @@ func runS3(t *testing.T, tc faultCase) {
 		return
 	}
 	noLeaks(t, st, logs.String(), fmt.Sprint(err))
+}
+
+// failureStatus is the failure_status of the last failed or refused
+// request in logs: the HTTP status the failure stands for (callers get 200).
+func failureStatus(logs string) int {
+	status := 0
+	for _, line := range strings.Split(logs, "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && (l["msg"] == "request refused" || l["msg"] == "request failed") {
+			f, _ := l["failure_status"].(float64)
+			status = int(f)
+		}
+	}
+	return status
 }
 
 // noLeaks fails if any access token the simulator issued, or the AppSecret,

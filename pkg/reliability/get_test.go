@@ -70,15 +70,18 @@ func TestGetFaults(t *testing.T) {
 			event := bytes.ReplaceAll(stacktest.Event(t, "apigw-get.json"), []byte("MEDIA_ID"), []byte(id))
 			status, body, raw := invokeJSON(t, st, "get", event, invokeTimeout)
 			code, _ := body["errcode"].(float64)
-			if status != tc.wantStatus || int(code) != tc.wantCode {
-				t.Errorf("got %d %s, want %d errcode %d", status, raw, tc.wantStatus, tc.wantCode)
+			if status != 200 || int(code) != tc.wantCode {
+				t.Errorf("got %d %s, want 200 errcode %d", status, raw, tc.wantCode)
+			}
+			if got := failureStatus(logs.String()); tc.wantStatus != 200 && got != tc.wantStatus {
+				t.Errorf("the log says the failure stands for %d, want %d", got, tc.wantStatus)
 			}
 			stored, err := st.Moto.S3().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &st.Bucket, Key: ptr("media/" + id + ".jpg")})
 			switch {
-			case status == 200 && (err != nil || *stored.ContentLength != 2048):
-				t.Errorf("after a 200 the bucket holds %v (%v), want the 2048 bytes", stored, err)
-			case status != 200 && err == nil:
-				t.Errorf("after a %d the bucket holds media/%s.jpg (%d bytes): a failed get stored something", status, id, *stored.ContentLength)
+			case code == 0 && (err != nil || *stored.ContentLength != 2048):
+				t.Errorf("after a success the bucket holds %v (%v), want the 2048 bytes", stored, err)
+			case code != 0 && err == nil:
+				t.Errorf("after errcode %v the bucket holds media/%s.jpg (%d bytes): a failed get stored something", code, id, *stored.ContentLength)
 			}
 			noLeaks(t, st, logs.String(), raw)
 		})
@@ -100,7 +103,7 @@ func TestKeyRouteKeepsEventResult(t *testing.T) {
 		req = bytes.ReplaceAll(req, []byte("type=thumb"), []byte("type="+typ))
 		req = bytes.ReplaceAll(req, []byte(`"type": "thumb"`), []byte(`"type": "`+typ+`"`))
 		status, body, _ := invokeJSON(t, st, "upload", req, invokeTimeout)
-		if (typ == "thumb") != (status == 200) {
+		if ok := body["thumb_media_id"] != nil; status != 200 || (typ == "thumb") != ok {
 			t.Errorf("type=%s: got %d %v", typ, status, body)
 		}
 	}
