@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/internal/rie"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 // functions are the Lambda functions, by folder under functions/.
@@ -135,7 +136,14 @@ func coldStarts(ctx context.Context, emulator, dir string) ([]coldStart, error) 
 				return nil, fmt.Errorf("%s: %w", fn, err)
 			}
 			if fn == "upload" {
-				mediaIDs = append(mediaIDs, mediaID(first), mediaID(warm))
+				for _, id := range []string{mediaID(first), mediaID(warm)} {
+					// Forget that this deployment uploaded it: get's whole job,
+					// measured here, is fetching it from WeChat.
+					if err := be.bucket.Delete(coldBucket, transfer.MediaIndexPrefix+id+".json"); err != nil {
+						return nil, err
+					}
+					mediaIDs = append(mediaIDs, id)
+				}
 			}
 			inits = append(inits, ms(first.Init))
 			firsts = append(firsts, ms(first.Duration))

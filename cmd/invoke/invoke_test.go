@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,14 +182,24 @@ func TestInvoke(t *testing.T) {
 	}
 	// httpAnswer is what API Gateway makes of a function's answer.
 	type httpAnswer struct {
-		StatusCode int    `json:"statusCode"`
-		Body       string `json:"body"`
+		StatusCode int               `json:"statusCode"`
+		Headers    map[string]string `json:"headers"`
+		Body       string            `json:"body"`
+		Base64     bool              `json:"isBase64Encoded"`
 	}
 	decode := func(t *testing.T, out []byte) (httpAnswer, map[string]any) {
 		t.Helper()
 		var a httpAnswer
 		if err := json.Unmarshal(out, &a); err != nil {
 			t.Fatalf("answer: %v in %s", err, out)
+		}
+		if a.Base64 {
+			// A file, as get answers one: its bytes and type are the body.
+			data, err := base64.StdEncoding.DecodeString(a.Body)
+			if err != nil {
+				t.Fatalf("answer body: %v", err)
+			}
+			return a, map[string]any{"bytes": len(data), "content_type": a.Headers["Content-Type"]}
 		}
 		var body map[string]any
 		if err := json.Unmarshal([]byte(a.Body), &body); err != nil {
@@ -208,7 +219,7 @@ func TestInvoke(t *testing.T) {
 		{"UploadWrongType", "upload", "apigw-upload-bad-type.json", 200, "errcode"}, // as WeChat answers errors
 		{"UploadImgMultipart", "uploadimg", "apigw-uploadimg-multipart.json", 200, "url"},
 		{"UploadImgKey", "uploadimg", "apigw-uploadimg-key.json", 200, "url"},
-		{"Get", "get", "apigw-get.json", 200, "key"},
+		{"Get", "get", "apigw-get.json", 200, "bytes"}, // the file itself, as WeChat answers
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			event := readEventFile(t, tc.event)

@@ -261,7 +261,7 @@ func testEndToEnd(t *testing.T, bin string) {
 			if a.Status != http.StatusOK || a.MediaID == "" || a.ThumbID != "" || a.Type != tc.typ || a.CreatedAt == 0 {
 				t.Fatalf("upload: got %d %+v, want 200 with type %s and a media_id", a.Status, a, tc.typ)
 			}
-			req, _ := http.NewRequest(http.MethodGet, l.api+"/cgi-bin/media/get?media_id="+url.QueryEscape(a.MediaID), nil)
+			req, _ := http.NewRequest(http.MethodGet, l.api+"/cgi-bin/media/get?format=json&media_id="+url.QueryEscape(a.MediaID), nil) // the descriptor: where it was stored
 			g := do(t, req)
 			if g.Status != http.StatusOK || g.Key == "" || g.URL == "" || g.Size != int64(len(tc.data)) {
 				t.Fatalf("get: got %d %+v, want 200 with key, url and size %d", g.Status, g, len(tc.data))

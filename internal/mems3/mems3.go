@@ -32,6 +32,7 @@ const (
 	Head Op = "HEAD"
 	Get  Op = "GET"
 	Put  Op = "PUT"
+	List Op = "LIST"
 )
 
 // Bucket is one in-memory bucket. Its zero value is not usable: use New.
@@ -275,4 +276,20 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+func (b *Bucket) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	prefix := aws.ToString(in.Prefix)
+	if err := b.enter(ctx, List, prefix, false); err != nil {
+		return nil, err
+	}
+	out := &s3.ListObjectsV2Output{}
+	for _, k := range b.Keys(prefix) {
+		if in.MaxKeys != nil && int32(len(out.Contents)) >= *in.MaxKeys {
+			break
+		}
+		data, etag, _ := b.Object(k)
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), ETag: aws.String(etag), Size: aws.Int64(int64(len(data)))})
+	}
+	return out, nil
 }

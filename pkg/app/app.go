@@ -41,6 +41,7 @@ const (
 	EnvAllowedPrefixes = "ALLOWED_PREFIXES" // comma-separated prefixes the {"key"} routes may read besides upload/ and uploadimg/
 	EnvLimits          = "MEDIA_LIMITS"     // e.g. image=2MB,thumb=64KB
 	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error
+	EnvInlineLimit     = "GET_INLINE_LIMIT" // the largest file get answers itself, e.g. 4MB; default httpapi.MaxInline
 )
 
 // Config is the functions' configuration.
@@ -51,6 +52,7 @@ type Config struct {
 	AllowedPrefixes []string
 	Rules           media.Rules
 	LogLevel        string
+	InlineLimit     int64 // 0: httpapi.MaxInline
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -79,6 +81,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 			c.AllowedPrefixes = append(c.AllowedPrefixes, p)
 		}
+	}
+	if v := strings.TrimSpace(getenv(EnvInlineLimit)); v != "" {
+		n, err := media.ParseSize(v)
+		if err != nil || n > httpapi.MaxInline {
+			return Config{}, fmt.Errorf("environment variable %s=%q: want a size up to %d bytes (what a Lambda response carries), like 4MB", EnvInlineLimit, v, httpapi.MaxInline)
+		}
+		c.InlineLimit = n
 	}
 	rules, err := media.DefaultRules().WithLimits(getenv(EnvLimits))
 	if err != nil {
@@ -164,7 +173,7 @@ func (a *App) SetLogOutput(w io.Writer) {
 
 // HTTP is the HTTP handler for routes (all of them if none).
 func (a *App) HTTP(routes ...string) http.Handler {
-	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger})
+	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger, InlineLimit: a.Config.InlineLimit})
 }
 
 // Trigger is the S3 event handler.

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -57,14 +58,14 @@ func TestEvents(t *testing.T) {
 	})
 	t.Run("apigw-upload-key", func(t *testing.T) {
 		status, body, _ := invokeHTTP(t, st, "upload", stacktest.Event(t, "apigw-upload-key.json"))
-		if status != 200 || body["type"] != "thumb" || body["media_id"] == "" {
-			t.Fatalf("got %d %v, want 200 with a thumb media_id", status, body)
+		if id, _ := body["thumb_media_id"].(string); status != 200 || body["type"] != "thumb" || id == "" {
+			t.Fatalf("got %d %v, want 200 with a thumb_media_id", status, body)
 		}
 		// The same key again reuses the recorded media_id: no second upload.
 		before := st.Sim.Stats().Upload
 		_, again, _ := invokeHTTP(t, st, "upload", stacktest.Event(t, "apigw-upload-key.json"))
-		if again["media_id"] != body["media_id"] || st.Sim.Stats().Upload != before {
-			t.Errorf("second upload of the same object: media_id %v (want %v), uploads %d (want %d)", again["media_id"], body["media_id"], st.Sim.Stats().Upload, before)
+		if again["thumb_media_id"] != body["thumb_media_id"] || st.Sim.Stats().Upload != before {
+			t.Errorf("second upload of the same object: thumb_media_id %v (want %v), uploads %d (want %d)", again["thumb_media_id"], body["thumb_media_id"], st.Sim.Stats().Upload, before)
 		}
 	})
 	t.Run("apigw-upload-bad-type", func(t *testing.T) {
@@ -83,23 +84,28 @@ func TestEvents(t *testing.T) {
 				t.Fatal("no media uploaded: apigw-upload-multipart failed above")
 			}
 			event := bytes.ReplaceAll(stacktest.Event(t, name), []byte("MEDIA_ID"), []byte(imageID))
-			status, body, resp := invokeHTTP(t, st, "get", event)
-			wantStatus := 200
+			out, err := st.Functions["get"].Invoke(context.Background(), event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatal(err)
+			}
 			if strings.Contains(name, "redirect") {
-				wantStatus = http.StatusFound
-				if resp.Headers["Location"] == "" || resp.Headers["Location"] != body["url"] {
-					t.Errorf("Location = %q, want the presigned url %v", resp.Headers["Location"], body["url"])
+				if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Headers["Location"], "X-Amz-Signature") {
+					t.Fatalf("got %d Location %q, want 302 to a presigned link", resp.StatusCode, resp.Headers["Location"])
 				}
+				return
 			}
-			if status != wantStatus || body["key"] != "media/"+imageID+".jpg" || body["content_type"] != "image/jpeg" || body["size"] != float64(2048) {
-				t.Fatalf("got %d %v", status, body)
+			// The file itself, as WeChat's media/get answers it: base64 through API Gateway.
+			data, err := base64.StdEncoding.DecodeString(resp.Body)
+			if err != nil || !resp.IsBase64Encoded || resp.StatusCode != 200 || !bytes.Equal(data, media.Sample(media.JPEG, 2048)) ||
+				resp.Headers["Content-Type"] != "image/jpeg" || resp.Headers["Content-Disposition"] != `attachment; filename="`+imageID+`.jpg"` {
+				t.Fatalf("got %d %v, %d bytes (base64 %v); want the 2048 bytes as image/jpeg, attachment %s.jpg", resp.StatusCode, resp.Headers, len(data), resp.IsBase64Encoded, imageID)
 			}
-			data, ct := st.Object(t, body["key"].(string))
-			if !bytes.Equal(data, media.Sample(media.JPEG, 2048)) || ct != "image/jpeg" {
-				t.Errorf("bucket holds %d bytes of %q, want the uploaded 2048 of image/jpeg", len(data), ct)
-			}
-			if u, _ := body["url"].(string); !strings.Contains(u, "X-Amz-Signature") {
-				t.Errorf("url = %q, want a presigned link", u)
+			if stored, ct := st.Object(t, "media/"+imageID+".jpg"); !bytes.Equal(stored, data) || ct != "image/jpeg" {
+				t.Errorf("bucket holds %d bytes of %q, want the uploaded 2048 of image/jpeg", len(stored), ct)
 			}
 		})
 	}

@@ -25,7 +25,7 @@ func Permissions(route string, c Config) []Permission {
 	case httpapi.RouteUpload, httpapi.RouteUploadImg:
 		uses = transfer.UploadUses(c.AllowedPrefixes)
 	case httpapi.RouteGet:
-		uses = transfer.FetchUses()
+		uses = transfer.FetchUses(c.AllowedPrefixes)
 	default:
 		panic("app: no function " + route)
 	}

@@ -28,6 +28,7 @@ type API interface {
 	UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // Presigner makes presigned GET links.
@@ -307,16 +308,42 @@ func (b *Bucket) WriteJSON(ctx context.Context, key string, v any, cond Conditio
 	return aws.ToString(out.ETag), nil
 }
 
-// PresignGet returns a link that GETs key for ttl.
-func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+// Served is how a presigned link serves an object: the Content-Type and
+// the attachment file name its answer carries (S3's response overrides),
+// as a WeChat media/get answer would.
+type Served struct {
+	ContentType string
+	Filename    string // ASCII: a media_id and its extension
+}
+
+// PresignGet returns a link that GETs key for ttl, answered as served says.
+func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration, served Served) (string, error) {
 	if b.presign == nil {
 		return "", fmt.Errorf("presign s3://%s/%s: no presigner configured", b.name, key)
 	}
-	out, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key}, s3.WithPresignExpires(ttl))
+	in := &s3.GetObjectInput{Bucket: &b.name, Key: &key, ResponseContentType: nonEmpty(served.ContentType)}
+	if served.Filename != "" {
+		in.ResponseContentDisposition = aws.String(`attachment; filename="` + served.Filename + `"`)
+	}
+	out, err := b.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign s3://%s/%s: %w", b.name, key, err)
 	}
 	return out.URL, nil
+}
+
+// First returns the first object whose key starts with prefix, or an error
+// wrapping ErrNotFound.
+func (b *Bucket) First(ctx context.Context, prefix string) (Object, error) {
+	out, err := b.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix, MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return Object{}, b.wrap("list", prefix, err)
+	}
+	if len(out.Contents) == 0 {
+		return Object{}, b.wrap("list", prefix, &types.NoSuchKey{})
+	}
+	o := out.Contents[0]
+	return Object{Key: aws.ToString(o.Key), ETag: aws.ToString(o.ETag), Size: aws.ToInt64(o.Size)}, nil
 }
 
 // Error is a failed S3 call, naming the operation and the object. Kind,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -141,12 +143,32 @@ func TestErrors(t *testing.T) {
 	if _, err := b.ReadJSON(ctx, key, &v); failure.KindOf(err) != failure.S3 || errors.Is(err, bucket.ErrNotFound) {
 		t.Errorf("a record that does not decode = %v, want an S3 failure, never absent", err)
 	}
-	u, err := b.PresignGet(ctx, "k", time.Minute)
+	u, err := b.PresignGet(ctx, "k", time.Minute, bucket.Served{ContentType: "image/jpeg", Filename: "MEDIA.jpg"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains([]byte(u), []byte("X-Amz-Expires=60")) {
 		t.Errorf("presigned url %q lacks its expiry", u)
+	}
+	// The link asks S3 to answer as WeChat's media/get does: its type, as an
+	// attachment (S3's response overrides; moto serves the bytes but ignores them).
+	pu, _ := url.Parse(u)
+	if q := pu.Query(); q.Get("response-content-type") != "image/jpeg" || q.Get("response-content-disposition") != `attachment; filename="MEDIA.jpg"` {
+		t.Errorf("presigned url %q lacks the response overrides", u)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("presigned GET: %d, want 200", resp.StatusCode)
+	}
+	if obj, err := b.First(ctx, "claims/"); err != nil || obj.Key != "claims/c" {
+		t.Errorf("First(claims/) = %+v, %v; want claims/c", obj, err)
+	}
+	if _, err := b.First(ctx, "nothing/"); !errors.Is(err, bucket.ErrNotFound) {
+		t.Errorf("First of an empty prefix = %v, want ErrNotFound", err)
 	}
 }
 

@@ -19,6 +19,7 @@ var actions = map[string][]string{
 	"WriteJSON":  {"s3:PutObject"},
 	"Write":      {"s3:PutObject", "s3:AbortMultipartUpload"}, // PutObject, or a multipart upload aborted on failure
 	"PresignGet": {"s3:GetObject"},                            // the link carries the signer's permission
+	"First":      {"s3:ListBucket"},                           // ListObjectsV2, on the bucket
 }
 
 // mayMiss are the methods that read keys that may not exist: without
@@ -38,12 +39,26 @@ func Grants(uses []Use) []Grant {
 			panic("bucket: no IAM actions listed for method " + u.Method) // a use of a method this table forgot
 		}
 		for _, a := range as {
+			if a == "s3:ListBucket" {
+				out = append(out, Grant{Action: a}) // granted on the bucket, not on objects
+				continue
+			}
 			out = append(out, Grant{Action: a, Resource: u.Prefix + "*"})
 		}
 		if mayMiss[u.Method] {
 			out = append(out, Grant{Action: "s3:ListBucket"})
 		}
 	}
+	// A grant on a prefix covers the prefixes under it.
+	out = slices.DeleteFunc(out, func(g Grant) bool {
+		for _, o := range out {
+			if o.Action == g.Action && o.Resource != g.Resource && o.Resource != "" &&
+				strings.HasPrefix(g.Resource, strings.TrimSuffix(o.Resource, "*")) {
+				return true
+			}
+		}
+		return false
+	})
 	slices.SortFunc(out, func(a, b Grant) int {
 		if c := strings.Compare(a.Action, b.Action); c != 0 {
 			return c

@@ -44,6 +44,7 @@ var (
 	errNotMultipart  = errors.New("neither multipart nor JSON")
 	errBodyTooLarge  = errors.New("request body too large")
 	errOtherBucket   = errors.New("another bucket")
+	errMethod        = errors.New("method not allowed")
 	statusOfSentinel = []struct {
 		err    error
 		status int
@@ -54,6 +55,7 @@ var (
 		{errNotMultipart, http.StatusUnsupportedMediaType},
 		{errBodyTooLarge, http.StatusRequestEntityTooLarge},
 		{errOtherBucket, http.StatusForbidden},
+		{errMethod, http.StatusMethodNotAllowed},
 		{bucket.ErrNotFound, http.StatusNotFound},
 	}
 )

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,7 +34,11 @@ func (f *fakeService) UploadBytes(ctx context.Context, t media.Type, data []byte
 	return transfer.Result{Type: string(t), MediaID: "M"}, nil
 }
 func (f *fakeService) Fetch(ctx context.Context, id string) (transfer.Fetched, error) {
-	return transfer.Fetched{MediaID: id}, nil
+	return transfer.Fetched{MediaID: id, ContentType: "image/jpeg", Filename: id + ".jpg", Size: 3}, nil
+}
+
+func (f *fakeService) OpenMedia(context.Context, transfer.Fetched) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("abc")), nil
 }
 
 func TestPanicAnswersAGenericSystemError(t *testing.T) {

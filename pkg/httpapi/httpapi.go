@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -23,6 +25,7 @@ type Service interface {
 	UploadKey(ctx context.Context, t media.Type, key string) (transfer.Result, error)
 	UploadBytes(ctx context.Context, t media.Type, data []byte) (transfer.Result, error)
 	Fetch(ctx context.Context, mediaID string) (transfer.Fetched, error)
+	OpenMedia(ctx context.Context, f transfer.Fetched) (io.ReadCloser, error)
 }
 
 var _ Service = (*transfer.Service)(nil)
@@ -46,18 +49,30 @@ type Options struct {
 	Routes  []string     // the routes served; empty serves all three
 	Logger  *slog.Logger // default slog.Default()
 	MaxBody int64        // default MaxBody
+	// InlineLimit is the largest file get answers itself; a larger one is
+	// a redirect to its presigned link. Default MaxInline.
+	InlineLimit int64
 }
 
+// MaxInline is the largest file a get answers in its body: what fits in
+// Lambda's 6 MB response payload once API Gateway has base64-encoded it,
+// less room for the headers and the event's own fields.
+const MaxInline = 6*1024*1024/4*3 - 16*1024
+
 type api struct {
-	svc     Service
-	bucket  string
-	log     *slog.Logger
-	maxBody int64
+	svc         Service
+	bucket      string
+	log         *slog.Logger
+	maxBody     int64
+	inlineLimit int64
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
-	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody}
+	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit}
+	if a.inlineLimit <= 0 {
+		a.inlineLimit = MaxInline
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -83,6 +98,16 @@ func New(opts Options) http.Handler {
 			panic(fmt.Sprintf("httpapi: unknown route %q", name)) // a wiring mistake, caught at start
 		}
 		mux.Handle(rt.pattern, a.handle(name, rt.h))
+		// Another method on a known path: 405 with the methods it takes.
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		allow := method
+		if method == http.MethodGet {
+			allow += ", " + http.MethodHead // a GET pattern serves HEAD too
+		}
+		mux.Handle(path, a.handle(name, func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return failure.Wrap(failure.Caller, CodeInvalidParam, errMethod, "method %s not allowed on %s: use %s", r.Method, path, allow)
+		}))
 	}
 	mux.Handle("/", a.handle("none", func(w http.ResponseWriter, r *http.Request) error {
 		return failure.Wrap(failure.Caller, CodeInvalidParam, errNoRoute, "no route %s %s; see the README for the routes", r.Method, truncate(r.URL.Path, 128))
@@ -158,7 +183,11 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if route == RouteGet {
 			contentType = contentTypeText
 		}
-		writeError(w, http.StatusOK, contentType, err)
+		status := http.StatusOK // as WeChat answers its errors
+		if errors.Is(err, errMethod) {
+			status = http.StatusMethodNotAllowed // HTTP's own, with Allow
+		}
+		writeError(w, status, contentType, err)
 		kind := failure.KindOf(err)
 		attrs := []any{"method", r.Method, "status", sw.status, "failure_status", Status(err), "errcode", failure.CodeOf(err),
 			"kind", kind.String(), "ms", time.Since(start).Milliseconds()}
@@ -280,19 +309,48 @@ func isTooLarge(err error) bool {
 	return errors.As(err, &mbe)
 }
 
+// get answers media as WeChat's media/get does: the file's bytes with its
+// Content-Type, Content-Length and an attachment file name, while they fit
+// the Lambda response; a larger file with 302 to a presigned GET of the
+// stored copy; video as {"video_url"}. &format=json answers the descriptor
+// (media_id, key, content_type, size, url) instead; &redirect=true always
+// redirects. HEAD answers the same headers without the bytes.
 func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	id := q.Get("media_id")
-	r = r.WithContext(logging.With(r.Context(), slog.String("media_id", id)))
-	f, err := a.svc.Fetch(r.Context(), id)
+	ctx := logging.With(r.Context(), slog.String("media_id", id))
+	f, err := a.svc.Fetch(ctx, id)
 	if err != nil {
 		return err
 	}
-	if q.Get("redirect") == "true" {
+	switch {
+	case q.Get("format") == "json":
+		writeJSON(w, http.StatusOK, f)
+	case q.Get("redirect") == "true", !f.Video() && f.Size > a.inlineLimit:
 		w.Header().Set("Location", f.URL)
-		writeJSON(w, http.StatusFound, f)
-		return nil
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusFound)
+	case f.Video():
+		writeJSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
+	default:
+		body, err := a.svc.OpenMedia(ctx, f)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		h := w.Header()
+		h.Set("Content-Type", f.ContentType)
+		h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+		h.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
+		h.Set("Cache-Control", "no-cache, must-revalidate")
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return nil
+		}
+		if n, err := io.Copy(w, body); err != nil {
+			// The headers are out: the client sees a short body.
+			a.log.ErrorContext(ctx, "media cut short while answered", "bytes", n, "of", f.Size, "error", err.Error())
+		}
 	}
-	writeJSON(w, http.StatusOK, f)
 	return nil
 }

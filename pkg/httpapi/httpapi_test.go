@@ -55,6 +55,9 @@ func do(t *testing.T, method, url, contentType string, body []byte) answer {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, raw: string(raw), header: resp.Header}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && ct != "text/plain" {
+		return a // media, or a redirect: no JSON
+	}
 	if err := json.Unmarshal(raw, &a.body); err != nil {
 		t.Fatalf("%s %s answered %d with non-JSON %q", method, url, resp.StatusCode, raw)
 	}
@@ -117,32 +120,116 @@ func TestNamesPlayNoPart(t *testing.T) {
 	}
 }
 
-func TestGetAndRedirect(t *testing.T) {
+// get answers as WeChat's media/get: the bytes, with the media's type, length
+// and an attachment name; a video's link; an error as text/plain JSON.
+// &format=json answers the descriptor, &redirect=true a 302 to the stored
+// copy; HEAD the headers alone; another method 405.
+func TestGetAnswersTheMedia(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
-	data := media.Sample(media.MP4, 300<<10)
-	ct, body := form("clip.mp4", data)
-	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=video", ct, body)
-	id, _ := up.body["media_id"].(string)
-	a := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil)
-	if a.status != 200 || a.body["key"] != "media/"+id+".mp4" || a.body["video_url"] == nil || a.body["content_type"] != "video/mp4" {
-		t.Fatalf("get video: %d %s", a.status, a.raw)
+	img := media.Sample(media.JPEG, 5000)
+	ct, body := form("photo.jpg", img)
+	id, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body).body["media_id"].(string)
+	get := st.URL + "/cgi-bin/media/get?media_id=" + id
+
+	a := do(t, "GET", get, "", nil)
+	if a.status != 200 || a.raw != string(img) || a.header.Get("Content-Type") != "image/jpeg" ||
+		a.header.Get("Content-Length") != "5000" || a.header.Get("Content-Disposition") != `attachment; filename="`+id+`.jpg"` {
+		t.Fatalf("get: %d %v, %d bytes; want the 5000 bytes as image/jpeg, attachment %s.jpg", a.status, a.header, len(a.raw), id)
 	}
-	if got, _ := st.Object(t, "media/"+id+".mp4"); !bytes.Equal(got, data) {
-		t.Errorf("bucket holds %d bytes, want the %d uploaded", len(got), len(data))
+	if h := do(t, "HEAD", get, "", nil); h.status != 200 || h.raw != "" || h.header.Get("Content-Length") != "5000" || h.header.Get("Content-Type") != "image/jpeg" {
+		t.Errorf("HEAD: %d %v %q, want the headers alone", h.status, h.header, h.raw)
 	}
-	r := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id+"&redirect=true", "", nil)
+	if m := do(t, "POST", get, "", nil); m.status != http.StatusMethodNotAllowed || m.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST on get: %d Allow %q, want 405 Allow: GET, HEAD", m.status, m.header.Get("Allow"))
+	}
+	if m := do(t, "GET", st.URL+"/cgi-bin/media/upload", "", nil); m.status != http.StatusMethodNotAllowed || m.header.Get("Allow") != "POST" {
+		t.Errorf("GET on upload: %d Allow %q, want 405 Allow: POST", m.status, m.header.Get("Allow"))
+	}
+	d := do(t, "GET", get+"&format=json", "", nil)
+	if d.body["key"] != "media/"+id+".jpg" || d.body["content_type"] != "image/jpeg" || d.body["size"] != float64(5000) || d.body["url"] == nil {
+		t.Errorf("format=json: %s, want the descriptor", d.raw)
+	}
+	r := do(t, "GET", get+"&redirect=true", "", nil)
 	if r.status != http.StatusFound || r.header.Get("Location") == "" {
-		t.Errorf("redirect: %d, Location %q", r.status, r.header.Get("Location"))
+		t.Fatalf("redirect=true: %d, Location %q", r.status, r.header.Get("Location"))
 	}
-	// The presigned link serves the bytes.
-	resp, err := http.Get(r.header.Get("Location"))
+	resp, err := http.Get(r.header.Get("Location")) // the presigned link serves the bytes
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Equal(got, data) {
-		t.Errorf("presigned url served %d bytes, want %d", len(got), len(data))
+	if !bytes.Equal(got, img) {
+		t.Errorf("presigned url served %d bytes, want %d", len(got), len(img))
+	}
+	e := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id=no-such-media", "", nil)
+	if e.status != 200 || e.header.Get("Content-Type") != "text/plain" || e.body["errcode"] != float64(40007) {
+		t.Errorf("unknown media: %d %q %s, want 200 text/plain errcode 40007", e.status, e.header.Get("Content-Type"), e.raw)
+	}
+
+	// Video: {"video_url"}, a link to the stored copy.
+	vid := media.Sample(media.MP4, 300<<10)
+	ct, body = form("clip.mp4", vid)
+	vidID, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=video", ct, body).body["media_id"].(string)
+	v := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+vidID, "", nil)
+	link, _ := v.body["video_url"].(string)
+	if v.status != 200 || len(v.body) != 1 || link == "" {
+		t.Fatalf("get video: %d %s, want {\"video_url\"}", v.status, v.raw)
+	}
+	resp, err = http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, vid) {
+		t.Errorf("video_url served %d bytes, want the %d uploaded", len(got), len(vid))
+	}
+}
+
+// A file larger than a Lambda response carries answers a redirect to its
+// stored copy.
+func TestGetLargeFileRedirects(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvInlineLimit: "4KB"}})
+	img := media.Sample(media.JPEG, 5000)
+	ct, body := form("photo.jpg", img)
+	id, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body).body["media_id"].(string)
+	r := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil)
+	if r.status != http.StatusFound || !strings.Contains(r.header.Get("Location"), "X-Amz-Signature") {
+		t.Errorf("a 5000-byte file over a 4KB limit: %d Location %q, want 302 to a presigned link", r.status, r.header.Get("Location"))
+	}
+	if small := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id+"&format=json", "", nil); small.status != 200 {
+		t.Errorf("format=json: %d", small.status)
+	}
+}
+
+// get spends WeChat's media/get quota once: media uploaded by this
+// deployment is answered from its object while unchanged, media fetched
+// once from the bucket after.
+func TestGetSpendsQuotaOnce(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	const key = "upload/image/mine.jpg"
+	img := media.Sample(media.JPEG, 3000)
+	st.Put(t, key, img)
+	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", "application/json", []byte(`{"key":"`+key+`"}`))
+	id, _ := up.body["media_id"].(string)
+	for range 3 {
+		if a := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil); a.raw != string(img) {
+			t.Fatalf("get of an uploaded media_id: %d, %d bytes", a.status, len(a.raw))
+		}
+	}
+	if n := st.Sim.Stats().Get; n != 0 {
+		t.Errorf("media/get calls = %d, want 0: this deployment uploaded it, from an object still the same", n)
+	}
+	// The object changes: its bytes are no longer the media's; WeChat's are, once.
+	st.Put(t, key, media.Sample(media.JPEG, 4000))
+	for range 3 {
+		if a := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil); a.raw != string(img) {
+			t.Fatalf("get after the object changed: %d, %d bytes, want the uploaded 3000", a.status, len(a.raw))
+		}
+	}
+	if n := st.Sim.Stats().Get; n != 1 {
+		t.Errorf("media/get calls = %d, want 1: fetched once, then answered from media/", n)
 	}
 }
 

@@ -42,7 +42,9 @@
 // another type or API) at results/requested/<api>/<type>/<key>.json. Keys
 // too long for that (S3 keys are at most 1024 bytes) are cut and given a
 // hash of the whole key. Claims live under claims/, outside results/ and
-// the trigger prefixes; the bucket's lifecycle expires them after a day.
+// the trigger prefixes; the bucket's lifecycle expires them after 3 days,
+// the life of a temporary media_id: while w's claim lives, it is how a
+// delivery learns w was done (Begin).
 package ledger
 
 import (
@@ -319,6 +321,35 @@ func (l *Ledger) Claim(ctx context.Context, w Work, seen Entry) (*Claim, error) 
 		cond = bucket.Condition{IfMatch: ver}
 	}
 	return nil, held(errors.New("the claim kept changing"))
+}
+
+// Begin claims w before anything is read: the happy path of a first
+// delivery costs only the claim. A claim lives as long as a temporary
+// media_id (the bucket's lifecycle keeps claims 3 days), so a claim that
+// is already there is how a delivery learns that w was done or is being
+// done: only then is w's result read. If that result answers w again,
+// Begin returns it with no claim; otherwise it takes the claim under
+// Claim's rules (ErrHeld while another holds it), and seen is the result
+// as read (empty on the happy path: the slot is then written with
+// If-None-Match).
+func (l *Ledger) Begin(ctx context.Context, w Work, answers func(Entry) bool) (c *Claim, seen Entry, err error) {
+	key := claimKey(w)
+	mine := claimRecord{Key: w.Key, ETag: w.ETag, API: w.API, Type: w.Type, Owner: owner(), Since: l.now().UnixMilli()}
+	v, err := l.store.WriteJSON(ctx, key, mine, bucket.Condition{IfAbsent: true})
+	switch {
+	case err == nil:
+		return &Claim{Work: w, key: key, version: v, record: mine}, Entry{}, nil
+	case !errors.Is(err, bucket.ErrExists) && !errors.Is(err, bucket.ErrConflict):
+		return nil, Entry{}, err
+	}
+	if seen, err = l.Read(ctx, w); err != nil {
+		return nil, Entry{}, err
+	}
+	if answers(seen) {
+		return nil, seen, nil
+	}
+	c, err = l.Claim(ctx, w, seen)
+	return c, seen, err
 }
 
 func owner() string {

@@ -242,3 +242,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Delete removes an object directly, without a notification.
+func (s *S3) Delete(bucket, key string) error {
+	if _, err := s.backend.DeleteObject(bucket, key); err != nil {
+		return fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}

@@ -187,7 +187,7 @@ func (r Rules) WithLimits(spec string) (Rules, error) {
 		if !known {
 			return nil, fmt.Errorf("media limits %q: unknown type %q (want one of %s)", item, t, strings.Join(r.names(), ", "))
 		}
-		n, err := parseSize(strings.TrimSpace(size))
+		n, err := ParseSize(strings.TrimSpace(size))
 		if err != nil {
 			return nil, fmt.Errorf("media limits %q: %w", item, err)
 		}
@@ -206,7 +206,8 @@ func (r Rules) names() []string {
 	return names
 }
 
-func parseSize(s string) (int64, error) {
+// ParseSize reads a size such as 2MB, 64KB or 1000 (bytes).
+func ParseSize(s string) (int64, error) {
 	mult := int64(1)
 	upper := strings.ToUpper(s)
 	switch {

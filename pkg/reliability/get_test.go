@@ -67,7 +67,8 @@ func TestGetFaults(t *testing.T) {
 				st.Sim.ExpireTokens()
 			}
 			st.Sim.SetFaults(tc.faults)
-			event := bytes.ReplaceAll(stacktest.Event(t, "apigw-get.json"), []byte("MEDIA_ID"), []byte(id))
+			// The descriptor (&format=json) says what was stored; the bytes themselves are httpapi's tests'.
+			event := bytes.ReplaceAll(stacktest.Event(t, "apigw-get.json"), []byte("MEDIA_ID"), []byte(id+"&format=json"))
 			status, body, raw := invokeJSON(t, st, "get", event, invokeTimeout)
 			code, _ := body["errcode"].(float64)
 			if status != 200 || int(code) != tc.wantCode {

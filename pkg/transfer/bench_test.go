@@ -156,6 +156,11 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 	return &s3.PutObjectOutput{ETag: etag(n)}, nil
 }
 
+func (f *fakeS3) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	f.gets.Add(1)
+	return &s3.ListObjectsV2Output{}, nil // nothing stored: every get fetches from WeChat
+}
+
 func (f *fakeS3) CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
 	return &s3.CreateMultipartUploadOutput{UploadId: aws.String("U")}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -16,31 +17,119 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
-// Fetched is media fetched from WeChat into the bucket.
+// Fetched is WeChat media, in the bucket: where its bytes are, what they
+// are, and a link to them.
 type Fetched struct {
-	MediaID     string `json:"media_id"`
+	MediaID string `json:"media_id"`
+	// Key holds its bytes: media/<id><ext>, or the object this deployment
+	// uploaded it from, unchanged since.
 	Key         string `json:"key"`
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
-	URL         string `json:"url"`
-	VideoURL    string `json:"video_url,omitempty"`
+	// URL is a presigned GET of Key, answered with ContentType and as an
+	// attachment named Filename, as WeChat's media/get answers.
+	URL      string `json:"url"`
+	VideoURL string `json:"video_url,omitempty"` // for video: URL, as WeChat answers video with a link
+	Filename string `json:"-"`                   // <id><ext>
+	ETag     string `json:"-"`                   // Key's version, to pin Open
+	// From says where it came from: "bucket" (stored by an earlier get),
+	// "upload" (uploaded by this deployment) or "wechat".
+	From string `json:"-"`
 }
 
-// Fetch streams temporary media from WeChat into the bucket at
-// media/<id><ext>, with memory bounded by one multipart part, and answers
-// a presigned link to it. Video, which WeChat answers with a link, is
+// Video reports whether the media is a video, which WeChat answers with a
+// link rather than its bytes.
+func (f Fetched) Video() bool { return f.VideoURL != "" }
+
+// Fetch finds temporary media and answers where its bytes are, spending
+// WeChat's media/get quota only when it must: media stored by an earlier
+// get (media/<id><ext>) or uploaded by this deployment from an object that
+// has not changed is answered from the bucket. Otherwise it is streamed
+// from WeChat into the bucket at media/<id><ext>, with memory bounded by
+// one multipart part; video, which WeChat answers with a link, is
 // downloaded from that link.
 func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	if err := checkMediaID(mediaID); err != nil {
 		return Fetched{}, err
 	}
-	out, err := s.fetch(ctx, mediaID)
-	if errors.Is(err, errCutShort) && ctx.Err() == nil {
-		// The connection broke mid-file: nothing was stored; fetch it again, once.
-		s.log.InfoContext(ctx, "media cut short; fetching again", "media_id", mediaID)
-		out, err = s.fetch(ctx, mediaID)
+	out, err := s.stored(ctx, mediaID)
+	if errors.Is(err, bucket.ErrNotFound) {
+		out, err = s.uploaded(ctx, mediaID)
 	}
-	return out, err
+	if errors.Is(err, bucket.ErrNotFound) {
+		out, err = s.fetch(ctx, mediaID)
+		if errors.Is(err, errCutShort) && ctx.Err() == nil {
+			// The connection broke mid-file: nothing was stored; fetch it again, once.
+			s.log.InfoContext(ctx, "media cut short; fetching again", "media_id", mediaID)
+			out, err = s.fetch(ctx, mediaID)
+		}
+	}
+	if err != nil {
+		return Fetched{}, err
+	}
+	return s.link(ctx, out)
+}
+
+// stored finds media an earlier get stored at media/<id><ext>.
+func (s *Service) stored(ctx context.Context, mediaID string) (Fetched, error) {
+	obj, err := s.bucket.First(ctx, MediaPrefix+mediaID+".")
+	if err != nil {
+		return Fetched{}, err
+	}
+	f := media.FormatOf(path.Ext(obj.Key))
+	return Fetched{MediaID: mediaID, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: contentType(f, ""),
+		Filename: mediaID + f.Ext(), From: "bucket"}, nil
+}
+
+// uploaded finds media this deployment uploaded, from its index record, if
+// its object is still the version uploaded and WeChat still keeps it.
+func (s *Service) uploaded(ctx context.Context, mediaID string) (Fetched, error) {
+	var ix mediaIndex
+	if _, err := s.bucket.ReadJSON(ctx, MediaIndexPrefix+mediaID+".json", &ix); err != nil {
+		return Fetched{}, err
+	}
+	if ix.MediaID != mediaID || !s.now().Before(time.Unix(ix.ExpiresAt, 0)) {
+		return Fetched{}, fmt.Errorf("media %s: %w", mediaID, bucket.ErrNotFound) // expired at WeChat too
+	}
+	obj, err := s.bucket.Stat(ctx, ix.Key)
+	if err != nil || obj.ETag != ix.ETag {
+		// Gone or changed since: its bytes are no longer the media's.
+		return Fetched{}, fmt.Errorf("media %s: its object changed: %w", mediaID, bucket.ErrNotFound)
+	}
+	f := media.FormatOf(ix.Ext)
+	return Fetched{MediaID: mediaID, Key: ix.Key, ETag: obj.ETag, Size: obj.Size, ContentType: contentType(f, ""),
+		Filename: mediaID + f.Ext(), From: "upload"}, nil
+}
+
+// link adds the presigned link to f, answered as WeChat answers it.
+func (s *Service) link(ctx context.Context, f Fetched) (Fetched, error) {
+	url, err := s.bucket.PresignGet(ctx, f.Key, s.presignTTL, bucket.Served{ContentType: f.ContentType, Filename: f.Filename})
+	if err != nil {
+		return Fetched{}, failure.Wrap(failure.Internal, failure.CodeSystem, err, "system error")
+	}
+	f.URL = url
+	if media.FormatOf(path.Ext(f.Filename)) == media.MP4 {
+		f.VideoURL = url
+	}
+	s.log.InfoContext(ctx, "media found", "media_id", f.MediaID, "from", f.From, "key", f.Key, "bytes", f.Size)
+	return f, nil
+}
+
+// OpenMedia streams f's bytes, pinned to the version found.
+func (s *Service) OpenMedia(ctx context.Context, f Fetched) (io.ReadCloser, error) {
+	rc, _, err := s.bucket.Open(ctx, f.Key, f.ETag)
+	return rc, err
+}
+
+// contentType is f's content type, or fallback, or octet-stream.
+func contentType(f media.Format, fallback string) string {
+	switch {
+	case f != "":
+		return f.ContentType()
+	case fallback != "":
+		return fallback
+	}
+	return "application/octet-stream"
 }
 
 // errCutShort marks a media/get answer whose body broke off.
@@ -51,7 +140,7 @@ func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	if err != nil {
 		return Fetched{}, err
 	}
-	out := Fetched{MediaID: mediaID, VideoURL: m.VideoURL}
+	out := Fetched{MediaID: mediaID, From: "wechat"}
 	if m.VideoURL != "" {
 		if m, err = s.download(ctx, m.VideoURL); err != nil {
 			return Fetched{}, err
@@ -67,14 +156,8 @@ func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	if f == "" {
 		f = media.FormatOf(m.ContentType)
 	}
-	out.ContentType = m.ContentType
-	if f != "" {
-		out.ContentType = f.ContentType()
-	}
-	if out.ContentType == "" {
-		out.ContentType = "application/octet-stream"
-	}
-	out.Key = MediaPrefix + mediaID + f.Ext()
+	out.ContentType = contentType(f, m.ContentType)
+	out.Key, out.Filename = MediaPrefix+mediaID+f.Ext(), mediaID+f.Ext()
 	start := s.now()
 	out.Size, err = s.bucket.Write(ctx, out.Key, out.ContentType, br)
 	var se *bucket.SourceError
@@ -91,9 +174,6 @@ func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
 		return Fetched{}, failure.Wrap(failure.WeChat, failure.CodeSystem, fmt.Errorf("%w: %d bytes of media where %d were announced", wechat.ErrBadResponse, out.Size, m.Size), "system error: unexpected answer from WeChat")
 	}
 	s.log.InfoContext(ctx, "stored media", "media_id", mediaID, "key", out.Key, "bytes", out.Size, "ms", s.now().Sub(start).Milliseconds())
-	if out.URL, err = s.bucket.PresignGet(ctx, out.Key, s.presignTTL); err != nil {
-		return Fetched{}, failure.Wrap(failure.Internal, failure.CodeSystem, err, "system error")
-	}
 	return out, nil
 }
 

@@ -21,7 +21,7 @@ const (
 var TriggerPrefixes = []string{UploadPrefix, UploadImgPrefix}
 
 // reserved are prefixes the service writes and nobody may name as a source.
-var reserved = []string{ledger.ResultsPrefix, MediaPrefix, ledger.ClaimsPrefix}
+var reserved = []string{ledger.ResultsPrefix, MediaPrefix, ledger.ClaimsPrefix, MediaIndexPrefix}
 
 // CodeInvalidParam is WeChat's errcode for an invalid parameter.
 const CodeInvalidParam = 40035
@@ -94,7 +94,7 @@ func NewKeyPolicy(extra []string) KeyPolicy {
 // writes: for the configuration to name it.
 func CheckPrefix(prefix string) error {
 	if p := strings.Trim(strings.TrimSpace(prefix), "/") + "/"; isReserved(p) || p == "/" {
-		return errors.New("prefix " + prefix + " names what the service writes (results/, media/, claims/) or the whole bucket")
+		return errors.New("prefix " + prefix + " names what the service writes (results/, media/, claims/, media-ids/) or the whole bucket")
 	}
 	return nil
 }
@@ -158,15 +158,25 @@ func (p KeyPolicy) Prefixes() []string { return append([]string(nil), p.allowed.
 // read (stat and pinned GET) and the ledger's records.
 func UploadUses(extra []string) []bucket.Use {
 	sources := NewKeyPolicy(extra).Prefixes()
-	var uses []bucket.Use
+	uses := []bucket.Use{{Method: "WriteJSON", Prefix: MediaIndexPrefix}}
 	for _, p := range sources {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p})
 	}
 	return append(uses, ledger.Uses(sources)...)
 }
 
-// FetchUses are the bucket calls of get: media written under media/ and
-// the presigned link to it.
-func FetchUses() []bucket.Use {
-	return []bucket.Use{{Method: "Write", Prefix: MediaPrefix}, {Method: "PresignGet", Prefix: MediaPrefix}}
+// FetchUses are the bucket calls of get, for a deployment allowing extra
+// prefixes: media looked up, written and read under media/; the media_id
+// index; the objects this deployment uploaded media from (stat, read, and
+// a presigned link); a presigned link to each.
+func FetchUses(extra []string) []bucket.Use {
+	uses := []bucket.Use{
+		{Method: "First", Prefix: MediaPrefix}, {Method: "Write", Prefix: MediaPrefix},
+		{Method: "Open", Prefix: MediaPrefix}, {Method: "PresignGet", Prefix: MediaPrefix},
+		{Method: "ReadJSON", Prefix: MediaIndexPrefix},
+	}
+	for _, p := range NewKeyPolicy(extra).Prefixes() {
+		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p}, bucket.Use{Method: "PresignGet", Prefix: p})
+	}
+	return uses
 }

@@ -88,14 +88,7 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 		w.ETag = obj.ETag
 	}
 	base := Result{Key: w.Key, ETag: w.ETag}
-	seen, err := s.ledger.Read(ctx, w)
-	if err != nil {
-		return base, err // unsure what is recorded: nothing is, and nothing is uploaded
-	}
-	if r, ok := s.ledger.Answers(w, seen); ok {
-		s.log.InfoContext(ctx, "reused recorded result", "key", w.Key, "api", w.API, "media_type", w.Type, "errcode", r.ErrCode)
-		return answer(r)
-	}
+	var seen ledger.Entry // not read yet: on the happy path, never (see ledger.Begin)
 	// The object's version is pinned (If-Match) and opened before the
 	// claim, so that a read that fails costs no claim: the format comes from
 	// its first bytes, read from the stream that then serves the first
@@ -131,9 +124,14 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 		return r, err
 	}
 
-	claim, err := s.ledger.Claim(ctx, w, seen)
+	claim, seen, err := s.ledger.Begin(ctx, w, func(e ledger.Entry) bool { _, ok := s.ledger.Answers(w, e); return ok })
 	if err != nil {
-		return base, err
+		return base, err // another holds it, or S3 failed: unsure what is recorded, nothing is uploaded
+	}
+	if claim == nil {
+		r, _ := s.ledger.Answers(w, seen)
+		s.log.InfoContext(ctx, "reused recorded result", "key", w.Key, "api", w.API, "media_type", w.Type, "errcode", r.ErrCode)
+		return answer(r)
 	}
 	if claim.TookOver {
 		// The claim was another delivery's: it may have recorded since.
@@ -147,7 +145,7 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	}
 	if claim.Unconfirmed >= ledger.MaxUnconfirmed {
 		err := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version, "+
-			"which it may have stored: it is not sent again until its claim %s is deleted or expires (a day), or a changed object is put",
+			"which it may have stored: it is not sent again until its claim %s is deleted or expires (3 days), or a changed object is put",
 			claim.Unconfirmed, claim.Key())
 		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
 	}
@@ -164,7 +162,37 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	if errors.Is(err, wechat.ErrMaybeStored) {
 		unconfirmed = 1
 	}
-	return s.finish(ctx, claim, event, seen, r, err, unconfirmed)
+	out, err := s.finish(ctx, claim, event, seen, r, err, unconfirmed)
+	if err == nil && out.MediaID == r.MediaID && r.MediaID != "" {
+		s.index(ctx, w, r, f)
+	}
+	return out, err
+}
+
+// MediaIndexPrefix is where each media_id this deployment uploaded names
+// its object: get answers it from that object, unchanged, rather than
+// spending WeChat's media/get quota.
+const MediaIndexPrefix = "media-ids/"
+
+// mediaIndex is a media_id's index record.
+type mediaIndex struct {
+	MediaID   string `json:"media_id"`
+	Key       string `json:"key"`
+	ETag      string `json:"etag"`
+	Type      string `json:"type"`
+	Ext       string `json:"ext"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// index records which object media_id r was uploaded from. It only spares
+// WeChat's quota: a failure is logged, never the upload's.
+func (s *Service) index(ctx context.Context, w ledger.Work, r Result, f media.Format) {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	ix := mediaIndex{MediaID: r.MediaID, Key: w.Key, ETag: w.ETag, Type: w.Type, Ext: f.Ext(), ExpiresAt: r.ExpiresAt}
+	if _, err := s.bucket.WriteJSON(ictx, MediaIndexPrefix+r.MediaID+".json", ix, bucket.Condition{}); err != nil {
+		s.log.WarnContext(ctx, "cannot index the media_id; get will ask WeChat", "media_id", r.MediaID, "error", err.Error())
+	}
 }
 
 // recordTimeout bounds writing an outcome once the request's own time is
