@@ -41,7 +41,8 @@ type Faults struct {
 	// MalformedJSON answers HTTP 200 with a truncated JSON body.
 	MalformedJSON int
 	// WrongContentType labels the error JSON of the next N get calls
-	// "text/plain" instead of "application/json; encoding=utf-8".
+	// "application/json; encoding=utf-8" instead of WeChat's "text/plain":
+	// a client must tell an error from a file by the body.
 	WrongContentType int
 }
 

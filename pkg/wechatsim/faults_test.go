@@ -193,7 +193,7 @@ func TestFaultWrongContentType(t *testing.T) {
 	sim, base := setup(t)
 	tok := token(t, base)
 	sim.SetFaults(wechatsim.Faults{WrongContentType: 1})
-	for _, want := range []string{"text/plain", "application/json; encoding=utf-8"} {
+	for _, want := range []string{"application/json; encoding=utf-8", "text/plain"} {
 		resp, body := get(t, base+"/cgi-bin/media/get?access_token="+tok+"&media_id=unknown")
 		if got := resp.Header.Get("Content-Type"); got != want {
 			t.Errorf("Content-Type: got %q, want %q", got, want)

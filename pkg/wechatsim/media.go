@@ -37,10 +37,10 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 	case epUploadImg:
 		s.stats.UploadImg++
 	}
-	plainErrors := false
+	jsonErrors := false
 	if ep == epGet && s.faults.WrongContentType > 0 {
 		s.faults.WrongContentType--
-		plainErrors = true
+		jsonErrors = true
 	}
 	blocked, slow := s.faults.IPBlocked, s.faults.Slow
 	s.mu.Unlock()
@@ -105,8 +105,14 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 	if upload {
 		_, _ = io.CopyN(io.Discard, r.Body, maxDrain)
 	}
-	if plainErrors && rep.apiErr {
-		rep.header.Set("Content-Type", "text/plain")
+	if ep == epGet && rep.apiErr {
+		// WeChat labels media/get's error JSON text/plain: clients tell an
+		// error from a file by that string.
+		ct := "text/plain"
+		if jsonErrors {
+			ct = contentTypeJSON
+		}
+		rep.header.Set("Content-Type", ct)
 	}
 	if dropAnswer {
 		s.dropGet(w, r, rep)
@@ -227,7 +233,6 @@ func (s *Server) upload(r *http.Request) reply {
 		"type":       typ,
 		rule.idField: id,
 		"created_at": now.Unix(),
-		"item":       []any{},
 	})
 }
 
