@@ -214,6 +214,9 @@ func TestAuth(t *testing.T) {
 			routes := map[string]bool{}
 			for p, item := range path(body, "paths").(map[string]any) {
 				for m := range item.(map[string]any) {
+					if m == "x-amazon-apigateway-any-method" {
+						m = "ANY"
+					}
 					routes[strings.ToUpper(m)+" "+p] = true
 				}
 			}
@@ -231,7 +234,11 @@ func TestAuth(t *testing.T) {
 						t.Errorf("%s.%s: route %s is not in MediaApi's DefinitionBody", id, name, route)
 					}
 					delete(routes, route)
-					sec := path(body, "paths", fmt.Sprint(props["Path"]), strings.ToLower(fmt.Sprint(props["Method"])), "security")
+					method := strings.ToLower(fmt.Sprint(props["Method"]))
+					if method == "any" {
+						method = "x-amazon-apigateway-any-method"
+					}
+					sec := path(body, "paths", fmt.Sprint(props["Path"]), method, "security")
 					reqs, _ := sec.([]any)
 					if tt.scheme == nil {
 						if len(reqs) != 0 {
