@@ -24,8 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/localaws"
-	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -68,42 +68,59 @@ func setupStack(t *testing.T) stack {
 	}
 }
 
-// sample is a file of the format a key's extension names.
-func sample(key string, size int) []byte {
-	switch strings.ToLower(filepath.Ext(key)) {
-	case ".jpg", ".jpeg":
-		return media.Sample(media.JPEG, size)
-	case ".png":
-		return media.Sample(media.PNG, size)
-	case ".mp3":
-		return media.Sample(media.MP3, size)
-	case ".mp4":
-		return media.Sample(media.MP4, size)
-	}
-	return bytes.Repeat([]byte("x"), size)
-}
-
 // seed puts the objects an event names into the bucket, and returns their keys.
 func seed(t *testing.T, st stack, event []byte) []string {
 	t.Helper()
-	var keys []string
-	var s3e events.S3Event
-	if err := json.Unmarshal(event, &s3e); err == nil {
-		for _, r := range s3e.Records {
-			keys = append(keys, r.S3.Object.URLDecodedKey)
-		}
-	}
-	var api events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(event, &api); err == nil && strings.Contains(api.Headers["content-type"], "json") {
-		var in struct{ Key string }
-		if json.Unmarshal([]byte(api.Body), &in) == nil && in.Key != "" {
-			keys = append(keys, in.Key)
-		}
-	}
+	keys := keysOf(event)
 	for _, k := range keys {
-		if err := st.fake.Put(bucket, k, "", sample(k, 4096)); err != nil {
+		data, ok := mediatest.Samples()[k]
+		if !ok {
+			t.Fatalf("the event names %s, which is none of mediatest.Samples", k)
+		}
+		if err := st.fake.Put(bucket, k, "", data); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return keys
+}
+
+// keysOf is the keys an event names: of S3's records, of S3 notifications
+// in SQS messages, of an EventBridge Object Created, of an HTTP request's
+// JSON body, of a direct invocation.
+func keysOf(event []byte) []string {
+	var e struct {
+		Records []struct {
+			EventSource string          `json:"eventSource"`
+			S3          events.S3Entity `json:"s3"`
+			Body        string          `json:"body"`
+		} `json:"Records"`
+		Detail struct {
+			Object struct{ Key string } `json:"object"`
+		} `json:"detail"`
+		Headers map[string]string `json:"headers"`
+		Body    string            `json:"body"`
+		Key     string            `json:"key"`
+	}
+	if json.Unmarshal(event, &e) != nil {
+		return nil
+	}
+	var keys []string
+	for _, r := range e.Records {
+		switch r.EventSource {
+		case "aws:s3":
+			keys = append(keys, r.S3.Object.URLDecodedKey)
+		case "aws:sqs":
+			keys = append(keys, keysOf([]byte(r.Body))...)
+		}
+	}
+	if e.Detail.Object.Key != "" {
+		keys = append(keys, e.Detail.Object.Key)
+	}
+	if strings.Contains(e.Headers["content-type"], "json") {
+		keys = append(keys, keysOf([]byte(e.Body))...)
+	}
+	if e.Key != "" {
+		keys = append(keys, e.Key)
 	}
 	return keys
 }
@@ -208,6 +225,21 @@ func TestInvoke(t *testing.T) {
 		return a, body
 	}
 
+	// result is the outcome recorded for key.
+	result := func(t *testing.T, key string) map[string]any {
+		t.Helper()
+		res, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("results/" + key + ".json")})
+		if err != nil {
+			t.Fatalf("result of %s: %v", key, err)
+		}
+		defer res.Body.Close()
+		var r map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+			t.Fatalf("result of %s: %v", key, err)
+		}
+		return r
+	}
+
 	var mediaID string
 	for _, tc := range []struct {
 		name, fn, event string
@@ -261,12 +293,57 @@ func TestInvoke(t *testing.T) {
 				t.Fatalf("exit code %d, want 0; answer %s\n%s", code, out, logs)
 			}
 			for _, k := range keys {
-				res, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("results/" + k + ".json")})
-				if err != nil {
-					t.Errorf("result of %s: %v; answer %s", k, err, out)
-					continue
+				if r := result(t, k); r["etag"] == nil {
+					t.Errorf("result of %s: %v, want one of its version", k, r)
 				}
-				res.Body.Close()
+			}
+		})
+	}
+
+	// S3 notifications through SQS and EventBridge.
+	t.Run("SQS", func(t *testing.T) {
+		event := readEventFile(t, "sqs-s3-put.json")
+		seed(t, st, event)
+		code, out, logs := run(t, "upload", event)
+		var resp events.SQSEventResponse
+		if code != 0 || json.Unmarshal(out, &resp) != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("exit code %d, answer %s; want 0 and no batch item failures\n%s", code, out, logs)
+		}
+		if r := result(t, "upload/video/trailer.mp4"); r["media_id"] == nil {
+			t.Errorf("result %v, want a media_id", r)
+		}
+	})
+	t.Run("EventBridge", func(t *testing.T) {
+		event := readEventFile(t, "eventbridge-object-created.json")
+		seed(t, st, event)
+		if code, out, logs := run(t, "uploadimg", event); code != 0 {
+			t.Fatalf("exit code %d, answer %s\n%s", code, out, logs)
+		}
+		if r := result(t, "uploadimg/海报 1.png"); r["url"] == nil {
+			t.Errorf("result %v, want a url", r)
+		}
+	})
+
+	// Direct invocations answer in the cloud call's shape.
+	for _, tc := range []struct {
+		name, fn, event, field string
+	}{
+		{"DirectUploadMedia", "upload", "direct-upload-media.json", "mediaId"},
+		{"DirectUploadKey", "upload", "direct-upload-key.json", "mediaId"},
+		{"DirectUploadImgBuffer", "uploadimg", "direct-uploadimg-buffer.json", "url"},
+		{"DirectUploadImgKey", "uploadimg", "direct-uploadimg-key.json", "url"},
+		{"DirectGet", "get", "direct-get.json", "contentType"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			event := readEventFile(t, tc.event)
+			seed(t, st, event)
+			if tc.fn == "get" {
+				event = bytes.ReplaceAll(event, []byte("MEDIA_ID"), []byte(mediaID))
+			}
+			code, out, logs := run(t, tc.fn, event)
+			var body map[string]any
+			if code != 0 || json.Unmarshal(out, &body) != nil || body["errCode"] != 0.0 || body[tc.field] == nil {
+				t.Fatalf("exit code %d, answer %s; want 0 and errCode 0 with %q\n%s", code, out, tc.field, logs)
 			}
 		})
 	}
@@ -279,6 +356,7 @@ func TestInvoke(t *testing.T) {
 	}{
 		{"ErrS3Key", "upload", readEventFile(t, "s3-malformed-key.json"), "malformed S3 event"},
 		{"ErrUnknownEvent", "get", []byte(`{"hello":"world"}`), "unknown event"},
+		{"ErrDirectUnknownMedia", "get", readEventFile(t, "direct-get.json"), `"errCode":40007`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, logs := run(t, tc.fn, tc.event)

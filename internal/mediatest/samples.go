@@ -14,6 +14,8 @@ func Samples() map[string][]byte {
 		"uploadimg/banner图.png":                media.Sample(media.PNG, 4096),
 		"upload/voice/greeting.mp3":            media.Sample(media.MP3, 4096),
 		"upload/video/clip.mp4":                media.Sample(media.MP4, 8192),
+		"upload/video/trailer.mp4":             media.Sample(media.MP4, 8192),
+		"uploadimg/海报 1.png":                   media.Sample(media.PNG, 4096),
 		"upload/image/not-really-an-image.jpg": []byte("this is text, not a JPEG, whatever its name says\n"),
 	}
 }

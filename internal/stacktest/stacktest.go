@@ -115,9 +115,9 @@ func Start(t *testing.T, opts Options) *Stack {
 		st.App.SetLogOutput(io.Discard)
 	}
 	st.Functions = map[string]lambda.Handler{
-		"upload":    lambda.NewHandler(st.App.Lambda(true, httpapi.RouteUpload)),
-		"get":       lambda.NewHandler(st.App.Lambda(false, httpapi.RouteGet)),
-		"uploadimg": lambda.NewHandler(st.App.Lambda(true, httpapi.RouteUploadImg)),
+		"upload":    lambda.NewHandler(st.App.Lambda(httpapi.RouteUpload)),
+		"get":       lambda.NewHandler(st.App.Lambda(httpapi.RouteGet)),
+		"uploadimg": lambda.NewHandler(st.App.Lambda(httpapi.RouteUploadImg)),
 	}
 	srv := httptest.NewServer(st.App.HTTP())
 	t.Cleanup(srv.Close)

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/cloudcall"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
@@ -179,13 +180,15 @@ func (a *App) HTTP(routes ...string) http.Handler {
 // Trigger is the S3 event handler.
 func (a *App) Trigger() *s3event.Handler { return s3event.New(a.Service, a.Config.Bucket, a.Logger) }
 
-// Lambda is a function's handler: its HTTP routes, and S3 events if s3Events.
-func (a *App) Lambda(s3Events bool, routes ...string) func(ctx context.Context, payload json.RawMessage) (any, error) {
-	var t *s3event.Handler
-	if s3Events {
-		t = a.Trigger()
+// Lambda is the handler of the function serving route: its HTTP route,
+// its direct invocations (package cloudcall), and, for upload and
+// uploadimg, the S3 notifications of its trigger prefix.
+func (a *App) Lambda(route string) func(ctx context.Context, payload json.RawMessage) (any, error) {
+	opts := invocation.Options{HTTP: a.HTTP(route), Direct: cloudcall.Handler(a.Service, route, a.Logger)}
+	if route != httpapi.RouteGet {
+		opts.S3 = a.Trigger() // upload/<type>/ and uploadimg/ puts
 	}
-	return invocation.Handler(a.HTTP(routes...), t)
+	return invocation.Handler(opts)
 }
 
 // httpClient is the client for WeChat: no global timeout (the context
@@ -213,7 +216,7 @@ func Main(route string) {
 	if err == nil {
 		var a *App
 		if a, err = Build(context.Background(), cfg); err == nil {
-			lambda.Start(a.Lambda(route != httpapi.RouteGet, route))
+			lambda.Start(a.Lambda(route))
 			return
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
@@ -167,6 +170,81 @@ func TestEvents(t *testing.T) {
 		}
 		if got := st.Sim.Stats().Upload - before; got != 2 {
 			t.Errorf("after a duplicate delivery: uploads = %d, want still 2", got)
+		}
+	})
+	t.Run("sqs-s3-put", func(t *testing.T) {
+		// S3 -> SQS -> Lambda: a batch of S3's test event and a put.
+		out, err := st.Functions["upload"].Invoke(context.Background(), stacktest.Event(t, "sqs-s3-put.json"))
+		var resp events.SQSEventResponse
+		if err != nil || json.Unmarshal(out, &resp) != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("answer %s, %v; want no batch item failures (S3's test event is dropped, the put is done)", out, err)
+		}
+		if r := st.Result(t, "upload/video/trailer.mp4"); r["type"] != "video" || r["media_id"] == "" {
+			t.Errorf("result = %v, want a video media_id", r)
+		}
+	})
+	t.Run("eventbridge-object-created", func(t *testing.T) {
+		// S3 -> EventBridge -> Lambda: the key comes as it is, not URL-encoded.
+		if _, err := st.Functions["uploadimg"].Invoke(context.Background(), stacktest.Event(t, "eventbridge-object-created.json")); err != nil {
+			t.Fatal(err)
+		}
+		if r := st.Result(t, "uploadimg/海报 1.png"); !strings.HasPrefix(fmt.Sprint(r["url"]), "http") {
+			t.Errorf("result = %v, want a url", r)
+		}
+	})
+	// Direct invocations, in the cloud call's shape.
+	direct := func(t *testing.T, fn string, event []byte) map[string]any {
+		t.Helper()
+		out, err := st.Functions[fn].Invoke(context.Background(), event)
+		if err != nil {
+			t.Fatalf("invoke %s: %v", fn, err)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(out, &body); err != nil || body["errCode"] != 0.0 || !strings.HasSuffix(fmt.Sprint(body["errMsg"]), ":ok") {
+			t.Fatalf("answer %s: want errCode 0 and errMsg <api>:ok", out)
+		}
+		return body
+	}
+	t.Run("direct-upload-media", func(t *testing.T) {
+		body := direct(t, "upload", stacktest.Event(t, "direct-upload-media.json"))
+		id, _ := body["mediaId"].(string)
+		if got, _ := st.Sim.Media(id); body["type"] != "image" || !bytes.Equal(got, media.Sample(media.JPEG, 1024)) || body["createdAt"] == nil {
+			t.Errorf("answer %v; WeChat holds %d bytes under mediaId; want the event's 1024-byte image", body, len(got))
+		}
+	})
+	t.Run("direct-upload-key", func(t *testing.T) {
+		// The key was uploaded by s3-put-batch: its recorded media_id answers.
+		before := st.Sim.Stats().Upload
+		body := direct(t, "upload", stacktest.Event(t, "direct-upload-key.json"))
+		if r := st.Result(t, "upload/voice/greeting.mp3"); body["type"] != "voice" || body["mediaId"] != r["media_id"] || st.Sim.Stats().Upload != before {
+			t.Errorf("answer %v, result %v, %d uploads; want the recorded voice media_id and no upload", body, r, st.Sim.Stats().Upload-before)
+		}
+	})
+	t.Run("direct-uploadimg-buffer", func(t *testing.T) {
+		body := direct(t, "uploadimg", stacktest.Event(t, "direct-uploadimg-buffer.json"))
+		if u, _ := body["url"].(string); !strings.HasPrefix(u, "http") {
+			t.Errorf("answer %v, want a url", body)
+		}
+	})
+	t.Run("direct-uploadimg-key", func(t *testing.T) {
+		body := direct(t, "uploadimg", stacktest.Event(t, "direct-uploadimg-key.json"))
+		if r := st.Result(t, "uploadimg/banner.png"); body["url"] != r["url"] {
+			t.Errorf("answer %v, result %v: want the recorded url", body, r)
+		}
+	})
+	t.Run("direct-get", func(t *testing.T) {
+		if imageID == "" {
+			t.Fatal("no media uploaded: apigw-upload-multipart failed above")
+		}
+		body := direct(t, "get", bytes.ReplaceAll(stacktest.Event(t, "direct-get.json"), []byte("MEDIA_ID"), []byte(imageID)))
+		if stored, _ := st.Object(t, fmt.Sprint(body["key"])); body["contentType"] != "image/jpeg" || !bytes.Equal(stored, media.Sample(media.JPEG, 2048)) {
+			t.Errorf("answer %v: want image/jpeg and the key of the 2048 bytes", body)
+		}
+		// An unknown media_id is thrown, as the cloud call throws it.
+		_, err := st.Functions["get"].Invoke(context.Background(), stacktest.Event(t, "direct-get.json"))
+		var ie messages.InvokeResponse_Error
+		if !errors.As(err, &ie) || ie.Type != "WeChatError" || !strings.Contains(ie.Message, `"errCode":40007`) {
+			t.Errorf("unknown media: error %v, want WeChatError with errCode 40007", err)
 		}
 	})
 	t.Run("s3-malformed-key", func(t *testing.T) {

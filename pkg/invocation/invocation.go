@@ -1,6 +1,7 @@
-// Package invocation routes a Lambda invocation to the HTTP handler or the S3
-// handler by the shape of its event, so one function can be triggered by
-// both API Gateway and S3.
+// Package invocation tells a Lambda invocation's event apart (an API
+// Gateway HTTP API request; an S3 notification, delivered directly, through
+// SQS or through EventBridge; a direct invocation in the cloud call's
+// shape) and hands it to what serves it, so one function takes them all.
 package invocation
 
 import (
@@ -8,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
+	"github.com/wxmedia/wxmedia/pkg/cloudcall"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 )
@@ -34,9 +38,10 @@ func (e *EventError) Error() string {
 
 func (e *EventError) Unwrap() error { return e.Err }
 
-// ErrUnknownEvent is an event that is neither an API Gateway HTTP API
-// request (payload 2.0) nor an S3 notification.
-var ErrUnknownEvent = errors.New("unknown event: want an API Gateway HTTP API (payload 2.0) request or an S3 notification")
+// ErrUnknownEvent is an event of no shape the function takes.
+var ErrUnknownEvent = errors.New("unknown event: want an API Gateway HTTP API (payload 2.0) request, " +
+	"an S3 notification (direct, through SQS or through EventBridge), or a direct invocation " +
+	`({"type","media"|"key"} for upload, {"media"|"key"} for uploadimg, {"mediaId"} for get)`)
 
 // Reserve is the time kept back from the Lambda deadline, so that a
 // request out of time is answered (504) and an S3 record's failure is
@@ -47,26 +52,79 @@ const Reserve = 2 * time.Second
 // after 30 s, and recording an outcome may take up to 2 s past this.
 const APIGatewayTimeout = 27 * time.Second
 
-// Handler returns the function's Lambda handler. s3 may be nil for a
-// function that no bucket triggers.
-func Handler(h http.Handler, s3 *s3event.Handler) func(ctx context.Context, payload json.RawMessage) (any, error) {
-	httpHandler := apigw.Handler(h, httpapi.WriteError)
+// Options are what a function serves.
+type Options struct {
+	HTTP http.Handler // required: its HTTP routes
+	// S3 handles object-created notifications, delivered directly, through
+	// SQS or through EventBridge; nil for a function no bucket triggers.
+	S3 *s3event.Handler
+	// Direct answers a direct invocation (package cloudcall); nil refuses one.
+	Direct func(ctx context.Context, payload json.RawMessage) (any, error)
+}
+
+// kind is what an invocation's event is.
+type kind int
+
+const (
+	unknown kind = iota
+	apiGateway
+	s3Direct
+	s3Empty
+	s3SQS
+	s3EventBridge
+	direct
+)
+
+// shape is just enough of an event to tell its kind.
+type shape struct {
+	Records []struct {
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+	RequestContext *struct {
+		HTTP *struct {
+			Method string `json:"method"`
+		} `json:"http"`
+	} `json:"requestContext"`
+	Source     string          `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// kindOf is the one place an event's kind is told: it answers the kind
+// and, for an event of no known shape, what it saw.
+func kindOf(payload json.RawMessage) (kind, string) {
+	var sh shape
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(payload, &sh) != nil || json.Unmarshal(payload, &keys) != nil {
+		return unknown, "a payload that is not a JSON object"
+	}
+	names := slices.Sorted(maps.Keys(keys))
+	switch {
+	case sh.RequestContext != nil && sh.RequestContext.HTTP != nil:
+		return apiGateway, ""
+	case len(sh.Records) > 0 && sh.Records[0].EventSource == "aws:s3":
+		return s3Direct, ""
+	case len(sh.Records) > 0 && sh.Records[0].EventSource == "aws:sqs":
+		return s3SQS, ""
+	case sh.Records != nil:
+		return s3Empty, ""
+	case sh.Source != "" && sh.DetailType != "" && sh.Detail != nil:
+		return s3EventBridge, ""
+	case cloudcall.IsCall(names):
+		return direct, ""
+	}
+	return unknown, fmt.Sprintf("an object with keys %v", names)
+}
+
+// Handler returns the function's Lambda handler: it tells the event's
+// kind and hands it to what serves it.
+func Handler(opts Options) func(ctx context.Context, payload json.RawMessage) (any, error) {
+	httpHandler := apigw.Handler(opts.HTTP, httpapi.WriteError)
+	s3 := opts.S3
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
-		var shape struct {
-			Records []struct {
-				EventSource string `json:"eventSource"`
-			} `json:"Records"`
-			RequestContext *struct {
-				HTTP *struct {
-					Method string `json:"method"`
-				} `json:"http"`
-			} `json:"requestContext"`
-		}
-		if err := json.Unmarshal(payload, &shape); err != nil {
-			return nil, &EventError{Reason: "payload is not JSON", Err: ErrUnknownEvent}
-		}
+		k, saw := kindOf(payload)
 		switch {
-		case shape.RequestContext != nil && shape.RequestContext.HTTP != nil:
+		case k == apiGateway:
 			var e events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(payload, &e); err != nil {
 				return nil, &EventError{Reason: "malformed API Gateway event", Err: err}
@@ -74,7 +132,7 @@ func Handler(h http.Handler, s3 *s3event.Handler) func(ctx context.Context, payl
 			ctx, cancel := withReserve(ctx, APIGatewayTimeout)
 			defer cancel()
 			return httpHandler(ctx, e)
-		case s3 != nil && len(shape.Records) > 0 && shape.Records[0].EventSource == "aws:s3":
+		case k == s3Direct && s3 != nil:
 			var e events.S3Event
 			if err := json.Unmarshal(payload, &e); err != nil {
 				// aws-lambda-go decodes each key here: a malformed %xx escape lands here.
@@ -83,10 +141,32 @@ func Handler(h http.Handler, s3 *s3event.Handler) func(ctx context.Context, payl
 			ctx, cancel := withReserve(ctx, 0)
 			defer cancel()
 			return s3.Handle(ctx, e)
-		case s3 != nil && shape.Records != nil:
+		case k == s3SQS && s3 != nil:
+			var e events.SQSEvent
+			if err := json.Unmarshal(payload, &e); err != nil {
+				return nil, &EventError{Reason: "malformed SQS event", Err: err}
+			}
+			ctx, cancel := withReserve(ctx, 0)
+			defer cancel()
+			return s3.HandleSQS(ctx, e)
+		case k == s3EventBridge && s3 != nil:
+			var e events.EventBridgeEvent
+			if err := json.Unmarshal(payload, &e); err != nil {
+				return nil, &EventError{Reason: "malformed EventBridge event", Err: err}
+			}
+			ctx, cancel := withReserve(ctx, 0)
+			defer cancel()
+			return s3.HandleEventBridge(ctx, e)
+		case k == s3Empty && s3 != nil:
 			return nil, &EventError{Reason: "S3 event", Err: s3event.ErrNoRecords}
+		case k == direct && opts.Direct != nil:
+			ctx, cancel := withReserve(ctx, 0)
+			defer cancel()
+			return opts.Direct(ctx, payload)
+		case k == unknown:
+			return nil, &EventError{Reason: "event of no known shape: " + saw, Err: ErrUnknownEvent}
 		}
-		return nil, &EventError{Reason: "event of no known shape", Err: ErrUnknownEvent}
+		return nil, &EventError{Reason: "an event this function does not take", Err: ErrUnknownEvent}
 	}
 }
 

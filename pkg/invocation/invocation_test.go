@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -38,7 +40,10 @@ func handler(r *recorder) func(context.Context, json.RawMessage) (any, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"path":"` + req.URL.Path + `"}`))
 	})
-	return invocation.Handler(h, s3event.New(r, "wxmedia-local", slog.New(slog.DiscardHandler)))
+	return invocation.Handler(invocation.Options{HTTP: h, S3: s3event.New(r, "wxmedia-local", slog.New(slog.DiscardHandler)),
+		Direct: func(_ context.Context, payload json.RawMessage) (any, error) {
+			return map[string]string{"direct": string(payload)}, nil
+		}})
 }
 
 func TestS3KeysAreDecoded(t *testing.T) {
@@ -72,6 +77,7 @@ func TestMalformedEvents(t *testing.T) {
 	}{
 		{"ErrNoRecords", `{"Records":[]}`, s3event.ErrNoRecords},
 		{"ErrNotAnEvent", `{"hello":"world"}`, invocation.ErrUnknownEvent},
+		{"ErrHalfADirectCall", `{"type":"image","file":"x"}`, invocation.ErrUnknownEvent},
 		{"ErrNotJSON", `not json`, invocation.ErrUnknownEvent},
 	}
 	for _, tt := range tests {
@@ -84,6 +90,48 @@ func TestMalformedEvents(t *testing.T) {
 	_, err := handler(r)(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"wxmedia-local"},"object":{"key":"upload/image/%zz.jpg"}}}]}`))
 	if err == nil || len(r.seen) != 0 {
 		t.Errorf("a key with a malformed escape: error %v, handled %v; want an error and nothing handled", err, r.seen)
+	}
+}
+
+// An event of no known shape is refused, naming what was seen.
+func TestUnknownEventNamesWhatItSaw(t *testing.T) {
+	_, err := handler(&recorder{})(context.Background(), json.RawMessage(`{"hello":"world","size":3}`))
+	if err == nil || !strings.Contains(err.Error(), "[hello size]") || !strings.Contains(err.Error(), `{"mediaId"} for get`) {
+		t.Errorf("error = %v, want one naming the keys seen and the shapes taken", err)
+	}
+}
+
+// S3 notifications reach the service however they are delivered: through
+// SQS (a failing message reported as a batch item failure, the others
+// done) and through EventBridge (its key as it is, not URL-encoded).
+func TestNotificationsThroughSQSAndEventBridge(t *testing.T) {
+	r := &recorder{seen: map[string]string{}}
+	s3body := func(key string) string {
+		b, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+			"s3": map[string]any{"bucket": map[string]string{"name": "wxmedia-local"}, "object": map[string]string{"key": key}}}}})
+		return string(b)
+	}
+	sqs, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", EventSource: "aws:sqs", Body: s3body("upload/voice/hello+world.mp3")},
+		{MessageId: "m2", EventSource: "aws:sqs", Body: `{"Service":"Amazon S3","Event":"s3:TestEvent"}`},
+	}})
+	out, err := handler(r)(context.Background(), sqs)
+	if resp, ok := out.(events.SQSEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("SQS: got %#v, %v; want a response with no failures", out, err)
+	}
+	detail, _ := json.Marshal(map[string]any{"bucket": map[string]string{"name": "wxmedia-local"},
+		"object": map[string]any{"key": "uploadimg/a b.png", "size": 10, "etag": "abc"}, "reason": "PutObject"})
+	eb, _ := json.Marshal(events.EventBridgeEvent{Version: "0", ID: "e1", DetailType: "Object Created", Source: "aws.s3", Region: "us-east-1", Detail: detail})
+	if _, err := handler(r)(context.Background(), eb); err != nil {
+		t.Errorf("EventBridge: %v", err)
+	}
+	want := map[string]string{"upload/voice/hello world.mp3": "upload/voice", "uploadimg/a b.png": "uploadimg/"}
+	if fmt.Sprint(r.seen) != fmt.Sprint(want) {
+		t.Errorf("handled %v, want %v", r.seen, want)
+	}
+	out, err = handler(r)(context.Background(), json.RawMessage(`{"type":"image","key":"upload/image/a.jpg"}`))
+	if m, _ := out.(map[string]string); err != nil || m["direct"] == "" {
+		t.Errorf("a direct call: %v, %v; want it handed to Direct", out, err)
 	}
 }
 

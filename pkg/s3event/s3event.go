@@ -7,6 +7,7 @@ package s3event
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,4 +123,60 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		return sum, &RecordsError{Failed: failed}
 	}
 	return sum, nil
+}
+
+// HandleSQS handles S3 notifications delivered through SQS (S3 -> SQS ->
+// Lambda), each message an S3 event. A message whose records failed in a
+// way a retry may mend is reported in BatchItemFailures, so that SQS
+// delivers it again (and, after the queue's maxReceiveCount, moves it to
+// its dead-letter queue) while the others are deleted. S3's test event
+// and messages that are no S3 notification are dropped, logged.
+func (h *Handler) HandleSQS(ctx context.Context, e events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, m := range e.Records {
+		mctx := logging.With(ctx, slog.String("sqs_message_id", m.MessageId))
+		var n events.S3Event
+		if err := json.Unmarshal([]byte(m.Body), &n); err != nil || len(n.Records) == 0 {
+			h.log.WarnContext(mctx, "dropped an SQS message that is no S3 notification (S3's test event, or another sender's)")
+			continue
+		}
+		if _, err := h.Handle(mctx, n); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// objectCreated is the detail of EventBridge's "Object Created" event.
+type objectCreated struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key  string `json:"key"` // not URL-encoded, unlike S3's own notifications
+		Size int64  `json:"size"`
+		ETag string `json:"etag"`
+	} `json:"object"`
+	Reason string `json:"reason"`
+}
+
+// HandleEventBridge handles an S3 "Object Created" event delivered by
+// EventBridge (S3 -> EventBridge rule -> Lambda). A failure that a retry
+// may mend fails the invocation, so that EventBridge retries it and, after
+// its retry policy, sends it to the target's dead-letter queue.
+func (h *Handler) HandleEventBridge(ctx context.Context, e events.EventBridgeEvent) (Summary, error) {
+	if e.Source != "aws.s3" || e.DetailType != "Object Created" {
+		return Summary{}, fmt.Errorf("EventBridge event %s/%s: want aws.s3/Object Created", e.Source, e.DetailType)
+	}
+	var d objectCreated
+	if err := json.Unmarshal(e.Detail, &d); err != nil {
+		return Summary{}, fmt.Errorf("malformed Object Created detail: %w", err)
+	}
+	var n events.S3Event
+	var r events.S3EventRecord
+	r.EventSource, r.EventName, r.AWSRegion = "aws:s3", "ObjectCreated:"+d.Reason, e.Region
+	r.S3.Bucket.Name = d.Bucket.Name
+	r.S3.Object.Key, r.S3.Object.URLDecodedKey, r.S3.Object.ETag, r.S3.Object.Size = d.Object.Key, d.Object.Key, d.Object.ETag, d.Object.Size
+	n.Records = append(n.Records, r)
+	return h.Handle(logging.With(ctx, slog.String("eventbridge_id", e.ID)), n)
 }

@@ -2,7 +2,9 @@ package s3event_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -60,4 +62,64 @@ func TestRetryByKind(t *testing.T) {
 	if err != nil || len(sum.Skipped) != 3 || len(sum.Done) != 1 {
 		t.Errorf("Handle = %+v, %v; want 3 skipped and 1 done", sum, err)
 	}
+}
+
+// sqsEvent is S3 -> SQS -> Lambda: each message's body an S3 notification.
+func sqsEvent(bodies ...string) events.SQSEvent {
+	var e events.SQSEvent
+	for i, b := range bodies {
+		e.Records = append(e.Records, events.SQSMessage{MessageId: fmt.Sprint("m", i), Body: b, EventSource: "aws:sqs"})
+	}
+	return e
+}
+
+func notification(key string) string {
+	data, _ := json.Marshal(event(key))
+	return string(data)
+}
+
+// Through SQS, only the messages whose records a retry may mend are
+// reported failed: SQS redelivers them (and, after maxReceiveCount, moves
+// them to the dead-letter queue) and deletes the others.
+func TestSQSReportsPartialBatchFailures(t *testing.T) {
+	h := s3event.New(answers{
+		"upload/image/wechat-down.jpg": failure.New(failure.WeChat, -1, "system error"),
+		"upload/image/refused.jpg":     failure.New(failure.Caller, 40005, "invalid file type"),
+	}, "b", slog.New(slog.DiscardHandler))
+	resp, err := h.HandleSQS(context.Background(), sqsEvent(
+		notification("upload/image/ok.jpg"),
+		notification("upload/image/wechat-down.jpg"),
+		`{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}`,
+		notification("upload/image/refused.jpg"),
+		`not JSON at all`,
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
+		t.Errorf("batch item failures %+v, want only m1 (WeChat down); S3's test event and a stray message dropped", resp.BatchItemFailures)
+	}
+}
+
+func TestEventBridgeObjectCreated(t *testing.T) {
+	var got []string
+	h := s3event.New(uploaderFunc(func(key, etag string) { got = append(got, key+" "+etag) }), "b", slog.New(slog.DiscardHandler))
+	detail := `{"bucket":{"name":"b"},"object":{"key":"upload/image/a b+c%41.jpg","size":3,"etag":"e1"},"reason":"PutObject"}`
+	if _, err := h.HandleEventBridge(context.Background(), events.EventBridgeEvent{Source: "aws.s3", DetailType: "Object Created", Detail: json.RawMessage(detail)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "upload/image/a b+c%41.jpg e1" {
+		t.Errorf("uploaded %q, want the key as EventBridge gives it (not URL-decoded) with its etag", got)
+	}
+	_, err := h.HandleEventBridge(context.Background(), events.EventBridgeEvent{Source: "aws.s3", DetailType: "Object Deleted", Detail: json.RawMessage(detail)})
+	if err == nil || len(got) != 1 {
+		t.Errorf("Object Deleted: error %v, %d uploads; want refused, none", err, len(got)-1)
+	}
+}
+
+type uploaderFunc func(key, etag string)
+
+func (f uploaderFunc) UploadObject(_ context.Context, key, etag string) (transfer.Result, error) {
+	f(key, etag)
+	return transfer.Result{Key: key}, nil
 }
