@@ -27,6 +27,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 // TestLocal builds the command and runs it as `make local` does.
@@ -150,6 +151,21 @@ func start(t *testing.T, bin string) *local {
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
+// simMediaSize is the size of the video the simulator holds under id.
+func (l *local) simMediaSize(t *testing.T, id string) int {
+	t.Helper()
+	resp, err := client.Get(l.wechat + "/_sim/video/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("simulator's video %s: %d", id, resp.StatusCode)
+	}
+	return int(n)
+}
+
 // answer is a WeChat-shaped JSON answer.
 type answer struct {
 	Status    int
@@ -206,6 +222,32 @@ func jsonUpload(u, key string) *http.Request {
 	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	return req
+}
+
+func get(u string) *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return req
+}
+
+// postForm sends a presigned POST form as a browser or curl -F does: its
+// fields, then the file.
+func postForm(t *testing.T, u string, fields map[string]string, file []byte) (int, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	part, _ := mw.CreateFormFile("file", "clip.mp4")
+	part.Write(file)
+	mw.Close()
+	resp, err := client.Post(u, mw.FormDataContentType(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 func s3Client(endpoint string) *s3.Client {
@@ -333,6 +375,49 @@ func testEndToEnd(t *testing.T, bin string) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+		}
+	})
+
+	// A file beyond the HTTP API's payload ceiling: a presigned POST form,
+	// the file straight into S3, then its result.
+	t.Run("PresignedUpload", func(t *testing.T) {
+		form := func(t *testing.T) transfer.Form {
+			t.Helper()
+			resp, err := client.Post(l.api+"/cgi-bin/media/upload-url?type=video", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var f transfer.Form
+			if err := json.NewDecoder(resp.Body).Decode(&f); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("upload-url: %d, %v", resp.StatusCode, err)
+			}
+			if !strings.HasPrefix(f.Key, "upload/video/") || f.MaxSize != 10<<20 || f.Fields["key"] != f.Key ||
+				f.ExpiresAt <= time.Now().Unix() || f.ExpiresAt > time.Now().Add(transfer.FormTTL+time.Minute).Unix() {
+				t.Fatalf("upload-url: got %+v, want a form for a new key under upload/video/, at most 10 MB, for %v", f, transfer.FormTTL)
+			}
+			return f
+		}
+		video := media.Sample(media.MP4, 9<<20)
+		f := form(t)
+		if status, body := postForm(t, f.URL, f.Fields, video); status != http.StatusNoContent {
+			t.Fatalf("POST to S3: %d %s, want 204", status, body)
+		}
+		a := do(t, get(l.api+"/cgi-bin/media/result?wait=20&key="+url.QueryEscape(f.Key)))
+		if a.Status != http.StatusOK || a.Type != "video" || a.MediaID == "" || a.Key != f.Key {
+			t.Fatalf("result: got %d %+v, want 200 with the video's media_id", a.Status, a)
+		}
+		if got := l.simMediaSize(t, a.MediaID); got != len(video) {
+			t.Errorf("WeChat holds %d bytes, want the 9 MB sent", got)
+		}
+
+		// Over the type's limit, S3 refuses the file: nothing is stored or sent.
+		f = form(t)
+		if status, body := postForm(t, f.URL, f.Fields, media.Sample(media.MP4, 10<<20+1)); status != http.StatusBadRequest || !strings.Contains(body, "EntityTooLarge") {
+			t.Errorf("POST of 10 MB + 1 to S3: %d %s, want 400 EntityTooLarge", status, body)
+		}
+		if a := do(t, get(l.api+"/cgi-bin/media/result?key="+url.QueryEscape(f.Key))); a.ErrCode != 40035 || !strings.Contains(a.ErrMsg, "no object") {
+			t.Errorf("result of a refused file: %+v, want errcode 40035, no object", a)
 		}
 	})
 

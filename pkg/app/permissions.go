@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
@@ -22,8 +23,11 @@ const ResourceSecret = "secret"
 func Permissions(route string, c Config) []Permission {
 	var uses []bucket.Use
 	switch route {
-	case httpapi.RouteUpload, httpapi.RouteUploadImg:
-		uses = transfer.UploadUses(c.AllowedPrefixes)
+	case httpapi.RouteUpload:
+		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUpload)...)
+		uses = append(uses, transfer.OutcomeUses()...)
+	case httpapi.RouteUploadImg:
+		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUploadImg)...)
 	case httpapi.RouteGet:
 		uses = transfer.FetchUses(c.AllowedPrefixes)
 	default:

@@ -31,9 +31,11 @@ type API interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
-// Presigner makes presigned GET links.
+// Presigner makes presigned GET links and presigned POST forms
+// (*s3.PresignClient).
 type Presigner interface {
 	PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+	PresignPostObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.PresignPostOptions)) (*s3.PresignedPostRequest, error)
 }
 
 // What S3 answered, found in a bucket error with errors.Is.
@@ -330,6 +332,29 @@ func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration, 
 		return "", fmt.Errorf("presign s3://%s/%s: %w", b.name, key, err)
 	}
 	return out.URL, nil
+}
+
+// PresignedPost is a browser-style POST upload of one object: the form's
+// fields to send, then the file as the last field, named "file".
+type PresignedPost struct {
+	URL    string
+	Fields map[string]string
+}
+
+// PresignPost returns a POST form that creates key once sent with a file
+// of minSize to maxSize bytes (S3's content-length-range) within ttl.
+func (b *Bucket) PresignPost(ctx context.Context, key string, ttl time.Duration, minSize, maxSize int64) (PresignedPost, error) {
+	if b.presign == nil {
+		return PresignedPost{}, fmt.Errorf("presign POST s3://%s/%s: no presigner configured", b.name, key)
+	}
+	out, err := b.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key}, func(o *s3.PresignPostOptions) {
+		o.Expires = ttl
+		o.Conditions = []any{[]any{"content-length-range", minSize, maxSize}}
+	})
+	if err != nil {
+		return PresignedPost{}, fmt.Errorf("presign POST s3://%s/%s: %w", b.name, key, err)
+	}
+	return PresignedPost{URL: out.URL, Fields: out.Values}, nil
 }
 
 // First returns the first object whose key starts with prefix, or an error

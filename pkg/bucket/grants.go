@@ -13,13 +13,14 @@ type Use struct{ Method, Prefix string }
 
 // actions are the IAM actions each method's S3 requests need.
 var actions = map[string][]string{
-	"Stat":       {"s3:GetObject"}, // HeadObject
-	"Open":       {"s3:GetObject"},
-	"ReadJSON":   {"s3:GetObject"},
-	"WriteJSON":  {"s3:PutObject"},
-	"Write":      {"s3:PutObject", "s3:AbortMultipartUpload"}, // PutObject, or a multipart upload aborted on failure
-	"PresignGet": {"s3:GetObject"},                            // the link carries the signer's permission
-	"First":      {"s3:ListBucket"},                           // ListObjectsV2, on the bucket
+	"Stat":        {"s3:GetObject"}, // HeadObject
+	"Open":        {"s3:GetObject"},
+	"ReadJSON":    {"s3:GetObject"},
+	"WriteJSON":   {"s3:PutObject"},
+	"Write":       {"s3:PutObject", "s3:AbortMultipartUpload"}, // PutObject, or a multipart upload aborted on failure
+	"PresignGet":  {"s3:GetObject"},                            // the link carries the signer's permission
+	"PresignPost": {"s3:PutObject"},                            // so does the form
+	"First":       {"s3:ListBucket"},                           // ListObjectsV2, on the bucket
 }
 
 // mayMiss are the methods that read keys that may not exist: without

@@ -135,13 +135,10 @@ func Handler(svc Service, route string, log *slog.Logger) func(ctx context.Conte
 	}
 }
 
-// CodeInvalidParam is WeChat's errcode for a call it cannot read.
-const CodeInvalidParam = 47001
-
 func call(ctx context.Context, svc Service, route, api string, payload json.RawMessage) (map[string]any, error) {
 	var req Request
 	if err := json.Unmarshal(payload, &req); err != nil {
-		return nil, failure.Wrap(failure.Caller, CodeInvalidParam, err, "data format error: %v", err)
+		return nil, failure.Wrap(failure.Caller, failure.CodeDataFormat, err, "data format error: %v", err)
 	}
 	ok := map[string]any{"errCode": 0, "errMsg": api + ":ok"}
 	switch route {
@@ -178,7 +175,7 @@ func call(ctx context.Context, svc Service, route, api string, payload json.RawM
 func upload(ctx context.Context, svc Service, t media.Type, req Request) (transfer.Result, error) {
 	switch {
 	case req.Media != nil && req.Key != "":
-		return transfer.Result{}, failure.New(failure.Caller, CodeInvalidParam, "data format error: give media or key, not both")
+		return transfer.Result{}, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: give media or key, not both")
 	case req.Media != nil:
 		return svc.UploadBytes(ctx, t, req.Media.Value)
 	case req.Key != "":

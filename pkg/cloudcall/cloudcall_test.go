@@ -135,11 +135,11 @@ func TestFailuresAreThrown(t *testing.T) {
 		code               float64
 		msg                string
 	}{
-		{"NotJSON", "upload", `["image"]`, nil, "WeChatError", cloudcall.CodeInvalidParam, "data format error"},
-		{"BadBase64", "upload", `{"type":"image","media":{"value":"not base64!"}}`, nil, "WeChatError", cloudcall.CodeInvalidParam, "media.value is not base64"},
-		{"ByteOutOfRange", "uploadimg", `{"media":{"value":{"type":"Buffer","data":[256]}}}`, nil, "WeChatError", cloudcall.CodeInvalidParam, "out of range"},
+		{"NotJSON", "upload", `["image"]`, nil, "WeChatError", failure.CodeDataFormat, "data format error"},
+		{"BadBase64", "upload", `{"type":"image","media":{"value":"not base64!"}}`, nil, "WeChatError", failure.CodeDataFormat, "media.value is not base64"},
+		{"ByteOutOfRange", "uploadimg", `{"media":{"value":{"type":"Buffer","data":[256]}}}`, nil, "WeChatError", failure.CodeDataFormat, "out of range"},
 		{"NeitherMediaNorKey", "uploadimg", `{}`, nil, "WeChatError", media.CodeMissing, "media data missing"},
-		{"MediaAndKey", "upload", `{"type":"image","key":"upload/image/a.jpg","media":{"value":""}}`, nil, "WeChatError", cloudcall.CodeInvalidParam, "not both"},
+		{"MediaAndKey", "upload", `{"type":"image","key":"upload/image/a.jpg","media":{"value":""}}`, nil, "WeChatError", failure.CodeDataFormat, "not both"},
 		{"UnknownType", "upload", `{"type":"gif","key":"upload/image/a.jpg"}`, nil, "WeChatError", 40004, "invalid media type"},
 		{"RefusedByRules", "upload", `{"type":"voice","key":"upload/voice/a.mp3"}`, failure.New(failure.Caller, 40005, "invalid file type"), "WeChatError", 40005, "invalid file type"},
 		{"UnknownMedia", "get", `{"mediaId":"NOPE"}`, failure.New(failure.Caller, 40007, "invalid media_id"), "WeChatError", 40007, "invalid media_id"},

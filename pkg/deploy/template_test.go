@@ -268,6 +268,19 @@ func TestAuth(t *testing.T) {
 			for r := range routes {
 				t.Errorf("route %s in DefinitionBody has no function event (no integration)", r)
 			}
+			// Each function's paths are those its code serves.
+			for id, fn := range functionsOf(res) {
+				var got []string
+				for _, ev := range events(fn, "HttpApi") {
+					props, _ := ev["Properties"].(map[string]any)
+					got = append(got, fmt.Sprint(props["Path"]))
+				}
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(httpapi.Paths(routeOf[id])))
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: HttpApi paths %v, want those its code serves, %v", id, got, want)
+				}
+			}
 		})
 	}
 }

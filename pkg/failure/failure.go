@@ -55,9 +55,14 @@ func (k Kind) String() string {
 // Kinds are all the kinds, for tables that must cover each.
 func Kinds() []Kind { return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict} }
 
-// CodeSystem is WeChat's errcode for a system error, answered for every
-// failure that is not the caller's.
-const CodeSystem = -1
+// WeChat's errcodes for failures of no more particular code.
+const (
+	// CodeSystem is a system error, answered for every failure that is not
+	// the caller's.
+	CodeSystem       = -1
+	CodeInvalidParam = 40035 // invalid parameter
+	CodeDataFormat   = 47001 // data format error (malformed JSON or multipart)
+)
 
 // Error is a failure of one kind. Code and Message are what a caller may be
 // told: WeChat's errcode and a message with no secret and no internal

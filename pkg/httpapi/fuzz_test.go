@@ -91,3 +91,11 @@ func FuzzMultipart(f *testing.F) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func (f *fakeService) UploadForm(_ context.Context, t media.Type) (transfer.Form, error) {
+	return transfer.Form{URL: "https://b.s3.amazonaws.com/", Key: "upload/" + string(t) + "/k"}, nil
+}
+
+func (f *fakeService) Outcome(_ context.Context, key string) (transfer.Result, error) {
+	return transfer.Result{Key: key}, transfer.ErrPending
+}

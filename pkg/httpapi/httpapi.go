@@ -26,6 +26,8 @@ type Service interface {
 	UploadBytes(ctx context.Context, t media.Type, data []byte) (transfer.Result, error)
 	Fetch(ctx context.Context, mediaID string) (transfer.Fetched, error)
 	OpenMedia(ctx context.Context, f transfer.Fetched) (io.ReadCloser, error)
+	UploadForm(ctx context.Context, t media.Type) (transfer.Form, error)
+	Outcome(ctx context.Context, key string) (transfer.Result, error)
 }
 
 var _ Service = (*transfer.Service)(nil)
@@ -79,46 +81,79 @@ func New(opts Options) http.Handler {
 	if a.maxBody <= 0 {
 		a.maxBody = MaxBody
 	}
-	routes := map[string]struct {
-		pattern string
-		h       func(w http.ResponseWriter, r *http.Request) error
-	}{
-		RouteUpload:    {"POST /cgi-bin/media/upload", a.upload},
-		RouteGet:       {"GET /cgi-bin/media/get", a.get},
-		RouteUploadImg: {"POST /cgi-bin/media/uploadimg", a.uploadImg},
-	}
 	served := opts.Routes
 	if len(served) == 0 {
 		served = []string{RouteUpload, RouteGet, RouteUploadImg}
 	}
 	mux := http.NewServeMux()
 	for _, name := range served {
-		rt, ok := routes[name]
+		eps, ok := a.routes()[name]
 		if !ok {
 			panic(fmt.Sprintf("httpapi: unknown route %q", name)) // a wiring mistake, caught at start
 		}
-		mux.Handle(rt.pattern, a.handle(name, rt.h))
-		// Another method on a known path: 405 with the methods it takes.
-		method, path, _ := strings.Cut(rt.pattern, " ")
-		allow := method
-		if method == http.MethodGet {
-			allow += ", " + http.MethodHead // a GET pattern serves HEAD too
+		for _, ep := range eps {
+			mux.Handle(ep.pattern, a.handle(ep.name, ep.h))
+			// Another method on a known path: 405 with the methods it takes.
+			method, path, _ := strings.Cut(ep.pattern, " ")
+			allow := method
+			if method == http.MethodGet {
+				allow += ", " + http.MethodHead // a GET pattern serves HEAD too
+			}
+			mux.Handle(path, a.handle(ep.name, func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Allow", allow)
+				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errMethod, "method %s not allowed on %s: use %s", r.Method, path, allow)
+			}))
 		}
-		mux.Handle(path, a.handle(name, func(w http.ResponseWriter, r *http.Request) error {
-			w.Header().Set("Allow", allow)
-			return failure.Wrap(failure.Caller, CodeInvalidParam, errMethod, "method %s not allowed on %s: use %s", r.Method, path, allow)
-		}))
 	}
 	mux.Handle("/", a.handle("none", func(w http.ResponseWriter, r *http.Request) error {
-		return failure.Wrap(failure.Caller, CodeInvalidParam, errNoRoute, "no route %s %s; see the README for the routes", r.Method, truncate(r.URL.Path, 128))
+		return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errNoRoute, "no route %s %s; see the README for the routes", r.Method, truncate(r.URL.Path, 128))
 	}))
 	return mux
 }
 
-// WeChat's errcodes for the requests the routes refuse themselves.
+// endpoint is one path of a route.
+type endpoint struct {
+	name    string // in the log
+	pattern string
+	h       func(w http.ResponseWriter, r *http.Request) error
+}
+
+// routes are each function's endpoints: WeChat's path, and for the
+// uploads the presigned forms for large files and their results.
+func (a *api) routes() map[string][]endpoint {
+	return map[string][]endpoint{
+		RouteUpload: {
+			{"upload", "POST " + PathUpload, a.upload},
+			{"upload-url", "POST " + PathUploadForm, a.uploadForm},
+			{"result", "GET " + PathResult, a.result},
+		},
+		RouteGet: {{"get", "GET " + PathGet, a.get}},
+		RouteUploadImg: {
+			{"uploadimg", "POST " + PathUploadImg, a.uploadImg},
+			{"uploadimg-url", "POST " + PathUploadImgForm, a.uploadImgForm},
+		},
+	}
+}
+
+// Paths are the paths a route's function serves, for the template's events
+// (pkg/deploy checks them).
+func Paths(route string) []string {
+	var out []string
+	for _, ep := range (&api{}).routes()[route] {
+		_, path, _ := strings.Cut(ep.pattern, " ")
+		out = append(out, path)
+	}
+	return out
+}
+
+// The paths.
 const (
-	CodeInvalidParam = 40035 // invalid parameter
-	CodeDataFormat   = 47001 // data format error (malformed JSON or multipart)
+	PathUpload        = "/cgi-bin/media/upload"
+	PathGet           = "/cgi-bin/media/get"
+	PathUploadImg     = "/cgi-bin/media/uploadimg"
+	PathUploadForm    = "/cgi-bin/media/upload-url"
+	PathUploadImgForm = "/cgi-bin/media/uploadimg-url"
+	PathResult        = "/cgi-bin/media/result"
 )
 
 func truncate(s string, n int) string {
@@ -167,7 +202,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 				}
 			}()
 			if len(r.URL.RawQuery) > 2048 {
-				return failure.Wrap(failure.Caller, CodeInvalidParam, errQueryTooLong, "query string too long")
+				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errQueryTooLong, "query string too long")
 			}
 			if r.ContentLength > a.maxBody {
 				return TooLarge(r.ContentLength, a.maxBody)
@@ -180,7 +215,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			return
 		}
 		contentType := contentTypeJSON
-		if route == RouteGet {
+		if route == "get" {
 			contentType = contentTypeText
 		}
 		status := http.StatusOK // as WeChat answers its errors
@@ -250,7 +285,7 @@ func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
 		}
 		return a.svc.UploadBytes(r.Context(), t, data)
 	}
-	return transfer.Result{}, failure.Wrap(failure.Caller, CodeDataFormat, errNotMultipart,
+	return transfer.Result{}, failure.Wrap(failure.Caller, failure.CodeDataFormat, errNotMultipart,
 		`data format error: send multipart/form-data with a "media" file part (curl -F media=@file), or application/json {"key":"…"}`)
 }
 
@@ -263,10 +298,10 @@ func (a *api) keyFromJSON(body io.Reader) (string, error) {
 		if isTooLarge(err) {
 			return "", TooLarge(-1, a.maxBody)
 		}
-		return "", failure.New(failure.Caller, CodeDataFormat, `data format error: want JSON {"key":"…"}`)
+		return "", failure.New(failure.Caller, failure.CodeDataFormat, `data format error: want JSON {"key":"…"}`)
 	}
 	if in.Bucket != "" && in.Bucket != a.bucket {
-		return "", failure.Wrap(failure.Caller, CodeInvalidParam, errOtherBucket, "only the media bucket can be read")
+		return "", failure.Wrap(failure.Caller, failure.CodeInvalidParam, errOtherBucket, "only the media bucket can be read")
 	}
 	return in.Key, nil
 }
@@ -276,7 +311,7 @@ func (a *api) keyFromJSON(body io.Reader) (string, error) {
 func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, failure.New(failure.Caller, CodeDataFormat, "data format error: malformed multipart body")
+		return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
 	}
 	for {
 		p, err := mr.NextPart()
@@ -287,7 +322,7 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 			if isTooLarge(err) {
 				return nil, TooLarge(-1, a.maxBody)
 			}
-			return nil, failure.New(failure.Caller, CodeDataFormat, "data format error: malformed multipart body")
+			return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
 		}
 		if p.FormName() != "media" {
 			p.Close()
@@ -298,7 +333,7 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 			if isTooLarge(err) {
 				return nil, TooLarge(-1, a.maxBody)
 			}
-			return nil, failure.New(failure.Caller, CodeDataFormat, "data format error: truncated multipart body")
+			return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: truncated multipart body")
 		}
 		return data, nil
 	}

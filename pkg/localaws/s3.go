@@ -110,6 +110,10 @@ func (s *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if bucket, ok := isFormPost(r); ok {
+		s.servePost(w, r, bucket)
+		return
+	}
 	op := createOp(r)
 	if op == "" || s.opts.Notify == nil {
 		s.handler.ServeHTTP(w, r)
@@ -125,6 +129,11 @@ func (s *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sw.status/100 != 2 {
 		return
 	}
+	s.created(r, w, bucket, key, op)
+}
+
+// created notifies of the object r created at key, as the object now is.
+func (s *S3) created(r *http.Request, w http.ResponseWriter, bucket, key, op string) {
 	obj, err := s.backend.HeadObject(bucket, key)
 	if err != nil {
 		s.opts.Logger.Warn("s3 notification: object gone", "bucket", bucket, "key", key, "error", err.Error())

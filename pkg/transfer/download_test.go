@@ -128,3 +128,7 @@ type presignStub struct{}
 func (presignStub) PresignGetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
 	return &v4.PresignedHTTPRequest{URL: "https://b.s3.amazonaws.com/" + *in.Key}, nil
 }
+
+func (presignStub) PresignPostObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.PresignPostOptions)) (*s3.PresignedPostRequest, error) {
+	return &s3.PresignedPostRequest{URL: "https://b.s3.amazonaws.com/", Values: map[string]string{"key": *in.Key}}, nil
+}

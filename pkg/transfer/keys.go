@@ -23,9 +23,6 @@ var TriggerPrefixes = []string{UploadPrefix, UploadImgPrefix}
 // reserved are prefixes the service writes and nobody may name as a source.
 var reserved = []string{ledger.ResultsPrefix, MediaPrefix, ledger.ClaimsPrefix, MediaIndexPrefix}
 
-// CodeInvalidParam is WeChat's errcode for an invalid parameter.
-const CodeInvalidParam = 40035
-
 // ErrNotTrigger is a key under no trigger prefix (or a folder marker):
 // nothing to do for it.
 var ErrNotTrigger = errors.New("not under a trigger prefix")
@@ -49,7 +46,7 @@ func TriggerWork(key, etag string) (ledger.Work, error) {
 		typ, name, ok := strings.Cut(strings.TrimPrefix(key, UploadPrefix), "/")
 		t, err := media.ParseType(typ)
 		if !ok || name == "" || err != nil || t == media.ArticleImage {
-			return w, failure.New(failure.Caller, CodeInvalidParam,
+			return w, failure.New(failure.Caller, failure.CodeInvalidParam,
 				"invalid key: objects under upload/ go to upload/<image|voice|video|thumb>/<name>, article images under uploadimg/")
 		}
 		w.Type = string(t)
@@ -109,7 +106,9 @@ func isReserved(p string) bool {
 	return false
 }
 
-func refuseKey(msg string) error { return failure.New(failure.Caller, CodeInvalidParam, "%s", msg) }
+func refuseKey(msg string) error {
+	return failure.New(failure.Caller, failure.CodeInvalidParam, "%s", msg)
+}
 
 // Check refuses keys a {"key"} request may not name: empty, not an S3 key,
 // another bucket, absolute, with "." or ".." segments, under results/,

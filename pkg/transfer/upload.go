@@ -27,7 +27,7 @@ var (
 )
 
 func skipped(err error, msg string) error {
-	return failure.Wrap(failure.Caller, CodeInvalidParam, err, "%s", msg)
+	return failure.Wrap(failure.Caller, failure.CodeInvalidParam, err, "%s", msg)
 }
 
 // UploadObject sends the object at key, version etag (as the S3 event

@@ -1,0 +1,109 @@
+package transfer
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/media"
+)
+
+// FormTTL is how long an upload form may be used.
+const FormTTL = 10 * time.Minute
+
+// Form is a presigned POST that puts one file straight into the bucket
+// under a new key of a trigger prefix, so that the S3 trigger sends it to
+// WeChat: the shape boto3's generate_presigned_post answers, plus the key
+// and the form's end. The file goes last, in a field named "file".
+type Form struct {
+	URL       string            `json:"url"`
+	Fields    map[string]string `json:"fields"`
+	Key       string            `json:"key"`
+	ExpiresAt int64             `json:"expires_at"` // unix seconds
+	MaxSize   int64             `json:"max_size"`   // bytes: the type's limit, the form's content-length-range
+}
+
+// UploadForm answers a form for a new file of type t (media.ArticleImage
+// for uploadimg): a key of its own under upload/<t>/ or uploadimg/, at
+// most the type's size limit, usable for FormTTL.
+func (s *Service) UploadForm(ctx context.Context, t media.Type) (Form, error) {
+	rule, ok := s.rules[t]
+	if !ok {
+		return Form{}, failure.New(failure.Caller, media.CodeInvalidType, "invalid media type %q", t)
+	}
+	key := UploadPrefix + string(t) + "/" + newID()
+	if t == media.ArticleImage {
+		key = UploadImgPrefix + newID()
+	}
+	p, err := s.bucket.PresignPost(ctx, key, FormTTL, 1, rule.MaxSize)
+	if err != nil {
+		return Form{}, failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the upload form could not be signed")
+	}
+	return Form{URL: p.URL, Fields: p.Fields, Key: key, ExpiresAt: s.now().Add(FormTTL).Unix(), MaxSize: rule.MaxSize}, nil
+}
+
+// newID is a random UUID (version 4).
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// FormUses are the bucket calls of the upload forms: a POST signed for
+// the trigger prefix of the function's API.
+func FormUses(api string) []bucket.Use {
+	if api == ledger.APIUploadImg {
+		return []bucket.Use{{Method: "PresignPost", Prefix: UploadImgPrefix}}
+	}
+	return []bucket.Use{{Method: "PresignPost", Prefix: UploadPrefix}}
+}
+
+// ErrPending is an outcome not recorded yet: the object's upload is under
+// way, or its event has not arrived.
+var ErrPending = errors.New("no result recorded yet for the object's current version")
+
+// Outcome is the recorded result of the object at key, a key under a
+// trigger prefix, for its current version. It fails with ErrPending while
+// none is recorded, and with the caller's failure for a key under no
+// trigger prefix or no object at key.
+func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
+	if err := s.keys.Check(key); err != nil {
+		return Result{}, err
+	}
+	w, err := TriggerWork(key, "")
+	if errors.Is(err, ErrNotTrigger) {
+		return Result{}, refuseKey("key is under no trigger prefix (upload/<type>/ or uploadimg/): no result is recorded for it")
+	}
+	obj, err := s.bucket.Stat(ctx, key)
+	if errors.Is(err, bucket.ErrNotFound) {
+		return Result{}, refuseKey("no object at key: send the file first")
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	w.ETag = obj.ETag
+	e, err := s.ledger.Read(ctx, w)
+	if err != nil {
+		return Result{}, err
+	}
+	if !e.Found() || !e.Result.Of(w) {
+		return Result{Key: key, ETag: w.ETag}, ErrPending
+	}
+	return e.Result, nil
+}
+
+// OutcomeUses are the bucket calls of Outcome: the object's version, and
+// its result.
+func OutcomeUses() []bucket.Use {
+	uses := []bucket.Use{{Method: "ReadJSON", Prefix: ledger.ResultsPrefix}}
+	for _, p := range TriggerPrefixes {
+		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p})
+	}
+	return uses
+}
