@@ -27,8 +27,10 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/metrics"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
@@ -40,8 +42,12 @@ const (
 	EnvWeChatBase      = "WECHAT_API_BASE"  // default https://api.weixin.qq.com
 	EnvAllowedPrefixes = "ALLOWED_PREFIXES" // comma-separated prefixes the {"key"} routes may read besides upload/ and uploadimg/
 	EnvLimits          = "MEDIA_LIMITS"     // e.g. image=2MB,thumb=64KB
-	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error
+	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error: when Lambda sets no AWS_LAMBDA_LOG_LEVEL
 	EnvInlineLimit     = "GET_INLINE_LIMIT" // the largest file get answers itself, e.g. 4MB; default httpapi.MaxInline
+	// EnvLambdaLogLevel is the function's ApplicationLogLevel, set by Lambda
+	// (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): it wins over LOG_LEVEL.
+	EnvLambdaLogLevel   = "AWS_LAMBDA_LOG_LEVEL"
+	EnvMetricsNamespace = "METRICS_NAMESPACE" // the metrics' CloudWatch namespace; default metrics.DefaultNamespace
 )
 
 // Config is the functions' configuration.
@@ -53,6 +59,10 @@ type Config struct {
 	Rules           media.Rules
 	LogLevel        string
 	InlineLimit     int64 // 0: httpapi.MaxInline
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
+	MetricsNamespace string
+	// Tracing is whether and where spans go (TRACING, AWS_XRAY_DAEMON_ADDRESS).
+	Tracing tracing.Options
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -61,7 +71,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Bucket:     strings.TrimSpace(getenv(EnvBucket)),
 		SecretID:   strings.TrimSpace(getenv(EnvSecretID)),
 		WeChatBase: strings.TrimSpace(getenv(EnvWeChatBase)),
-		LogLevel:   getenv(EnvLogLevel),
+		LogLevel:   strings.TrimSpace(getenv(EnvLambdaLogLevel)),
+
+		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
+		Tracing:          tracing.FromEnv(getenv),
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = getenv(EnvLogLevel)
 	}
 	for _, name := range []struct{ env, val string }{{EnvBucket, c.Bucket}, {EnvSecretID, c.SecretID}} {
 		if name.val == "" {
@@ -103,6 +119,8 @@ type App struct {
 	Logger  *slog.Logger
 	Service *transfer.Service
 	Tokens  *token.Source
+	// Metrics writes the EMF documents, to stdout unless SetMetricsOutput.
+	Metrics *metrics.Recorder
 }
 
 // Build loads the AWS configuration (credentials, region, and the standard
@@ -146,38 +164,55 @@ func New(c Config, d Deps) *App {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	m := metrics.New(os.Stdout, metrics.Options{Namespace: c.MetricsNamespace})
+	tp, err := tracing.NewProvider(c.Tracing)
+	if err != nil {
+		log.Error("tracing is off", "error", err.Error())
+		tp, _ = tracing.NewProvider(tracing.Options{})
+	}
+	tracer := tp.Tracer("github.com/wxmedia/wxmedia")
 	creds := d.Credentials
 	if creds == nil {
-		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now})
+		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
 	}
 	hc := httpClient()
-	tokens := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log}),
-		Credentials: creds, Logger: log, Now: d.Now})
-	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log})
+	tokens := token.New(token.Options{
+		WeChat:      wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer}),
+		Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
+	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer})
 	svc := transfer.New(transfer.Options{
-		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner}),
+		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner, Metrics: m, Tracer: tracer}),
 		WeChat:          wx,
 		Rules:           c.Rules,
 		AllowedPrefixes: c.AllowedPrefixes,
 		Downloads:       transfer.NewDownloader(transfer.DownloadOptions{Allow: transfer.AllowFor(c.WeChatBase)}),
 		Now:             d.Now,
 		Logger:          log,
+		Metrics:         m,
 	})
-	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens}
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Metrics: m}
 }
 
-// SetLogOutput sends the logs to w (tests, the local runner).
+// SetMetricsOutput sends the EMF documents alone to w (the local runner).
+func (a *App) SetMetricsOutput(w io.Writer) { a.Metrics.SetOutput(w) }
+
+// SetLogOutput sends the logs, and the metrics' log lines, to w (tests,
+// the local runner).
 func (a *App) SetLogOutput(w io.Writer) {
 	*a.Logger = *logging.New(w, a.Config.LogLevel)
+	a.Metrics.SetOutput(w)
 }
 
 // HTTP is the HTTP handler for routes (all of them if none).
 func (a *App) HTTP(routes ...string) http.Handler {
-	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger, InlineLimit: a.Config.InlineLimit})
+	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
+		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics})
 }
 
 // Trigger is the S3 event handler.
-func (a *App) Trigger() *s3event.Handler { return s3event.New(a.Service, a.Config.Bucket, a.Logger) }
+func (a *App) Trigger() *s3event.Handler {
+	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics, httpapi.Status)
+}
 
 // Lambda is a function's handler: its HTTP routes, and S3 events if s3Events.
 func (a *App) Lambda(s3Events bool, routes ...string) func(ctx context.Context, payload json.RawMessage) (any, error) {
@@ -185,7 +220,11 @@ func (a *App) Lambda(s3Events bool, routes ...string) func(ctx context.Context, 
 	if s3Events {
 		t = a.Trigger()
 	}
-	return invocation.Handler(a.HTTP(routes...), t)
+	h := invocation.Handler(a.HTTP(routes...), t)
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		// The spans started in the invocation are its X-Ray segment's.
+		return h(tracing.Invocation(ctx), payload)
+	}
 }
 
 // httpClient is the client for WeChat: no global timeout (the context
