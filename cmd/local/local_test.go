@@ -38,6 +38,7 @@ func TestLocal(t *testing.T) {
 	bin := buildLocal(t)
 	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, bin) })
 	t.Run("PortInUse", func(t *testing.T) { testPortInUse(t, bin) })
+	t.Run("Metrics", func(t *testing.T) { testMetrics(t, bin) })
 }
 
 func buildLocal(t *testing.T) string {

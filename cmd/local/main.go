@@ -32,6 +32,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
@@ -173,7 +174,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	api.h = lambdaLike(a.HTTP(), log)
+	// The metrics go to the logs, as deployed, and are kept for /_local/metrics.
+	emf := &emfLog{}
+	a.SetMetricsOutput(io.MultiWriter(stderr, emf))
+	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf)
 
 	var servers []*http.Server
 	errc := make(chan error, len(lns))
@@ -286,6 +290,7 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 		w.Header().Set("Apigw-Requestid", id)
 		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id,
 			InvokedFunctionArn: functionARN(routeFunction(r.URL.Path))})
+		ctx = tracing.WithHeader(ctx, tracing.NewHeader(time.Now(), false)) // as Lambda's: a trace id, not sampled (no daemon here)
 		ctx, cancel := context.WithTimeout(ctx, invocation.APIGatewayTimeout)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
@@ -301,6 +306,7 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 			fn = "uploadimg"
 		}
 		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: localaws.NewUUID(), InvokedFunctionArn: functionARN(fn)})
+		ctx = tracing.WithHeader(ctx, tracing.NewHeader(time.Now(), false))
 		// As dispatch does in Lambda: keep time to record a failure.
 		if dl, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
@@ -367,6 +373,7 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 		p("  curl %s/_sim/stats", st.wxURL)
 	}
 	p("  make invoke FN=upload EVENT=events/s3-put-upload-image.json   # one function under the Lambda RIE, against these backends")
+	p("  curl %s%s   # the metrics so far, as the functions log them (CloudWatch EMF)", api, MetricsPath)
 	p("")
 	p("The functions' JSON logs follow on stderr.")
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -72,6 +73,8 @@ type Stack struct {
 	// FailedEvents is the URL of the stack's failed-events queue (SQS in
 	// moto), the S3-triggered functions' on-failure destination.
 	FailedEvents string
+
+	daemon *daemon
 }
 
 // Start runs a Stack for t.
@@ -91,7 +94,10 @@ func Start(t *testing.T, opts Options) *Stack {
 	}
 	st.SecretID = moto.Secret(t, secret)
 	st.FailedEvents = moto.Queue(t)
-	env := map[string]string{app.EnvBucket: st.Bucket, app.EnvSecretID: st.SecretID, app.EnvWeChatBase: base}
+	// Tracing is Active, as deployed, to a daemon of the test's own.
+	st.daemon = startDaemon(t)
+	env := map[string]string{app.EnvBucket: st.Bucket, app.EnvSecretID: st.SecretID, app.EnvWeChatBase: base,
+		tracing.EnvTracing: tracing.Active, tracing.EnvDaemon: st.daemon.addr}
 	for k, v := range opts.Env {
 		env[k] = v
 	}
@@ -115,9 +121,9 @@ func Start(t *testing.T, opts Options) *Stack {
 		st.App.SetLogOutput(io.Discard)
 	}
 	st.Functions = map[string]lambda.Handler{
-		"upload":    lambda.NewHandler(st.App.Lambda(httpapi.RouteUpload)),
-		"get":       lambda.NewHandler(st.App.Lambda(httpapi.RouteGet)),
-		"uploadimg": lambda.NewHandler(st.App.Lambda(httpapi.RouteUploadImg)),
+		"upload":    sampled{lambda.NewHandler(st.App.Lambda(httpapi.RouteUpload))},
+		"get":       sampled{lambda.NewHandler(st.App.Lambda(httpapi.RouteGet))},
+		"uploadimg": sampled{lambda.NewHandler(st.App.Lambda(httpapi.RouteUploadImg))},
 	}
 	srv := httptest.NewServer(st.App.HTTP())
 	t.Cleanup(srv.Close)

@@ -28,8 +28,10 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/metrics"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
@@ -41,8 +43,12 @@ const (
 	EnvWeChatBase      = "WECHAT_API_BASE"  // default https://api.weixin.qq.com
 	EnvAllowedPrefixes = "ALLOWED_PREFIXES" // comma-separated prefixes the {"key"} routes may read besides upload/ and uploadimg/
 	EnvLimits          = "MEDIA_LIMITS"     // e.g. image=2MB,thumb=64KB
-	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error
+	EnvLogLevel        = "LOG_LEVEL"        // debug, info, warn, error: when Lambda sets no AWS_LAMBDA_LOG_LEVEL
 	EnvInlineLimit     = "GET_INLINE_LIMIT" // the largest file get answers itself, e.g. 4MB; default httpapi.MaxInline
+	// EnvLambdaLogLevel is the function's ApplicationLogLevel, set by Lambda
+	// (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): it wins over LOG_LEVEL.
+	EnvLambdaLogLevel   = "AWS_LAMBDA_LOG_LEVEL"
+	EnvMetricsNamespace = "METRICS_NAMESPACE" // the metrics' CloudWatch namespace; default metrics.DefaultNamespace
 )
 
 // Config is the functions' configuration.
@@ -54,6 +60,10 @@ type Config struct {
 	Rules           media.Rules
 	LogLevel        string
 	InlineLimit     int64 // 0: httpapi.MaxInline
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
+	MetricsNamespace string
+	// Tracing is whether and where spans go (TRACING, AWS_XRAY_DAEMON_ADDRESS).
+	Tracing tracing.Options
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -62,7 +72,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Bucket:     strings.TrimSpace(getenv(EnvBucket)),
 		SecretID:   strings.TrimSpace(getenv(EnvSecretID)),
 		WeChatBase: strings.TrimSpace(getenv(EnvWeChatBase)),
-		LogLevel:   getenv(EnvLogLevel),
+		LogLevel:   strings.TrimSpace(getenv(EnvLambdaLogLevel)),
+
+		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
+		Tracing:          tracing.FromEnv(getenv),
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = getenv(EnvLogLevel)
 	}
 	for _, name := range []struct{ env, val string }{{EnvBucket, c.Bucket}, {EnvSecretID, c.SecretID}} {
 		if name.val == "" {
@@ -104,6 +120,8 @@ type App struct {
 	Logger  *slog.Logger
 	Service *transfer.Service
 	Tokens  *token.Source
+	// Metrics writes the EMF documents, to stdout unless SetMetricsOutput.
+	Metrics *metrics.Recorder
 }
 
 // Build loads the AWS configuration (credentials, region, and the standard
@@ -147,38 +165,55 @@ func New(c Config, d Deps) *App {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	m := metrics.New(os.Stdout, metrics.Options{Namespace: c.MetricsNamespace})
+	tp, err := tracing.NewProvider(c.Tracing)
+	if err != nil {
+		log.Error("tracing is off", "error", err.Error())
+		tp, _ = tracing.NewProvider(tracing.Options{})
+	}
+	tracer := tp.Tracer("github.com/wxmedia/wxmedia")
 	creds := d.Credentials
 	if creds == nil {
-		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now})
+		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
 	}
 	hc := httpClient()
-	tokens := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log}),
-		Credentials: creds, Logger: log, Now: d.Now})
-	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log})
+	tokens := token.New(token.Options{
+		WeChat:      wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer}),
+		Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
+	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer})
 	svc := transfer.New(transfer.Options{
-		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner}),
+		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner, Metrics: m, Tracer: tracer}),
 		WeChat:          wx,
 		Rules:           c.Rules,
 		AllowedPrefixes: c.AllowedPrefixes,
 		Downloads:       transfer.NewDownloader(transfer.DownloadOptions{Allow: transfer.AllowFor(c.WeChatBase)}),
 		Now:             d.Now,
 		Logger:          log,
+		Metrics:         m,
 	})
-	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens}
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Metrics: m}
 }
 
-// SetLogOutput sends the logs to w (tests, the local runner).
+// SetMetricsOutput sends the EMF documents alone to w (the local runner).
+func (a *App) SetMetricsOutput(w io.Writer) { a.Metrics.SetOutput(w) }
+
+// SetLogOutput sends the logs, and the metrics' log lines, to w (tests,
+// the local runner).
 func (a *App) SetLogOutput(w io.Writer) {
 	*a.Logger = *logging.New(w, a.Config.LogLevel)
+	a.Metrics.SetOutput(w)
 }
 
 // HTTP is the HTTP handler for routes (all of them if none).
 func (a *App) HTTP(routes ...string) http.Handler {
-	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger, InlineLimit: a.Config.InlineLimit})
+	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
+		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics})
 }
 
 // Trigger is the S3 event handler.
-func (a *App) Trigger() *s3event.Handler { return s3event.New(a.Service, a.Config.Bucket, a.Logger) }
+func (a *App) Trigger() *s3event.Handler {
+	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics, httpapi.Status)
+}
 
 // Lambda is the handler of the function serving route: its HTTP route,
 // its direct invocations (package cloudcall), and, for upload and
@@ -188,7 +223,11 @@ func (a *App) Lambda(route string) func(ctx context.Context, payload json.RawMes
 	if route != httpapi.RouteGet {
 		opts.S3 = a.Trigger() // upload/<type>/ and uploadimg/ puts
 	}
-	return invocation.Handler(opts)
+	h := invocation.Handler(opts)
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		// The spans started in the invocation are its X-Ray segment's.
+		return h(tracing.Invocation(ctx), payload)
+	}
 }
 
 // httpClient is the client for WeChat: no global timeout (the context

@@ -16,7 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 )
 
 // API is the part of the S3 client the bucket uses.
@@ -60,6 +63,10 @@ type Options struct {
 	// PartSize is the multipart part size of Write, and so its memory
 	// bound; default and minimum 5 MiB (S3's minimum part size).
 	PartSize int64
+	// Metrics receives each S3 request's latency and failure; nil records none.
+	Metrics Metrics
+	// Tracer makes each S3 request a span named S3; nil: none.
+	Tracer trace.Tracer
 }
 
 // Bucket is the media bucket.
@@ -97,6 +104,12 @@ const MinPartSize = 5 << 20
 
 // New returns a Bucket.
 func New(api API, opts Options) *Bucket {
+	if opts.Metrics != nil || opts.Tracer != nil {
+		if opts.Tracer == nil {
+			opts.Tracer = tracing.Noop()
+		}
+		api = observed{API: api, metrics: opts.Metrics, tracer: opts.Tracer}
+	}
 	b := &Bucket{api: api, name: opts.Name, presign: opts.Presigner, partSize: opts.PartSize}
 	if b.partSize < MinPartSize {
 		b.partSize = MinPartSize

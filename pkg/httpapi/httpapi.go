@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/apigw"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -54,6 +56,16 @@ type Options struct {
 	// InlineLimit is the largest file get answers itself; a larger one is
 	// a redirect to its presigned link. Default MaxInline.
 	InlineLimit int64
+	// Metrics measures each request; nil measures none.
+	Metrics Metrics
+}
+
+// Metrics measures requests (package metrics' Recorder): Begin starts a
+// request's measurements in its context, End writes them with the errcode
+// answered (0 for a success) and the HTTP status it stands for.
+type Metrics interface {
+	Begin(ctx context.Context, route string) context.Context
+	End(ctx context.Context, errcode, status int)
 }
 
 // MaxInline is the largest file a get answers in its body: what fits in
@@ -67,11 +79,12 @@ type api struct {
 	log         *slog.Logger
 	maxBody     int64
 	inlineLimit int64
+	metrics     Metrics
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
-	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit}
+	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics}
 	if a.inlineLimit <= 0 {
 		a.inlineLimit = MaxInline
 	}
@@ -163,10 +176,12 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// statusWriter notes the status a handler sent, for the access log.
+// statusWriter notes the status a handler sent and the bytes of its
+// body, for the access log.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -180,17 +195,24 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handle runs one route: it bounds the body, recovers panics, maps errors
-// to answers in one place and logs the outcome.
+// to answers in one place, and writes the request's access line and
+// metrics: who called from where, the route, the errcode and the status it
+// stands for, the bytes and the time taken.
 func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx := logging.With(r.Context(), slog.String("route", route))
+		if a.metrics != nil {
+			ctx = a.metrics.Begin(ctx, route)
+		}
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
@@ -210,28 +232,69 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 			return h(w, r)
 		}()
-		if err == nil {
-			a.log.InfoContext(ctx, "request", "method", r.Method, "status", sw.status, "ms", time.Since(start).Milliseconds())
-			return
+		if err != nil {
+			contentType := contentTypeJSON
+			if route == RouteGet {
+				contentType = contentTypeText
+			}
+			status := http.StatusOK // as WeChat answers its errors
+			if errors.Is(err, errMethod) {
+				status = http.StatusMethodNotAllowed // HTTP's own, with Allow
+			}
+			writeError(w, status, contentType, err)
 		}
-		contentType := contentTypeJSON
-		if route == "get" {
-			contentType = contentTypeText
+		code, stands := 0, sw.status
+		if err != nil {
+			code, stands = failure.CodeOf(err), Status(err)
 		}
-		status := http.StatusOK // as WeChat answers its errors
-		if errors.Is(err, errMethod) {
-			status = http.StatusMethodNotAllowed // HTTP's own, with Allow
+		if a.metrics != nil {
+			a.metrics.End(ctx, code, stands)
 		}
-		writeError(w, status, contentType, err)
-		kind := failure.KindOf(err)
-		attrs := []any{"method", r.Method, "status", sw.status, "failure_status", Status(err), "errcode", failure.CodeOf(err),
-			"kind", kind.String(), "ms", time.Since(start).Milliseconds()}
-		if kind == failure.Caller {
+		attrs := []any{"method", r.Method, "status", sw.status, "errcode", code}
+		if err != nil {
+			attrs = append(attrs, "failure_status", stands, "kind", failure.KindOf(err).String())
+		}
+		attrs = append(attrs, "caller", Caller(ctx), "source_ip", sourceIP(r), "appid", DefaultApp,
+			"bytes_in", max(r.ContentLength, 0), "bytes_out", sw.bytes, "ms", time.Since(start).Milliseconds())
+		switch {
+		case err == nil:
+			a.log.InfoContext(ctx, "request", attrs...)
+		case failure.KindOf(err) == failure.Caller:
 			a.log.InfoContext(ctx, "request refused", append(attrs, "errmsg", failure.MessageOf(err))...)
-		} else {
+		default:
 			a.log.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)
 		}
 	})
+}
+
+// DefaultApp is the app a request of the default paths (/cgi-bin/…) is
+// for, as the access line names it: its AppID is in the secret, which the
+// line is written without reading.
+const DefaultApp = "default"
+
+// Caller is who made the request, as API Gateway's authorizer vouched:
+// the IAM user or role ARN (AuthMode=IAM), or the JWT's subject
+// (AuthMode=JWT, "jwt:<sub>"); "" for an unauthenticated request.
+func Caller(ctx context.Context) string {
+	e, ok := apigw.FromContext(ctx)
+	if !ok || e.RequestContext.Authorizer == nil {
+		return ""
+	}
+	switch auth := e.RequestContext.Authorizer; {
+	case auth.IAM != nil && auth.IAM.UserARN != "":
+		return auth.IAM.UserARN
+	case auth.JWT != nil && auth.JWT.Claims["sub"] != "":
+		return "jwt:" + auth.JWT.Claims["sub"]
+	}
+	return ""
+}
+
+// sourceIP is the client's address without its port.
+func sourceIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (a *api) upload(w http.ResponseWriter, r *http.Request) error {

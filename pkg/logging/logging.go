@@ -1,6 +1,6 @@
 // Package logging makes the service's structured JSON logs: one line per
-// event, each carrying the Lambda request id and the attributes put on the
-// context with With.
+// event, each carrying the Lambda request id, the invocation's X-Ray trace
+// id and the attributes put on the context with With.
 package logging
 
 import (
@@ -10,18 +10,21 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 )
 
-// New returns a JSON logger writing to w at level ("debug", "info",
-// "warn", "error"; default info).
+// New returns a JSON logger writing to w at level ("trace", "debug",
+// "info", "warn", "error", "fatal" in any case, as Lambda's
+// AWS_LAMBDA_LOG_LEVEL names them; default info). Trace logs as debug.
 func New(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "trace", "debug":
 		l = slog.LevelDebug
 	case "warn":
 		l = slog.LevelWarn
-	case "error":
+	case "error", "fatal":
 		l = slog.LevelError
 	}
 	return slog.New(handler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})})
@@ -41,6 +44,9 @@ type handler struct{ slog.Handler }
 func (h handler) Handle(ctx context.Context, r slog.Record) error {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		r.AddAttrs(slog.String("request_id", lc.AwsRequestID))
+	}
+	if id := tracing.TraceID(ctx); id != "" {
+		r.AddAttrs(slog.String("trace_id", id))
 	}
 	if attrs, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {
 		r.AddAttrs(attrs...)

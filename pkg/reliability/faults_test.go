@@ -262,9 +262,12 @@ func failureStatus(logs string) int {
 }
 
 // noLeaks fails if any access token the simulator issued, or the AppSecret,
-// appears in what a user or an operator can see.
+// appears in what a user or an operator can see: besides what the caller
+// passes (logs with their EMF metric lines, answers, results, errors), the
+// spans sent to the X-Ray daemon, attributes and causes included.
 func noLeaks(t *testing.T, st *stacktest.Stack, seen ...string) {
 	t.Helper()
+	seen = append(seen, st.Traces()...)
 	secrets := append(st.Sim.IssuedTokens(), stacktest.AppSecret)
 	for _, s := range seen {
 		for _, secret := range secrets {

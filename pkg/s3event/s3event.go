@@ -45,9 +45,29 @@ var retry = map[failure.Kind]bool{
 
 // Handler handles S3 events for the media bucket.
 type Handler struct {
-	svc    Uploader
-	bucket string
-	log    *slog.Logger
+	svc     Uploader
+	bucket  string
+	log     *slog.Logger
+	metrics Metrics
+	status  func(error) int
+}
+
+// Metrics measures each record (package metrics' Recorder): Begin starts
+// its measurements in its context, End writes them with the errcode
+// recorded (0 for a success) and the HTTP status it stands for.
+type Metrics interface {
+	Begin(ctx context.Context, route string) context.Context
+	End(ctx context.Context, errcode, status int)
+}
+
+// RouteS3 is the route an S3 event's records are measured under.
+const RouteS3 = "s3"
+
+// WithMetrics measures each record with m; status is the HTTP status a
+// failure stands for (httpapi.Status), for the metrics' Status dimension.
+func (h *Handler) WithMetrics(m Metrics, status func(error) int) *Handler {
+	h.metrics, h.status = m, status
+	return h
 }
 
 // New returns a Handler for events of the named bucket.
@@ -102,7 +122,11 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 			sum.Skipped = append(sum.Skipped, key)
 			continue
 		}
+		if h.metrics != nil {
+			rctx = h.metrics.Begin(rctx, RouteS3)
+		}
 		res, err := h.svc.UploadObject(rctx, key, rec.S3.Object.ETag)
+		h.measured(rctx, err)
 		switch {
 		case err == nil:
 			sum.Done = append(sum.Done, res)
@@ -123,6 +147,21 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		return sum, &RecordsError{Failed: failed}
 	}
 	return sum, nil
+}
+
+// measured writes a record's measurements.
+func (h *Handler) measured(ctx context.Context, err error) {
+	if h.metrics == nil {
+		return
+	}
+	code, status := 0, 200
+	if err != nil {
+		code = failure.CodeOf(err)
+		if h.status != nil {
+			status = h.status(err)
+		}
+	}
+	h.metrics.End(ctx, code, status)
 }
 
 // HandleSQS handles S3 notifications delivered through SQS (S3 -> SQS ->

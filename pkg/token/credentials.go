@@ -12,8 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 )
 
 // Credentials are a WeChat app's AppID and AppSecret. However a value is
@@ -101,6 +105,14 @@ type StoreOptions struct {
 	TTL        time.Duration    // default DefaultSecretTTL
 	FailureTTL time.Duration    // default DefaultFailureTTL
 	Now        func() time.Time // default time.Now
+	Metrics    SecretMetrics    // counts failed reads; nil counts none
+	// Tracer makes each read a span named SecretsManager; default a no-op tracer.
+	Tracer trace.Tracer
+}
+
+// SecretMetrics records the store's reads of the secret (package metrics' Recorder).
+type SecretMetrics interface {
+	SecretRead(ctx context.Context, failed bool)
 }
 
 // SecretStore reads Credentials from a Secrets Manager secret holding
@@ -126,6 +138,9 @@ func NewSecretStore(api SecretsAPI, secretID string, opts StoreOptions) *SecretS
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = tracing.Noop()
 	}
 	return &SecretStore{api: api, id: secretID, opts: opts}
 }
@@ -154,7 +169,19 @@ func (s *SecretStore) Credentials(ctx context.Context) (Credentials, error) {
 	return s.creds, s.err
 }
 
-func (s *SecretStore) read(ctx context.Context) (Credentials, error) {
+func (s *SecretStore) read(ctx context.Context) (_ Credentials, err error) {
+	ctx, span := s.opts.Tracer.Start(ctx, "SecretsManager", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String(tracing.AttrAWSOperation, "GetSecretValue")))
+	defer func() {
+		if s.opts.Metrics != nil {
+			s.opts.Metrics.SecretRead(ctx, err != nil)
+		}
+		if err != nil {
+			// What a caller may be told: never the value, nor the cause.
+			span.SetStatus(codes.Error, failure.MessageOf(err))
+		}
+		span.End()
+	}()
 	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &s.id})
 	if err != nil {
 		return Credentials{}, secretsFailure(&SecretError{SecretID: s.id, Reason: "cannot read it", Err: err})

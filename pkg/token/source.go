@@ -31,6 +31,7 @@ type Options struct {
 	WeChat      TokenAPI            // required
 	Credentials CredentialsProvider // required
 	Logger      *slog.Logger        // default slog.Default()
+	Metrics     Metrics             // counts the stable_token calls; nil counts none
 	Now         func() time.Time    // default time.Now
 	// Margin is how long before WeChat's expiry a token is dropped; default 5 minutes.
 	Margin time.Duration
@@ -43,6 +44,11 @@ type Options struct {
 	FailureTTL time.Duration
 }
 
+// Metrics counts the source's stable_token calls (package metrics' Recorder).
+type Metrics interface {
+	TokenFetch(ctx context.Context)
+}
+
 // Source hands out access tokens from /cgi-bin/stable_token (normal mode,
 // so concurrent containers never invalidate each other's tokens). It
 // satisfies wechat.TokenSource.
@@ -50,6 +56,7 @@ type Source struct {
 	wx         TokenAPI
 	creds      CredentialsProvider
 	log        *slog.Logger
+	metrics    Metrics
 	now        func() time.Time
 	margin     time.Duration
 	timeout    time.Duration
@@ -68,7 +75,7 @@ var _ wechat.TokenSource = (*Source)(nil)
 // New returns a Source.
 func New(opts Options) *Source {
 	s := &Source{
-		wx: opts.WeChat, creds: opts.Credentials, log: opts.Logger, now: opts.Now,
+		wx: opts.WeChat, creds: opts.Credentials, log: opts.Logger, metrics: opts.Metrics, now: opts.Now,
 		margin: opts.Margin, timeout: opts.FetchTimeout, failureTTL: opts.FailureTTL,
 	}
 	if s.log == nil {
@@ -174,6 +181,9 @@ func (s *Source) stableToken(ctx context.Context) (string, time.Duration, error)
 	c, err := s.creds.Credentials(ctx)
 	if err != nil {
 		return "", 0, err
+	}
+	if s.metrics != nil {
+		s.metrics.TokenFetch(ctx)
 	}
 	return s.wx.StableToken(ctx, c.AppID, c.AppSecret())
 }

@@ -67,6 +67,9 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	if err != nil {
 		return Fetched{}, err
 	}
+	if out.From != "wechat" {
+		s.reused(ctx)
+	}
 	return s.link(ctx, out)
 }
 
@@ -174,6 +177,9 @@ func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
 		return Fetched{}, failure.Wrap(failure.WeChat, failure.CodeSystem, fmt.Errorf("%w: %d bytes of media where %d were announced", wechat.ErrBadResponse, out.Size, m.Size), "system error: unexpected answer from WeChat")
 	}
 	s.log.InfoContext(ctx, "stored media", "media_id", mediaID, "key", out.Key, "bytes", out.Size, "ms", s.now().Sub(start).Milliseconds())
+	if s.metrics != nil {
+		s.metrics.FetchedFromWeChat(ctx, out.Size)
+	}
 	return out, nil
 }
 

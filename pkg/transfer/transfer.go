@@ -21,6 +21,18 @@ type WeChat interface {
 
 var _ WeChat = (*wechat.Client)(nil)
 
+// Metrics records what the service moves and what it spares WeChat
+// (package metrics' Recorder).
+type Metrics interface {
+	// SentToWeChat is media WeChat accepted, in bytes.
+	SentToWeChat(ctx context.Context, n int64)
+	// FetchedFromWeChat is media fetched from WeChat into the bucket, in bytes.
+	FetchedFromWeChat(ctx context.Context, n int64)
+	// Reused is an answer from a recorded media_id or stored media: WeChat's
+	// quota not spent.
+	Reused(ctx context.Context)
+}
+
 // MediaPrefix is where media fetched from WeChat is stored.
 const MediaPrefix = "media/"
 
@@ -38,6 +50,7 @@ type Options struct {
 	Downloads *http.Client
 	Now       func() time.Time // default time.Now
 	Logger    *slog.Logger     // default slog.Default()
+	Metrics   Metrics          // bytes moved and media_ids reused; nil records none
 	// PresignTTL is the life of the links get answers; default 15 minutes.
 	PresignTTL time.Duration
 	// ReuseMargin is how much life a recorded media_id must have left to
@@ -58,13 +71,14 @@ type Service struct {
 	downloads  *http.Client
 	now        func() time.Time
 	log        *slog.Logger
+	metrics    Metrics
 	presignTTL time.Duration
 }
 
 // New returns a Service.
 func New(opts Options) *Service {
 	s := &Service{bucket: opts.Bucket, wx: opts.WeChat, rules: opts.Rules, downloads: opts.Downloads,
-		now: opts.Now, log: opts.Logger, presignTTL: opts.PresignTTL}
+		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL}
 	if s.rules == nil {
 		s.rules = media.DefaultRules()
 	}
@@ -91,3 +105,10 @@ func (s *Service) Rules() media.Rules { return s.rules }
 // Result is the outcome of an upload: what a caller is answered, and what
 // is recorded for an object (see package ledger).
 type Result = ledger.Result
+
+// reused counts an answer that spared WeChat's quota.
+func (s *Service) reused(ctx context.Context) {
+	if s.metrics != nil {
+		s.metrics.Reused(ctx)
+	}
+}

@@ -131,6 +131,9 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	if claim == nil {
 		r, _ := s.ledger.Answers(w, seen)
 		s.log.InfoContext(ctx, "reused recorded result", "key", w.Key, "api", w.API, "media_type", w.Type, "errcode", r.ErrCode)
+		if r.Success() {
+			s.reused(ctx)
+		}
 		return answer(r)
 	}
 	if claim.TookOver {
@@ -140,6 +143,9 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 			return base, err
 		}
 		if r, ok := s.ledger.Answers(w, seen); ok {
+			if r.Success() {
+				s.reused(ctx)
+			}
 			return answer(r)
 		}
 	}
@@ -310,6 +316,7 @@ func (s *Service) send(ctx context.Context, t media.Type, body wechat.Body) (Res
 			return Result{}, err
 		}
 		s.log.InfoContext(ctx, "uploaded article image", "bytes", body.Size, "ms", s.now().Sub(start).Milliseconds())
+		s.sent(ctx, body.Size)
 		return Result{URL: url}, nil
 	}
 	up, err := s.wx.Upload(ctx, string(t), body)
@@ -317,5 +324,12 @@ func (s *Service) send(ctx context.Context, t media.Type, body wechat.Body) (Res
 		return Result{}, err
 	}
 	s.log.InfoContext(ctx, "uploaded temporary media", "media_type", t, "bytes", body.Size, "media_id", up.MediaID, "ms", s.now().Sub(start).Milliseconds())
+	s.sent(ctx, body.Size)
 	return Result{Type: string(t), MediaID: up.MediaID, CreatedAt: up.CreatedAt.Unix(), ExpiresAt: up.ExpiresAt().Unix()}, nil
+}
+
+func (s *Service) sent(ctx context.Context, n int64) {
+	if s.metrics != nil {
+		s.metrics.SentToWeChat(ctx, n)
+	}
 }

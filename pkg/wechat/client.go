@@ -23,7 +23,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/tracing"
 )
 
 // DefaultBaseURL is WeChat's API host.
@@ -52,6 +57,10 @@ type Options struct {
 	// StableToken.
 	Tokens TokenSource
 	Logger *slog.Logger // default slog.Default()
+	// Metrics receives each call's measurements; nil records none.
+	Metrics Metrics
+	// Tracer makes each call a span named WeChat; default a no-op tracer.
+	Tracer trace.Tracer
 
 	// Attempts bounds the tries of a call answered busy (-1), 5xx or a broken
 	// connection; default 3. Token rejections add one more try.
@@ -62,6 +71,17 @@ type Options struct {
 	Backoff time.Duration
 }
 
+// Metrics is what the client measures (package metrics' Recorder).
+type Metrics interface {
+	// WeChatAttempt is the latency of one HTTP exchange with WeChat.
+	WeChatAttempt(ctx context.Context, d time.Duration)
+	// WeChatRetry is a call sent again.
+	WeChatRetry(ctx context.Context)
+	// WeChatCall is a call's outcome: failed if WeChat failed it, or the
+	// deployment's settings did (not the caller's request).
+	WeChatCall(ctx context.Context, failed bool)
+}
+
 // Client calls WeChat's media APIs and its token API.
 type Client struct {
 	base     string
@@ -69,6 +89,8 @@ type Client struct {
 	http     *http.Client
 	tokens   TokenSource
 	log      *slog.Logger
+	metrics  Metrics
+	tracer   trace.Tracer
 	attempts int
 	backoff  time.Duration
 }
@@ -79,6 +101,8 @@ func New(opts Options) *Client {
 		base:     strings.TrimRight(opts.BaseURL, "/"),
 		tokens:   opts.Tokens,
 		log:      opts.Logger,
+		metrics:  opts.Metrics,
+		tracer:   opts.Tracer,
 		attempts: opts.Attempts,
 		backoff:  opts.Backoff,
 	}
@@ -96,6 +120,9 @@ func New(opts Options) *Client {
 	c.http = &hc
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if c.tracer == nil {
+		c.tracer = tracing.Noop()
 	}
 	if c.attempts <= 0 {
 		c.attempts = 3
@@ -513,10 +540,14 @@ func newBoundary() string {
 // deadline allows, but never a body that reached WeChat whole without an
 // answer. handle reads a 200 answer; it owns resp.Body only if it returns
 // nil (it may keep it open). Its errors are *failure.Error.
-func (c *Client) call(ctx context.Context, op string, build func(token string) (*http.Request, *sendTracker, error), handle func(*http.Response) error) error {
+func (c *Client) call(ctx context.Context, op string, build func(token string) (*http.Request, *sendTracker, error), handle func(*http.Response) error) (err error) {
 	if c.baseErr != nil {
 		return c.baseErr
 	}
+	ctx, span := c.tracer.Start(ctx, "WeChat", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("wechat.op", op)))
+	sent := 0 // HTTP exchanges with WeChat
+	defer func() { c.finish(ctx, span, sent, err) }()
 	withToken := op != "stable_token"
 	tokenRetried := false
 	start := time.Now()
@@ -535,6 +566,10 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		tried := time.Now()
 		last = c.once(ctx, op, build, handle, token)
 		took := time.Since(tried)
+		sent++
+		if c.metrics != nil {
+			c.metrics.WeChatAttempt(ctx, took)
+		}
 		if last == nil {
 			if c.log.Enabled(ctx, slog.LevelDebug) {
 				c.log.DebugContext(ctx, "wechat call", "op", op, "attempts", attempt, "ms", time.Since(start).Milliseconds())
@@ -550,6 +585,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			tokenRetried = true
 			c.tokens.Invalidate(ctx, token)
 			attempt-- // a token refresh is not a transient retry
+			c.retried(ctx)
 			continue
 		}
 		if !transient(last) || attempt >= c.attempts || ctx.Err() != nil {
@@ -561,6 +597,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			break // another try, as long as the last one, could not finish in time
 		}
 		c.log.InfoContext(ctx, "wechat retry", "op", op, "attempt", attempt, "delay_ms", delay.Milliseconds(), "error", last.Error())
+		c.retried(ctx)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -568,6 +605,34 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		}
 	}
 	return last
+}
+
+func (c *Client) retried(ctx context.Context) {
+	if c.metrics != nil {
+		c.metrics.WeChatRetry(ctx)
+	}
+}
+
+// finish records a call's outcome and ends its span. A call that never
+// reached WeChat (the access token failed: its own call or the secret is
+// counted where it failed) is no WeChat failure; nor is the caller's.
+func (c *Client) finish(ctx context.Context, span trace.Span, sent int, err error) {
+	kind := failure.KindOf(err)
+	failed := err != nil && sent > 0 && (kind == failure.WeChat || kind == failure.Config)
+	if c.metrics != nil {
+		c.metrics.WeChatCall(ctx, failed)
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("wechat.attempts", sent))
+		if err != nil {
+			code := failure.CodeOf(err)
+			span.SetAttributes(attribute.Int("wechat.errcode", code), attribute.Bool(tracing.AttrCallerFault, !failed),
+				attribute.Bool(tracing.AttrThrottled, code == CodeQuota || code == CodeMinuteQuota))
+			// What a caller may be told, never the cause: it may quote WeChat's errmsg.
+			span.SetStatus(codes.Error, failure.MessageOf(err))
+		}
+	}
+	span.End()
 }
 
 func (c *Client) once(ctx context.Context, op string, build func(string) (*http.Request, *sendTracker, error), handle func(*http.Response) error, token string) *failure.Error {
