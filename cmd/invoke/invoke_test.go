@@ -41,6 +41,7 @@ var eventsDir = filepath.Join("..", "..", "events")
 type stack struct {
 	s3      *s3.Client
 	fake    *localaws.S3
+	events  *localaws.EventBridge
 	environ []string
 }
 
@@ -57,14 +58,18 @@ func setupStack(t *testing.T) stack {
 	}
 	s3Srv := httptest.NewServer(fake)
 	t.Cleanup(s3Srv.Close)
+	eb := localaws.NewEventBridge(localaws.EventBridgeOptions{})
+	ebSrv := httptest.NewServer(eb)
+	t.Cleanup(ebSrv.Close)
 	return stack{
+		events: eb,
 		s3: s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3Srv.URL), UsePathStyle: true,
 			Credentials: credentials.NewStaticCredentialsProvider("any", "thing", "")}),
 		fake: fake,
 		// Nothing of the developer's environment: defaults come from functionEnv.
 		environ: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 			"MEDIA_BUCKET=" + bucket, "WECHAT_SECRET_ID=" + secretID, "WECHAT_API_BASE=" + wx,
-			"AWS_ENDPOINT_URL_S3=" + s3Srv.URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + smSrv.URL},
+			"AWS_ENDPOINT_URL_S3=" + s3Srv.URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + smSrv.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + ebSrv.URL},
 	}
 }
 
@@ -240,6 +245,17 @@ func TestInvoke(t *testing.T) {
 		return r
 	}
 
+	// published reports whether a completion event names key.
+	published := func(key string) bool {
+		for _, e := range st.events.Events() {
+			var d struct{ Key string }
+			if json.Unmarshal(e.Detail, &d) == nil && d.Key == key && e.Source == "wxmedia" {
+				return true
+			}
+		}
+		return false
+	}
+
 	var mediaID string
 	for _, tc := range []struct {
 		name, fn, event string
@@ -295,6 +311,9 @@ func TestInvoke(t *testing.T) {
 			for _, k := range keys {
 				if r := result(t, k); r["etag"] == nil {
 					t.Errorf("result of %s: %v, want one of its version", k, r)
+				}
+				if !published(k) {
+					t.Errorf("no completion event for %s in %v", k, st.events.Events())
 				}
 			}
 		})

@@ -54,9 +54,10 @@ answers, the defaults are:
   WECHAT_API_BASE                    http://127.0.0.1:3001
   AWS_ENDPOINT_URL_S3                http://127.0.0.1:9000
   AWS_ENDPOINT_URL_SECRETS_MANAGER   http://127.0.0.1:9001
+  AWS_ENDPOINT_URL_EVENTBRIDGE       http://127.0.0.1:3000/_local/eventbridge
                                      (neither if AWS_ENDPOINT_URL is set)
-  LOCAL_WECHAT_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, when set, choose the port
-  of these three over the state file and the defaults.
+  LOCAL_WECHAT_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_PORT, when set, choose
+  the port of these four over the state file and the defaults.
   AWS_REGION                         us-east-1 (unless AWS_DEFAULT_REGION is set)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   made up (unless either, or AWS_PROFILE, is set)
   AWS_LAMBDA_FUNCTION_TIMEOUT        the function's Timeout in template.yaml, or -timeout
@@ -274,6 +275,13 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 	if _, ok := set["AWS_ENDPOINT_URL"]; !ok {
 		def("AWS_ENDPOINT_URL_S3", endpoint("LOCAL_S3_PORT", "9000", func(l *localaws.State) string { return l.S3 }))
 		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint("LOCAL_SM_PORT", "9001", func(l *localaws.State) string { return l.SecretsManager }))
+		// make local's EventBridge is a path of its API's port.
+		def("AWS_ENDPOINT_URL_EVENTBRIDGE", func() string {
+			if p := strings.TrimSpace(set["LOCAL_PORT"]); p != "" {
+				return "http://127.0.0.1:" + p + localaws.EventBridgePath
+			}
+			return fromLocal(func(l *localaws.State) string { return l.EventBridge }, "http://127.0.0.1:3000"+localaws.EventBridgePath, true)()
+		})
 	}
 	if _, ok := set["AWS_DEFAULT_REGION"]; !ok {
 		def("AWS_REGION", fixed("us-east-1"))

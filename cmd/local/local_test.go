@@ -411,6 +411,29 @@ func testEndToEnd(t *testing.T, bin string) {
 		if got := l.simMediaSize(t, a.MediaID); got != len(video) {
 			t.Errorf("WeChat holds %d bytes, want the 9 MB sent", got)
 		}
+		// Its completion event, as a rule's target would receive it.
+		resp, err := client.Get(l.api + EventsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		found := false
+		for dec := json.NewDecoder(resp.Body); dec.More(); {
+			var e struct {
+				Source     string `json:"source"`
+				DetailType string `json:"detail-type"`
+				Detail     struct {
+					Key string `json:"key"`
+				} `json:"detail"`
+			}
+			if err := dec.Decode(&e); err != nil {
+				t.Fatalf("%s: %v", EventsPath, err)
+			}
+			found = found || (e.Source == "wxmedia" && e.DetailType == "Media Uploaded" && e.Detail.Key == f.Key)
+		}
+		if !found {
+			t.Errorf("%s: no Media Uploaded event for %s", EventsPath, f.Key)
+		}
 
 		// Over the type's limit, S3 refuses the file: nothing is stored or sent.
 		f = form(t)

@@ -177,7 +177,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The metrics go to the logs, as deployed, and are kept for /_local/metrics.
 	emf := &emfLog{}
 	a.SetMetricsOutput(io.MultiWriter(stderr, emf))
-	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf)
+	var eb *localaws.EventBridge
+	if st.embedEvents {
+		eb = localaws.NewEventBridge(localaws.EventBridgeOptions{Region: os.Getenv("AWS_REGION"), Published: func(e localaws.BusEvent) {
+			log.Info("event published", "bus", e.Bus, "source", e.Source, "detail_type", e.DetailType, "detail", e.Detail)
+		}})
+	}
+	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb)
 
 	var servers []*http.Server
 	errc := make(chan error, len(lns))

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"sync"
+
+	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
 // MetricsPath answers the metrics the functions emitted so far.
@@ -28,12 +31,37 @@ func (l *emfLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// withLocalRoutes answers GET /_local/metrics with the EMF documents
+// The local runner's own paths on the API port.
+const (
+	// EventBridgePath is the embedded EventBridge's endpoint (PutEvents),
+	// AWS_ENDPOINT_URL_EVENTBRIDGE for the functions.
+	EventBridgePath = localaws.EventBridgePath
+	// EventsPath answers the completion events published so far.
+	EventsPath = "/_local/events"
+)
+
+// withLocalRoutes serves the local runner's own paths before h (the
+// functions) sees the request: GET /_local/metrics, the EMF documents
 // emitted so far, one JSON object a line, exactly as the functions write
-// them to their logs, before h (the functions) sees the request.
-func withLocalRoutes(h http.Handler, emf *emfLog) http.Handler {
+// them to their logs; GET /_local/events, the events published so far, one
+// a line, as a rule's target receives them; and the embedded EventBridge.
+func withLocalRoutes(h http.Handler, emf *emfLog, eb *localaws.EventBridge) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != MetricsPath {
+		var lines [][]byte
+		switch {
+		case r.URL.Path == EventBridgePath && eb != nil:
+			eb.ServeHTTP(w, r)
+			return
+		case r.URL.Path == MetricsPath:
+			emf.mu.Lock()
+			lines = append(lines, emf.docs...)
+			emf.mu.Unlock()
+		case r.URL.Path == EventsPath && eb != nil:
+			for _, e := range eb.Events() {
+				line, _ := json.Marshal(e)
+				lines = append(lines, append(line, '\n'))
+			}
+		default:
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -42,13 +70,10 @@ func withLocalRoutes(h http.Handler, emf *emfLog) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		emf.mu.Lock()
-		docs := append([][]byte(nil), emf.docs...)
-		emf.mu.Unlock()
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Cache-Control", "no-store")
-		for _, d := range docs {
-			if _, err := w.Write(d); err != nil {
+		for _, l := range lines {
+			if _, err := w.Write(l); err != nil {
 				return
 			}
 		}

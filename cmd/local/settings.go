@@ -19,6 +19,7 @@ const (
 	EnvAppSecret     = "LOCAL_WECHAT_APPSECRET" // the simulator's AppSecret and the embedded secret's
 	EnvS3Endpoint    = "AWS_ENDPOINT_URL_S3"
 	EnvSMEndpoint    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	EnvEBEndpoint    = "AWS_ENDPOINT_URL_EVENTBRIDGE"
 	EnvAWSEndpoint   = "AWS_ENDPOINT_URL"
 	DefaultBucket    = "wxmedia-local"
 	DefaultSecretID  = "wxmedia/local"
@@ -36,6 +37,8 @@ Lambda would, with every backend they need embedded in this one process:
   S3, in memory     127.0.0.1:$LOCAL_S3_PORT (9000)      unless AWS_ENDPOINT_URL_S3 is set
   Secrets Manager   127.0.0.1:$LOCAL_SM_PORT (9001)      unless AWS_ENDPOINT_URL_SECRETS_MANAGER
                                                        or WECHAT_SECRET_ID is set
+  EventBridge       the API's port, ` + EventBridgePath + `   unless AWS_ENDPOINT_URL_EVENTBRIDGE is set
+                    (PutEvents only: the completion events, listed at ` + EventsPath + `)
 
 A put into the embedded bucket under upload/<type>/ or uploadimg/ runs the
 S3 trigger as S3 and Lambda would; the outcome lands under results/.
@@ -50,9 +53,10 @@ Environment (the functions' own variables are passed through to them):
   WECHAT_SECRET_ID   the secret (default ` + DefaultSecretID + `); set alone, it is read from
                      AWS Secrets Manager with your AWS credentials
   WECHAT_API_BASE    a real WeChat (or another simulator): no embedded simulator
-  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL
-                     real endpoints (moto, LocalStack, AWS): no embedded S3 or
-                     Secrets Manager; with a real S3 no put runs the trigger here
+  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_EVENTBRIDGE,
+  AWS_ENDPOINT_URL   real endpoints (moto, LocalStack, AWS): no embedded S3,
+                     Secrets Manager or EventBridge; with a real S3 no put runs
+                     the trigger here
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
                      default us-east-1 and made-up keys when every AWS backend
                      is local; otherwise the SDK's usual chain
@@ -65,11 +69,12 @@ Ctrl-C stops it.
 type settings struct {
 	apiPort, s3Port, smPort, wechatPort int
 
-	embedS3, embedSecrets, embedWeChat bool
+	embedS3, embedSecrets, embedWeChat, embedEvents bool
 
 	bucket, secretID    string
 	appID, appSecret    string
 	s3URL, smURL, wxURL string // where each backend is, embedded or not
+	ebURL               string // EventBridge's endpoint; embedded when embedEvents
 	s3From, smFrom      string // the variable that named a real one
 
 	// setenv are the variables to set in the process before app.Build;
@@ -119,6 +124,13 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		s.setenv[EnvSMEndpoint] = s.smURL
 	case realAWS:
 		s.smURL, s.smFrom = "AWS Secrets Manager", app.EnvSecretID
+	}
+
+	s.ebURL = firstSet(get(EnvEBEndpoint), anyEndpoint)
+	s.embedEvents = s.ebURL == ""
+	if s.embedEvents {
+		s.ebURL = fmt.Sprintf("http://127.0.0.1:%d%s", s.apiPort, EventBridgePath)
+		s.setenv[EnvEBEndpoint] = s.ebURL
 	}
 
 	s.wxURL = get(app.EnvWeChatBase)

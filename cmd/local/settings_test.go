@@ -11,6 +11,7 @@ func lookupIn(env map[string]string) func(string) (string, bool) {
 }
 
 func TestResolve(t *testing.T) {
+	const eb = "http://127.0.0.1:3000/_local/eventbridge" // on the API's port
 	for _, tc := range []struct {
 		name                     string
 		env                      map[string]string
@@ -19,25 +20,26 @@ func TestResolve(t *testing.T) {
 	}{
 		{"Defaults", nil, true, true, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001",
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"Ports", map[string]string{"LOCAL_S3_PORT": "9100", "LOCAL_SM_PORT": "9101", "LOCAL_WECHAT_PORT": "3101"}, true, true, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3101",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9101",
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9101", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"RealWeChat", map[string]string{"WECHAT_API_BASE": "https://api.weixin.qq.com"}, true, true, false, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001",
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"Moto", map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_REGION": "eu-west-1"}, false, false, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
 			"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		// A secret in AWS itself: the user's credentials and region, untouched.
 		{"RealSecret", map[string]string{"WECHAT_SECRET_ID": "prod/wechat", "AWS_PROFILE": "dev"}, true, false, true, map[string]string{
-			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_API_BASE": "http://127.0.0.1:3001", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"}},
+			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_API_BASE": "http://127.0.0.1:3001", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000",
+			"AWS_ENDPOINT_URL_EVENTBRIDGE": eb}},
 		{"UserCredentials", map[string]string{"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "x", "MEDIA_BUCKET": "mine"}, true, true, true, map[string]string{
 			"WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_REGION": "us-east-1"}},
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb, "AWS_REGION": "us-east-1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := resolve(lookupIn(tc.env))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -195,6 +196,19 @@ func Main(m interface{ Run() int }) {
 	code := m.Run()
 	Stop()
 	os.Exit(code)
+}
+
+// EventBridge is an EventBridge client for moto.
+func (m *Moto) EventBridge() *eventbridge.Client { return eventbridge.NewFromConfig(m.Config()) }
+
+// Bus creates an event bus with a name unique to the test and returns its name.
+func (m *Moto) Bus(t TB) string {
+	t.Helper()
+	name := bucketName(t.Name())
+	if _, err := m.EventBridge().CreateEventBus(context.Background(), &eventbridge.CreateEventBusInput{Name: &name}); err != nil {
+		t.Fatalf("create event bus %s: %v", name, err)
+	}
+	return name
 }
 
 // SQS is an SQS client for moto.

@@ -73,6 +73,9 @@ type Stack struct {
 	// FailedEvents is the URL of the stack's failed-events queue (SQS in
 	// moto), the S3-triggered functions' on-failure destination.
 	FailedEvents string
+	// EventBus is the stack's own EventBridge bus (in moto), where its
+	// completion events go (see WatchEvents).
+	EventBus string
 
 	daemon *daemon
 }
@@ -94,10 +97,11 @@ func Start(t *testing.T, opts Options) *Stack {
 	}
 	st.SecretID = moto.Secret(t, secret)
 	st.FailedEvents = moto.Queue(t)
+	st.EventBus = moto.Bus(t)
 	// Tracing is Active, as deployed, to a daemon of the test's own.
 	st.daemon = startDaemon(t)
 	env := map[string]string{app.EnvBucket: st.Bucket, app.EnvSecretID: st.SecretID, app.EnvWeChatBase: base,
-		tracing.EnvTracing: tracing.Active, tracing.EnvDaemon: st.daemon.addr}
+		tracing.EnvTracing: tracing.Active, tracing.EnvDaemon: st.daemon.addr, app.EnvEventBus: st.EventBus}
 	for k, v := range opts.Env {
 		env[k] = v
 	}
@@ -114,7 +118,7 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now})
+	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Events: moto.EventBridge()})
 	if opts.Logs != nil {
 		st.App.SetLogOutput(opts.Logs)
 	} else if !testing.Verbose() {

@@ -19,11 +19,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/cloudcall"
+	"github.com/wxmedia/wxmedia/pkg/completion"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
@@ -49,6 +51,7 @@ const (
 	// (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): it wins over LOG_LEVEL.
 	EnvLambdaLogLevel   = "AWS_LAMBDA_LOG_LEVEL"
 	EnvMetricsNamespace = "METRICS_NAMESPACE" // the metrics' CloudWatch namespace; default metrics.DefaultNamespace
+	EnvEventBus         = "EVENT_BUS_NAME"    // the EventBridge bus of the completion events; default "default"
 )
 
 // Config is the functions' configuration.
@@ -64,6 +67,8 @@ type Config struct {
 	MetricsNamespace string
 	// Tracing is whether and where spans go (TRACING, AWS_XRAY_DAEMON_ADDRESS).
 	Tracing tracing.Options
+	// EventBus is the EventBridge bus completion events go to.
+	EventBus string
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -75,6 +80,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:   strings.TrimSpace(getenv(EnvLambdaLogLevel)),
 
 		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
+		EventBus:         strings.TrimSpace(getenv(EnvEventBus)),
 		Tracing:          tracing.FromEnv(getenv),
 	}
 	if c.LogLevel == "" {
@@ -145,7 +151,8 @@ func Build(ctx context.Context, c Config) (*App, error) {
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.UsePathStyle = emulated // emulators serve buckets by path
 	})
-	return New(c, Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg)}), nil
+	return New(c, Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg),
+		Events: eventbridge.NewFromConfig(awsCfg)}), nil
 }
 
 // Deps are the clients the app is built over.
@@ -157,6 +164,9 @@ type Deps struct {
 	Secrets     token.SecretsAPI
 	Credentials token.CredentialsProvider
 	Now         func() time.Time // default time.Now: the caches' clock
+	// Events publishes the completion events (package completion); nil
+	// publishes none (benchmarks).
+	Events completion.API
 }
 
 // New builds the service from clients that are already made.
@@ -181,6 +191,17 @@ func New(c Config, d Deps) *App {
 		WeChat:      wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer}),
 		Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
 	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer})
+	var announce transfer.Announcer
+	if d.Events != nil {
+		announce = completion.New(completion.Options{API: d.Events, Bus: c.EventBus, Bucket: c.Bucket, Logger: log,
+			AppID: func(ctx context.Context) string {
+				cr, err := creds.Credentials(ctx) // cached: the upload just used it
+				if err != nil {
+					return ""
+				}
+				return cr.AppID
+			}})
+	}
 	svc := transfer.New(transfer.Options{
 		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner, Metrics: m, Tracer: tracer}),
 		WeChat:          wx,
@@ -190,6 +211,7 @@ func New(c Config, d Deps) *App {
 		Now:             d.Now,
 		Logger:          log,
 		Metrics:         m,
+		Announce:        announce,
 	})
 	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Metrics: m}
 }

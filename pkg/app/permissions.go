@@ -13,8 +13,14 @@ import (
 // the app's secret (ResourceSecret).
 type Permission struct{ Action, Resource string }
 
-// ResourceSecret is the app's secret, as a Permission's Resource.
-const ResourceSecret = "secret"
+// The resources that are no bucket prefix, as a Permission's Resource.
+const (
+	ResourceSecret   = "secret"    // the app's secret
+	ResourceEventBus = "event-bus" // the completion events' bus (EventBusName)
+)
+
+// PublishAction is the IAM action of the completion events.
+const PublishAction = "events:PutEvents"
 
 // Permissions are exactly what function fn's code calls ("upload",
 // "uploadimg" or "get", by the routes it serves), added up from the tables
@@ -37,5 +43,9 @@ func Permissions(route string, c Config) []Permission {
 	for _, g := range bucket.Grants(uses) {
 		out = append(out, Permission{Action: g.Action, Resource: g.Resource})
 	}
-	return append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
+	out = append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
+	if route != httpapi.RouteGet {
+		out = append(out, Permission{Action: PublishAction, Resource: ResourceEventBus}) // each result recorded
+	}
+	return out
 }

@@ -8,6 +8,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -297,7 +298,7 @@ func TestIAM(t *testing.T) {
 	for _, params := range []map[string]string{
 		{"BucketName": ""},
 		{"BucketName": "my-media"},
-		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop"},
+		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop", "EventBusName": "media-events"},
 		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop,inbox/2026,a,b,c"},
 	} {
 		t.Run(fmt.Sprint(params), func(t *testing.T) {
@@ -326,6 +327,8 @@ func TestIAM(t *testing.T) {
 					return arn
 				case app.ResourceSecret:
 					return "ref:WeChatSecret"
+				case app.ResourceEventBus:
+					return "arn:aws:events:ap-east-1:123456789012:event-bus/" + cmp.Or(params["EventBusName"], "default")
 				}
 				return arn + "/" + r
 			}

@@ -19,6 +19,7 @@ type State struct {
 	API            string `json:"api"`
 	S3             string `json:"s3"`
 	SecretsManager string `json:"secrets_manager"`
+	EventBridge    string `json:"eventbridge"`
 	WeChat         string `json:"wechat"`
 	Bucket         string `json:"bucket"`
 	SecretID       string `json:"secret_id"`

@@ -59,6 +59,14 @@ type Options struct {
 	// ClaimTTL is how long an unreleased claim holds off other deliveries
 	// (see package ledger); default 2 minutes, longer than a function's run.
 	ClaimTTL time.Duration
+	// Announce, if set, is told of each outcome recorded (package
+	// completion publishes them).
+	Announce Announcer
+}
+
+// Announcer is told of each outcome the ledger records for w, at resultKey.
+type Announcer interface {
+	Recorded(ctx context.Context, w ledger.Work, r Result, resultKey string)
 }
 
 // Service moves media between the bucket and WeChat.
@@ -73,12 +81,13 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	presignTTL time.Duration
+	announce   Announcer
 }
 
 // New returns a Service.
 func New(opts Options) *Service {
 	s := &Service{bucket: opts.Bucket, wx: opts.WeChat, rules: opts.Rules, downloads: opts.Downloads,
-		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL}
+		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, announce: opts.Announce}
 	if s.rules == nil {
 		s.rules = media.DefaultRules()
 	}

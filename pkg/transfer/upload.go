@@ -253,6 +253,8 @@ func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, 
 		return out, true, nil // a valid success stands over this failure, or over a second success
 	case outcome == ledger.Superseded:
 		s.log.InfoContext(ctx, "not recorded: the object has a newer version", "key", w.Key, "etag", w.ETag)
+	case s.announce != nil:
+		s.announce.Recorded(ctx, w, r, ledger.ResultKey(w))
 	}
 	return r, true, err
 }
