@@ -39,25 +39,17 @@ const (
 	Failed   = "Media Upload Failed"
 )
 
-// Detail is an event's detail.
+// Detail is an event's detail: the result as recorded (key, etag, type,
+// media_id, created_at, expires_at or url; errcode, errmsg and final for a
+// failure), and where it is.
 type Detail struct {
+	ledger.Result
 	Bucket string `json:"bucket"`
-	Key    string `json:"key"`
-	ETag   string `json:"etag"`
 	AppID  string `json:"appid,omitempty"`
 	// API is the WeChat API the object went to: "upload" or "uploadimg".
-	API       string `json:"api"`
-	Type      string `json:"type,omitempty"`
-	MediaID   string `json:"media_id,omitempty"`
-	CreatedAt int64  `json:"created_at,omitempty"`
-	ExpiresAt int64  `json:"expires_at,omitempty"`
-	URL       string `json:"url,omitempty"`
-	ErrCode   int    `json:"errcode,omitempty"`
-	ErrMsg    string `json:"errmsg,omitempty"`
-	// Final marks a failure that is the object's own: it will not be retried.
-	Final bool `json:"final,omitempty"`
-	// Result is where the outcome is recorded: results/<key>.json.
-	Result string `json:"result"`
+	API string `json:"api"`
+	// ResultKey is where the outcome is recorded: results/<key>.json.
+	ResultKey string `json:"result"`
 }
 
 // Options configure a Publisher.
@@ -102,8 +94,8 @@ func New(o Options) *Publisher {
 
 // Of is the detail of r, recorded for w at resultKey.
 func (p *Publisher) Of(ctx context.Context, w ledger.Work, r ledger.Result, resultKey string) (string, Detail) {
-	d := Detail{Bucket: p.o.Bucket, Key: w.Key, ETag: w.ETag, API: w.API, Type: r.Type, MediaID: r.MediaID,
-		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, URL: r.URL, ErrCode: r.ErrCode, ErrMsg: r.ErrMsg, Final: r.Final, Result: resultKey}
+	d := Detail{Result: r, Bucket: p.o.Bucket, API: w.API, ResultKey: resultKey}
+	d.Key, d.ETag = w.Key, w.ETag
 	if d.Type == "" && w.API == ledger.APIUpload {
 		d.Type = w.Type
 	}

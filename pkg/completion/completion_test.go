@@ -39,9 +39,9 @@ func TestEachRecordedOutcomeIsPublished(t *testing.T) {
 		t.Fatalf("got %d events, want 2 (a duplicate delivery records nothing new): %v", len(got), got)
 	}
 	r := st.Result(t, ok)
-	want := completion.Detail{Bucket: st.Bucket, Key: ok, ETag: r["etag"].(string), AppID: stacktest.AppID, API: ledger.APIUpload, Type: "image",
-		MediaID: r["media_id"].(string), CreatedAt: int64(r["created_at"].(float64)), ExpiresAt: int64(r["expires_at"].(float64)),
-		Result: "results/" + ok + ".json"}
+	want := completion.Detail{Bucket: st.Bucket, AppID: stacktest.AppID, API: ledger.APIUpload, ResultKey: "results/" + ok + ".json",
+		Result: ledger.Result{Key: ok, ETag: r["etag"].(string), Type: "image", MediaID: r["media_id"].(string),
+			CreatedAt: int64(r["created_at"].(float64)), ExpiresAt: int64(r["expires_at"].(float64))}}
 	if e := got[0]; e.Source != "wxmedia" || e.DetailType != "Media Uploaded" || e.Detail != want {
 		t.Errorf("first event:\n got %v\nwant wxmedia Media Uploaded %+v", e, want)
 	}
