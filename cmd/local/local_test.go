@@ -404,7 +404,7 @@ func testEndToEnd(t *testing.T, bin string) {
 		if status, body := postForm(t, f.URL, f.Fields, video); status != http.StatusNoContent {
 			t.Fatalf("POST to S3: %d %s, want 204", status, body)
 		}
-		a := do(t, get(l.api+"/cgi-bin/media/result?wait=20&key="+url.QueryEscape(f.Key)))
+		a := do(t, get(l.api+"/cgi-bin/media/result?wait=10&key="+url.QueryEscape(f.Key)))
 		if a.Status != http.StatusOK || a.Type != "video" || a.MediaID == "" || a.Key != f.Key {
 			t.Fatalf("result: got %d %+v, want 200 with the video's media_id", a.Status, a)
 		}

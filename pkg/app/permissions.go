@@ -31,11 +31,10 @@ func Permissions(route string, c Config) []Permission {
 	switch route {
 	case httpapi.RouteUpload:
 		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUpload)...)
-		uses = append(uses, transfer.OutcomeUses()...)
 	case httpapi.RouteUploadImg:
 		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUploadImg)...)
 	case httpapi.RouteGet:
-		uses = transfer.FetchUses(c.AllowedPrefixes)
+		uses = append(transfer.FetchUses(c.AllowedPrefixes), transfer.OutcomeUses()...)
 	default:
 		panic("app: no function " + route)
 	}

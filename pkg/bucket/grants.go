@@ -1,6 +1,7 @@
 package bucket
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -9,7 +10,12 @@ import (
 // Packages that call the bucket list their uses next to their calls; the
 // composition root adds them up into each function's IAM policy, and the
 // template is checked against that (pkg/deploy).
-type Use struct{ Method, Prefix string }
+type Use struct {
+	Method, Prefix string
+	// Match, if set, narrows the keys under Prefix with an IAM resource
+	// pattern (* and ?) in place of "*".
+	Match string
+}
 
 // actions are the IAM actions each method's S3 requests need.
 var actions = map[string][]string{
@@ -44,7 +50,7 @@ func Grants(uses []Use) []Grant {
 				out = append(out, Grant{Action: a}) // granted on the bucket, not on objects
 				continue
 			}
-			out = append(out, Grant{Action: a, Resource: u.Prefix + "*"})
+			out = append(out, Grant{Action: a, Resource: u.Prefix + cmp.Or(u.Match, "*")})
 		}
 		if mayMiss[u.Method] {
 			out = append(out, Grant{Action: "s3:ListBucket"})

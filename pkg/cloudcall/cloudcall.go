@@ -19,6 +19,7 @@
 package cloudcall
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -78,21 +79,60 @@ func (b *buffer) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	var node struct {
-		Type string `json:"type"`
-		Data []int  `json:"data"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
 	}
 	if json.Unmarshal(data, &node) != nil || node.Type != "Buffer" {
 		return fmt.Errorf(`media.value: want base64, or {"type":"Buffer","data":[…]}`)
 	}
-	*b = make([]byte, len(node.Data))
-	for i, v := range node.Data {
-		if v < 0 || v > 255 {
-			return fmt.Errorf("media.value: byte %d out of range", i)
-		}
-		(*b)[i] = byte(v)
+	out, err := bytesOf(node.Data)
+	if err != nil {
+		return fmt.Errorf("media.value: %w", err)
 	}
+	*b = out
 	return nil
 }
+
+// bytesOf reads a JSON array of numbers from 0 to 255 straight into bytes:
+// a byte per element, not a boxed number.
+func bytesOf(arr []byte) ([]byte, error) {
+	arr = bytes.TrimSpace(arr)
+	if len(arr) < 2 || arr[0] != '[' || arr[len(arr)-1] != ']' {
+		return nil, fmt.Errorf("data is not an array of bytes")
+	}
+	out := make([]byte, 0, len(arr)/3)
+	for i, elems := 1, 0; i < len(arr)-1; elems++ {
+		for i < len(arr)-1 && isSpace(arr[i]) {
+			i++
+		}
+		if i == len(arr)-1 && elems == 0 {
+			break // []
+		}
+		v, digits := 0, 0
+		for ; i < len(arr)-1 && '0' <= arr[i] && arr[i] <= '9'; i++ {
+			v, digits = v*10+int(arr[i]-'0'), digits+1
+			if v > 255 {
+				return nil, fmt.Errorf("byte %d out of range", elems)
+			}
+		}
+		if digits == 0 || (digits > 1 && arr[i-digits] == '0') {
+			return nil, fmt.Errorf("byte %d is not a number from 0 to 255", elems)
+		}
+		out = append(out, byte(v))
+		for i < len(arr)-1 && isSpace(arr[i]) {
+			i++
+		}
+		if i < len(arr)-1 {
+			if arr[i] != ',' {
+				return nil, fmt.Errorf("byte %d is not a number from 0 to 255", elems)
+			}
+			i++
+		}
+	}
+	return out, nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // IsCall reports whether an event's top-level keys are a direct call's.
 func IsCall(keys []string) bool {

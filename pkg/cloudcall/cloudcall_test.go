@@ -173,3 +173,32 @@ func TestIsCall(t *testing.T) {
 		}
 	}
 }
+
+// A Node.js Buffer as JSON.stringify writes it, read straight into bytes.
+func TestNodeBuffer(t *testing.T) {
+	for data, want := range map[string]string{
+		`[]`:                 "",
+		`[ 137 , 80,78,71 ]`: "\x89PNG",
+		"[\n0,\t255\r\n]":    "\x00\xff",
+		`[256]`:              "error: out of range",
+		`[-1]`:               "error: not a number",
+		`[1.5]`:              "error: not a number",
+		`["1"]`:              "error: not a number",
+		`{"0":1}`:            "error: not an array",
+		`[1,[2]]`:            "error: not a number",
+	} {
+		svc := &service{}
+		_, err := call(t, svc, "uploadimg", `{"media":{"value":{"type":"Buffer","data":`+data+`}}}`)
+		got := string(svc.bytes)
+		if err != nil {
+			_, _, msg := thrown(t, err)
+			got = "error: " + msg
+		}
+		if want == "" && err == nil && len(svc.bytes) == 0 {
+			continue
+		}
+		if !strings.HasPrefix(want, "error: ") && got != want || strings.HasPrefix(want, "error: ") && !strings.Contains(got, strings.TrimPrefix(want, "error: ")) {
+			t.Errorf("data %s: got %q, want %q", data, got, want)
+		}
+	}
+}

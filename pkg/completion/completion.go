@@ -65,7 +65,6 @@ type Options struct {
 	Attempts int
 	Backoff  time.Duration
 	// Timeout bounds a whole publish, its retries included; default 5 s.
-	// It runs past the work's own deadline (the result is recorded).
 	Timeout time.Duration
 }
 
@@ -108,10 +107,12 @@ func (p *Publisher) Of(ctx context.Context, w ledger.Work, r ledger.Result, resu
 	return Failed, d
 }
 
-// Recorded publishes the event of r, just recorded for w at resultKey. It
-// never fails: a publish that still fails after its attempts is logged.
+// Recorded publishes the event of r, just recorded for w at resultKey,
+// within ctx's deadline (the caller's, past the work's own: see
+// transfer's announced) and Options.Timeout. It never fails: a publish that
+// still fails after its attempts, or runs out of time, is logged.
 func (p *Publisher) Recorded(ctx context.Context, w ledger.Work, r ledger.Result, resultKey string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
 	detailType, d := p.Of(ctx, w, r, resultKey)
 	detail, _ := json.Marshal(d) // plain fields: never fails

@@ -42,8 +42,9 @@ func (a *api) form(w http.ResponseWriter, r *http.Request, t media.Type) error {
 	return nil
 }
 
-// MaxWait bounds result's &wait: within API Gateway's 30 s.
-const MaxWait = 20 * time.Second
+// MaxWait bounds result's &wait: a few seconds, for the outcome of a file
+// just sent; longer waits belong to the completion events.
+const MaxWait = 10 * time.Second
 
 // pollEvery is how often result looks again while it waits: from the
 // first to the last, doubling.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 // A form for a large file: a new key under the type's trigger prefix, the
@@ -43,6 +44,9 @@ func TestUploadFormIsAPresignedPost(t *testing.T) {
 					t.Errorf("policy conditions %s: want %s", conds, want)
 				}
 			}
+			if !transfer.IsFormKey(key) {
+				t.Errorf("key %s is not a form key", key)
+			}
 			if again := do(t, "POST", st.URL+tc.path, "", nil); again.body["key"] == key {
 				t.Errorf("a second form has the same key %s", key)
 			}
@@ -69,7 +73,7 @@ func TestResult(t *testing.T) {
 	}
 	// A waiting request returns once the trigger records the result.
 	waited := make(chan answer, 1)
-	go func() { waited <- result(key, "&wait=15") }()
+	go func() { waited <- result(key, "&wait=10") }()
 	if _, err := st.Functions["upload"].Invoke(t.Context(), st.S3Event(stacktest.Created{Key: key, ETag: etag})); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +102,7 @@ func TestResult(t *testing.T) {
 		{"NotATrigger", "incoming/a.mp3", "", "outside the prefixes"},
 		{"Reserved", "results/upload/voice/a.mp3.json", "", "what the service writes"},
 		{"Empty", "", "", "key is empty"},
-		{"WaitTooLong", key, "&wait=21", "invalid wait"},
+		{"WaitTooLong", key, "&wait=11", "invalid wait"},
 		{"WaitNotANumber", key, "&wait=soon", "invalid wait"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,5 +110,47 @@ func TestResult(t *testing.T) {
 				t.Errorf("got %d %s, want errcode 40035: %s", a.status, a.raw, tc.want)
 			}
 		})
+	}
+}
+
+// S3 takes a form's POST again until the form expires; only the first file
+// sent with it is uploaded, and the form's key keeps that file's result.
+func TestFormUploadsOneFile(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	form := do(t, "POST", st.URL+"/cgi-bin/media/upload-url?type=voice", "", nil)
+	key := form.body["key"].(string)
+	first := st.Put(t, key, media.Sample(media.MP3, 4096)) // what the form's POSTs do
+	if _, err := st.Functions["upload"].Invoke(t.Context(), st.S3Event(stacktest.Created{Key: key, ETag: first})); err != nil {
+		t.Fatal(err)
+	}
+	want := st.Result(t, key)
+	before := st.Sim.Stats().Upload
+	second := st.Put(t, key, media.Sample(media.MP3, 8192))
+	out, err := st.Functions["upload"].Invoke(t.Context(), st.S3Event(stacktest.Created{Key: key, ETag: second}))
+	if err != nil || !strings.Contains(string(out), `"skipped":["`+key+`"]`) {
+		t.Fatalf("second file: answer %s, %v; want it skipped", out, err)
+	}
+	if got := st.Result(t, key); st.Sim.Stats().Upload != before || got["media_id"] != want["media_id"] || got["etag"] != `"`+first+`"` {
+		t.Errorf("after a second file: %d uploads, result %v; want none, and the first file's result %v", st.Sim.Stats().Upload-before, got, want)
+	}
+	if a := do(t, "GET", st.URL+"/cgi-bin/media/result?key="+url.QueryEscape(key), "", nil); a.status != 200 || a.body["media_id"] != want["media_id"] {
+		t.Errorf("result: got %d %s, want the first file's", a.status, a.raw)
+	}
+}
+
+func TestIsFormKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"upload/video/3f2b8c1e-9a4d-4e6f-8b2a-1c3d5e7f9a0b":     true,
+		"uploadimg/3f2b8c1e-9a4d-4e6f-8b2a-1c3d5e7f9a0b":        true,
+		"upload/video/3f2b8c1e-9a4d-1e6f-8b2a-1c3d5e7f9a0b":     false, // not version 4
+		"upload/video/3F2B8C1E-9A4D-4E6F-8B2A-1C3D5E7F9A0B":     false, // not as written
+		"upload/video/x/3f2b8c1e-9a4d-4e6f-8b2a-1c3d5e7f9a0b":   false,
+		"upload/3f2b8c1e-9a4d-4e6f-8b2a-1c3d5e7f9a0b":           false,
+		"samples/video/3f2b8c1e-9a4d-4e6f-8b2a-1c3d5e7f9a0b":    false,
+		"upload/video/3f2b8c1e-9a4d-4e6f-8b2a-1c3d5e7f9a0b.mp4": false,
+	} {
+		if got := transfer.IsFormKey(key); got != want {
+			t.Errorf("IsFormKey(%q) = %v, want %v", key, got, want)
+		}
 	}
 }

@@ -131,16 +131,19 @@ type endpoint struct {
 	h       func(w http.ResponseWriter, r *http.Request) error
 }
 
-// routes are each function's endpoints: WeChat's path, and for the
-// uploads the presigned forms for large files and their results.
+// routes are each function's endpoints: WeChat's path; for the uploads
+// the presigned forms for large files; for get, their results.
 func (a *api) routes() map[string][]endpoint {
 	return map[string][]endpoint{
 		RouteUpload: {
 			{"upload", "POST " + PathUpload, a.upload},
 			{"upload-url", "POST " + PathUploadForm, a.uploadForm},
+		},
+		// result reads, as get does; its waits take none of upload's capacity.
+		RouteGet: {
+			{"get", "GET " + PathGet, a.get},
 			{"result", "GET " + PathResult, a.result},
 		},
-		RouteGet: {{"get", "GET " + PathGet, a.get}},
 		RouteUploadImg: {
 			{"uploadimg", "POST " + PathUploadImg, a.uploadImg},
 			{"uploadimg-url", "POST " + PathUploadImgForm, a.uploadImgForm},

@@ -78,7 +78,8 @@ const (
 // shape is just enough of an event to tell its kind.
 type shape struct {
 	Records []struct {
-		EventSource string `json:"eventSource"`
+		EventSource    string `json:"eventSource"`
+		EventSourceSNS string `json:"EventSource"` // SNS capitalises it
 	} `json:"Records"`
 	RequestContext *struct {
 		HTTP *struct {
@@ -94,7 +95,7 @@ type shape struct {
 // and, for an event of no known shape, what it saw.
 func kindOf(payload json.RawMessage) (kind, string) {
 	var sh shape
-	var keys map[string]json.RawMessage
+	var keys map[string]ignored // the names only: no copy of the values
 	if json.Unmarshal(payload, &sh) != nil || json.Unmarshal(payload, &keys) != nil {
 		return unknown, "a payload that is not a JSON object"
 	}
@@ -106,6 +107,11 @@ func kindOf(payload json.RawMessage) (kind, string) {
 		return s3Direct, ""
 	case len(sh.Records) > 0 && sh.Records[0].EventSource == "aws:sqs":
 		return s3SQS, ""
+	case len(sh.Records) > 0 && sh.Records[0].EventSource == "":
+		if sh.Records[0].EventSourceSNS == "aws:sns" {
+			return unknown, "an SNS notification (subscribe an SQS queue to the topic, or use TriggerMode)"
+		}
+		return unknown, "records of no known source"
 	case sh.Records != nil:
 		return s3Empty, ""
 	case sh.Source != "" && sh.DetailType != "" && sh.Detail != nil:
@@ -113,8 +119,16 @@ func kindOf(payload json.RawMessage) (kind, string) {
 	case cloudcall.IsCall(names):
 		return direct, ""
 	}
+	if len(names) > 10 {
+		names = append(names[:10], fmt.Sprintf("… (%d keys)", len(names)))
+	}
 	return unknown, fmt.Sprintf("an object with keys %v", names)
 }
+
+// ignored takes any JSON value and keeps nothing.
+type ignored struct{}
+
+func (*ignored) UnmarshalJSON([]byte) error { return nil }
 
 // Handler returns the function's Lambda handler: it tells the event's
 // kind and hands it to what serves it.

@@ -99,6 +99,14 @@ func TestUnknownEventNamesWhatItSaw(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "[hello size]") || !strings.Contains(err.Error(), `{"mediaId"} for get`) {
 		t.Errorf("error = %v, want one naming the keys seen and the shapes taken", err)
 	}
+	many := `{"k00":0,"k01":1,"k02":2,"k03":3,"k04":4,"k05":5,"k06":6,"k07":7,"k08":8,"k09":9,"k10":10,"k11":11}`
+	if _, err := handler(&recorder{})(context.Background(), json.RawMessage(many)); err == nil || !strings.Contains(err.Error(), "k09 … (12 keys)]") || strings.Contains(err.Error(), "k10") {
+		t.Errorf("error = %v, want the first 10 keys and the count", err)
+	}
+	sns := `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"Records\":[]}"}}]}`
+	if _, err := handler(&recorder{})(context.Background(), json.RawMessage(sns)); err == nil || !strings.Contains(err.Error(), "an SNS notification") {
+		t.Errorf("error = %v, want one naming an SNS notification", err)
+	}
 }
 
 // S3 notifications reach the service however they are delivered: through

@@ -20,7 +20,7 @@ type EventBridgeOptions struct {
 	// Published, if set, is called with each event accepted (the local
 	// runner logs them).
 	Published func(BusEvent)
-	// Keep bounds the events kept for Events: the latest; default 10,000.
+	// Keep bounds the events kept for Events: the latest; default 1,000.
 	Keep int
 }
 
@@ -59,7 +59,7 @@ func NewEventBridge(o EventBridgeOptions) *EventBridge {
 		o.Account = "000000000000"
 	}
 	if o.Keep <= 0 {
-		o.Keep = 10_000
+		o.Keep = 1_000
 	}
 	return &EventBridge{o: o}
 }
@@ -94,7 +94,9 @@ func (b *EventBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct{ Entries []putEntry }
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+	// EventBridge takes at most 256 KB a request: so does this, so that an
+	// event too large for AWS fails here too.
+	if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&in); err != nil {
 		writeAWSError(w, http.StatusBadRequest, "SerializationException", "malformed request: "+err.Error())
 		return
 	}

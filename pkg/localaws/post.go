@@ -24,8 +24,9 @@ import (
 // content-length-range) and that no field goes unchecked. So does this;
 // the signature is not checked, as no credential is.
 
-// MaxPostSize bounds a POST upload's file where its policy sets no
-// content-length-range: the embedded S3 holds objects in memory.
+// MaxPostSize bounds a POST upload's file, whatever its policy's
+// content-length-range says (the signature is not checked): the embedded
+// S3 holds objects in memory.
 const MaxPostSize = 64 << 20
 
 // maxPostFields bounds the form's fields before the file.
@@ -123,7 +124,7 @@ func (s *S3) post(r *http.Request, bucket string) (posted, error) {
 		name := strings.ToLower(p.FormName())
 		if name != "file" {
 			v, err := io.ReadAll(io.LimitReader(p, int64(maxPostFields-read+1)))
-			if read += len(v); err != nil || read > maxPostFields {
+			if read += len(name) + len(v); err != nil || read > maxPostFields {
 				return posted{}, malformed("form fields too large")
 			}
 			fields[name] = string(v)
@@ -222,7 +223,7 @@ func checkPolicy(fields map[string]string, now time.Time) (sizeRange, error) {
 			if !ok1 || !ok2 || lo < 0 || hi < lo {
 				return limit, &postError{http.StatusBadRequest, "InvalidPolicyDocument", "Invalid Policy: Invalid content-length-range: " + string(c)}
 			}
-			limit = sizeRange{int64(lo), int64(hi)}
+			limit = sizeRange{int64(lo), min(int64(hi), MaxPostSize)} // in memory: never more, whatever a form says
 			continue
 		}
 		field, _ := op[1].(string)

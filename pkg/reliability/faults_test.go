@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -140,6 +142,7 @@ func TestFaultMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Run("HTTP", func(t *testing.T) { runHTTP(t, tc) })
 			t.Run("S3", func(t *testing.T) { runS3(t, tc) })
+			t.Run("Direct", func(t *testing.T) { runDirect(t, tc) })
 		})
 	}
 }
@@ -205,8 +208,36 @@ func runHTTP(t *testing.T, tc faultCase) {
 	noLeaks(t, st, logs.String(), string(out))
 }
 
+// runDirect makes the same request as a direct invocation, in the cloud
+// call's shape: its answer or the failure it throws carries the errcode,
+// and nothing secret.
+func runDirect(t *testing.T, tc faultCase) {
+	st, logs := start(t, tc)
+	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
+	defer cancel()
+	out, err := st.Functions["upload"].Invoke(ctx, []byte(`{"type":"image","key":"upload/image/test.jpg"}`))
+	var thrown messages.InvokeResponse_Error
+	var got struct {
+		Code    int    `json:"errCode"`
+		MediaID string `json:"mediaId"`
+	}
+	switch {
+	case err == nil:
+		json.Unmarshal(out, &got)
+	case errors.As(err, &thrown):
+		json.Unmarshal([]byte(thrown.Message), &got)
+	default:
+		t.Fatalf("invoke: %v, want an answer or a thrown cloud call failure", err)
+	}
+	if got.Code != tc.want.code || (tc.want.status == 200) != (got.MediaID != "") {
+		t.Errorf("answer %s, thrown %v; want errCode %d", out, err, tc.want.code)
+	}
+	noLeaks(t, st, logs.String(), string(out), fmt.Sprint(err))
+}
+
 func runS3(t *testing.T, tc faultCase) {
 	st, logs := start(t, tc)
+	published := st.WatchEvents(t)
 	event := bytes.ReplaceAll(stacktest.Event(t, "s3-put-upload-image.json"), []byte(`"wxmedia-local"`), []byte(`"`+st.Bucket+`"`))
 	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 	defer cancel()
@@ -241,10 +272,10 @@ func runS3(t *testing.T, tc faultCase) {
 			t.Errorf("recorded %v, want errmsg and etag", r)
 		}
 		data, _ := st.Object(t, "results/"+s3Key+".json")
-		noLeaks(t, st, logs.String(), string(data), fmt.Sprint(err))
+		noLeaks(t, st, logs.String(), string(data), fmt.Sprint(err), fmt.Sprint(published()))
 		return
 	}
-	noLeaks(t, st, logs.String(), fmt.Sprint(err))
+	noLeaks(t, st, logs.String(), fmt.Sprint(err), fmt.Sprint(published()))
 }
 
 // failureStatus is the failure_status of the last failed or refused

@@ -130,7 +130,7 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		switch {
 		case err == nil:
 			sum.Done = append(sum.Done, res)
-		case errors.Is(err, transfer.ErrNotTrigger), errors.Is(err, transfer.ErrGone), errors.Is(err, transfer.ErrSuperseded):
+		case errors.Is(err, transfer.ErrNotTrigger), errors.Is(err, transfer.ErrGone), errors.Is(err, transfer.ErrSuperseded), errors.Is(err, transfer.ErrFormUsed):
 			h.log.InfoContext(rctx, "skipped record", "reason", failure.MessageOf(err))
 			sum.Skipped = append(sum.Skipped, key)
 		case retry[failure.KindOf(err)]:
@@ -165,23 +165,34 @@ func (h *Handler) measured(ctx context.Context, err error) {
 }
 
 // HandleSQS handles S3 notifications delivered through SQS (S3 -> SQS ->
-// Lambda), each message an S3 event. A message whose records failed in a
-// way a retry may mend is reported in BatchItemFailures, so that SQS
-// delivers it again (and, after the queue's maxReceiveCount, moves it to
-// its dead-letter queue) while the others are deleted. S3's test event
-// and messages that are no S3 notification are dropped, logged.
+// Lambda, the event source mapping reporting batch item failures), each
+// message an S3 event. A message whose records failed in a way a retry may
+// mend is reported in BatchItemFailures, so that SQS delivers it again
+// (and, after the queue's maxReceiveCount, moves it to its dead-letter
+// queue) while the others are deleted. S3's test event is dropped; any
+// other message that is no S3 notification (an SNS envelope, another
+// sender's) is failed too, so that it lands in the dead-letter queue
+// rather than being deleted unread.
 func (h *Handler) HandleSQS(ctx context.Context, e events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	for _, m := range e.Records {
 		mctx := logging.With(ctx, slog.String("sqs_message_id", m.MessageId))
-		var n events.S3Event
-		if err := json.Unmarshal([]byte(m.Body), &n); err != nil || len(n.Records) == 0 {
-			h.log.WarnContext(mctx, "dropped an SQS message that is no S3 notification (S3's test event, or another sender's)")
+		var n struct {
+			events.S3Event
+			Event string `json:"Event"` // s3:TestEvent
+		}
+		switch err := json.Unmarshal([]byte(m.Body), &n); {
+		case err == nil && n.Event == "s3:TestEvent":
+			h.log.InfoContext(mctx, "dropped S3's test event")
 			continue
+		case err != nil || len(n.Records) == 0:
+			h.log.ErrorContext(mctx, "an SQS message that is no S3 notification: failed, for the dead-letter queue")
+		default:
+			if _, err := h.Handle(mctx, n.S3Event); err == nil {
+				continue
+			}
 		}
-		if _, err := h.Handle(mctx, n); err != nil {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-		}
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 	}
 	return resp, nil
 }
@@ -205,7 +216,9 @@ type objectCreated struct {
 // its retry policy, sends it to the target's dead-letter queue.
 func (h *Handler) HandleEventBridge(ctx context.Context, e events.EventBridgeEvent) (Summary, error) {
 	if e.Source != "aws.s3" || e.DetailType != "Object Created" {
-		return Summary{}, fmt.Errorf("EventBridge event %s/%s: want aws.s3/Object Created", e.Source, e.DetailType)
+		// A rule broader than the template's: retrying would not mend it.
+		h.log.WarnContext(ctx, "skipped an EventBridge event that is no S3 Object Created", "source", e.Source, "detail_type", e.DetailType)
+		return Summary{}, nil
 	}
 	var d objectCreated
 	if err := json.Unmarshal(e.Detail, &d); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
@@ -55,14 +56,57 @@ func newID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// FormUses are the bucket calls of the upload forms: a POST signed for
-// the trigger prefix of the function's API.
+// formIDPattern is the IAM resource pattern of a form's key name.
+const formIDPattern = "????????-????-4???-????-????????????"
+
+// FormUses are the bucket calls of the upload forms: a POST signed for a
+// form key of the function's trigger prefix, and for no other key.
 func FormUses(api string) []bucket.Use {
 	if api == ledger.APIUploadImg {
-		return []bucket.Use{{Method: "PresignPost", Prefix: UploadImgPrefix}}
+		return []bucket.Use{{Method: "PresignPost", Prefix: UploadImgPrefix, Match: formIDPattern}}
 	}
-	return []bucket.Use{{Method: "PresignPost", Prefix: UploadPrefix}}
+	return []bucket.Use{{Method: "PresignPost", Prefix: UploadPrefix, Match: "*/" + formIDPattern}}
 }
+
+// IsFormKey reports whether key is one UploadForm makes: a random UUID
+// right under upload/<type>/ or uploadimg/.
+func IsFormKey(key string) bool {
+	rest, ok := strings.CutPrefix(key, UploadImgPrefix)
+	if !ok {
+		var typed bool
+		if rest, typed = strings.CutPrefix(key, UploadPrefix); !typed {
+			return false
+		}
+		if _, rest, ok = strings.Cut(rest, "/"); !ok {
+			return false
+		}
+	}
+	return isUUID4(rest)
+}
+
+// isUUID4 reports whether s is a version 4 UUID as newID writes it.
+func isUUID4(s string) bool {
+	if len(s) != 36 || s[14] != '4' || !strings.ContainsRune("89ab", rune(s[19])) {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ErrFormUsed is a second file sent with an upload form: it is not
+// uploaded, and the form's key keeps the result of the first.
+var ErrFormUsed = errors.New("a second file sent with an upload form")
 
 // ErrPending is an outcome not recorded yet: the object's upload is under
 // way, or its event has not arrived.
@@ -92,10 +136,11 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if !e.Found() || !e.Result.Of(w) {
-		return Result{Key: key, ETag: w.ETag}, ErrPending
+	if e.Found() && (e.Result.Of(w) || IsFormKey(key)) { // a form's result is its first file's
+		return e.Result, nil
 	}
-	return e.Result, nil
+	// None yet, or an older version's: the current one's is under way.
+	return Result{Key: key, ETag: w.ETag}, ErrPending
 }
 
 // OutcomeUses are the bucket calls of Outcome: the object's version, and

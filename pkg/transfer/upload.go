@@ -54,7 +54,8 @@ func (s *Service) UploadObject(ctx context.Context, key, etag string) (Result, e
 		if rerr != nil {
 			return Result{Key: key}, rerr
 		}
-		r, _, err := s.record(ctx, w, seen, Result{}, err, true)
+		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, true)
+		s.announced(ctx, w, r, fresh)
 		return r, err
 	}
 	return s.upload(ctx, w, true)
@@ -88,6 +89,17 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 		w.ETag = obj.ETag
 	}
 	base := Result{Key: w.Key, ETag: w.ETag}
+	if event && IsFormKey(w.Key) {
+		// A form uploads one file: S3 takes a form's POST again until it
+		// expires, but only its first file is sent to WeChat.
+		first, err := s.ledger.Read(ctx, w)
+		if err != nil {
+			return base, err
+		}
+		if first.Found() && !first.Result.Of(w) {
+			return base, skipped(ErrFormUsed, "the form was used already: only its first file is uploaded")
+		}
+	}
 	var seen ledger.Entry // not read yet: on the happy path, never (see ledger.Begin)
 	// The object's version is pinned (If-Match) and opened before the
 	// claim, so that a read that fails costs no claim: the format comes from
@@ -102,7 +114,8 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	case errors.Is(err, bucket.ErrChanged):
 		return base, err // the caller's version changed mid-request: a conflict, try again
 	case err != nil:
-		r, _, err := s.record(ctx, w, seen, Result{}, err, event)
+		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event)
+		s.announced(ctx, w, r, fresh)
 		return r, err
 	}
 	first := &primed{}
@@ -110,7 +123,8 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	head := make([]byte, min(obj.Size, media.SniffLen))
 	if _, err := io.ReadFull(src, head); err != nil {
 		src.Close()
-		r, _, err := s.record(ctx, w, seen, Result{}, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), w.Key, err), event)
+		r, _, fresh, err := s.record(ctx, w, seen, Result{}, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), w.Key, err), event)
+		s.announced(ctx, w, r, fresh)
 		return r, err
 	}
 	first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
@@ -120,7 +134,8 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 		t = media.ArticleImage
 	}
 	if err := s.rules.Check(t, f, obj.Size); err != nil {
-		r, _, err := s.record(ctx, w, seen, Result{}, err, event) // refused before any claim or WeChat call
+		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event) // refused before any claim or WeChat call
+		s.announced(ctx, w, r, fresh)
 		return r, err
 	}
 
@@ -150,10 +165,12 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 		}
 	}
 	if claim.Unconfirmed >= ledger.MaxUnconfirmed {
-		err := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version, "+
+		held := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version, "+
 			"which it may have stored: it is not sent again until its claim %s is deleted or expires (3 days), or a changed object is put",
 			claim.Unconfirmed, claim.Key())
-		return s.finish(ctx, claim, event, seen, Result{}, err, 0)
+		out, fresh, err := s.finish(ctx, claim, event, seen, Result{}, held, 0)
+		s.announced(ctx, w, out, fresh)
+		return out, err
 	}
 	body := wechat.Body{Filename: f.Filename(), ContentType: f.ContentType(), Size: obj.Size,
 		Open: func(ctx context.Context) (io.ReadCloser, error) {
@@ -168,10 +185,11 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	if errors.Is(err, wechat.ErrMaybeStored) {
 		unconfirmed = 1
 	}
-	out, err := s.finish(ctx, claim, event, seen, r, err, unconfirmed)
+	out, fresh, err := s.finish(ctx, claim, event, seen, r, err, unconfirmed)
 	if err == nil && out.MediaID == r.MediaID && r.MediaID != "" {
 		s.index(ctx, w, r, f)
 	}
+	s.announced(ctx, w, out, fresh)
 	return out, err
 }
 
@@ -213,22 +231,24 @@ const (
 // success, releases the claim so that a retry takes it over at once.
 // unconfirmed counts this attempt's upload if it may have reached WeChat
 // without an answer.
-func (s *Service) finish(ctx context.Context, c *ledger.Claim, event bool, seen ledger.Entry, r Result, err error, unconfirmed int) (Result, error) {
-	out, recorded, rerr := s.record(ctx, c.Work, seen, r, err, event)
+func (s *Service) finish(ctx context.Context, c *ledger.Claim, event bool, seen ledger.Entry, r Result, err error, unconfirmed int) (_ Result, fresh bool, _ error) {
+	out, recorded, fresh, rerr := s.record(ctx, c.Work, seen, r, err, event)
 	if err != nil || !recorded {
 		if err == nil && !recorded {
 			unconfirmed++ // uploaded, but nothing says so: the next one is the extra upload
 		}
 		s.release(ctx, c, unconfirmed)
 	}
-	return out, rerr
+	return out, fresh, rerr
 }
 
 // record writes w's outcome, r or err. The answer is what stands: r, the
 // result that stood instead, or err. If the outcome cannot be written, an
 // event's answer says so, so that it is retried and not lost; a {"key"}
 // caller gets its media_id all the same (the record only serves reuse).
-func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, r Result, err error, event bool) (_ Result, recorded bool, _ error) {
+// fresh says the outcome was written now: it is announced (announced) once
+// the claim is settled.
+func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, r Result, err error, event bool) (_ Result, recorded, fresh bool, _ error) {
 	r.Key, r.ETag = w.Key, w.ETag
 	if err != nil {
 		r = Result{Key: w.Key, ETag: w.ETag, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.KindOf(err) == failure.Caller}
@@ -240,23 +260,43 @@ func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, 
 	out, outcome, werr := s.ledger.Record(wctx, w, seen, r)
 	switch {
 	case werr != nil && err != nil:
-		return r, false, errors.Join(werr, err) // not recorded comes first: the work is retried
+		return r, false, false, errors.Join(werr, err) // not recorded comes first: the work is retried
 	case werr != nil && (!event || failure.KindOf(werr) == failure.Conflict):
 		// The caller has its answer: a {"key"} request, or an event whose
 		// slot others keep writing (they settle it).
 		s.log.WarnContext(ctx, "uploaded, but the result was not recorded", "key", w.Key, "error", werr.Error())
-		return r, false, nil
+		return r, false, false, nil
 	case werr != nil:
-		return r, false, werr
+		return r, false, false, werr
 	case outcome == ledger.Kept:
 		s.log.InfoContext(ctx, "a result of the same work stands", "key", w.Key, "outcome_errcode", r.ErrCode)
-		return out, true, nil // a valid success stands over this failure, or over a second success
+		return out, true, false, nil // a valid success stands over this failure, or over a second success
 	case outcome == ledger.Superseded:
 		s.log.InfoContext(ctx, "not recorded: the object has a newer version", "key", w.Key, "etag", w.ETag)
-	case s.announce != nil:
-		s.announce.Recorded(ctx, w, r, ledger.ResultKey(w))
+		return r, true, false, err
 	}
-	return r, true, err
+	return r, true, true, err
+}
+
+// publishBy is how long past the work's deadline its outcome may still be
+// announced: the work's deadline is the Lambda deadline less
+// invocation.Reserve (2 s), which also pays for recording and releasing.
+const publishBy = 1800 * time.Millisecond
+
+// announced tells the announcer of an outcome just recorded, within the
+// invocation's time: a publish that cannot finish by then is logged by
+// the announcer, and the recorded result stands.
+func (s *Service) announced(ctx context.Context, w ledger.Work, r Result, fresh bool) {
+	if !fresh || s.announce == nil {
+		return
+	}
+	pctx := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithDeadline(pctx, dl.Add(publishBy))
+		defer cancel()
+	}
+	s.announce.Recorded(pctx, w, r, ledger.ResultKey(w))
 }
 
 func (s *Service) release(ctx context.Context, c *ledger.Claim, unconfirmed int) {
