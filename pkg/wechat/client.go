@@ -134,10 +134,10 @@ func New(opts Options) *Client {
 }
 
 // ContainerHost is the name a Docker container has for the machine it runs
-// on (Docker Desktop; on Linux, SAM CLI adds it, as does docker run
-// --add-host host.docker.internal:host-gateway). `sam local` runs a
-// function in such a container, and `make local`'s simulator is on the
-// machine: over http this exact name is a base like a loopback host.
+// on (Docker Desktop names it; with Linux's Docker Engine, sam local and
+// docker run map it with --add-host). `sam local` runs a function in such
+// a container, and `make local`'s simulator is on the machine: over http
+// this exact name is a base like a loopback host.
 const ContainerHost = "host.docker.internal"
 
 // CheckBaseURL accepts WeChat base URLs: https with a host and no query,
