@@ -176,13 +176,13 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 
 // exposed reports whether the ports listen beyond loopback (LOCAL_HOST).
 func (s settings) exposed() bool {
-	ip := net.ParseIP(s.host)
+	ip := net.ParseIP(firstSet(s.host, DefaultHost))
 	return ip == nil || !ip.IsLoopback()
 }
 
 // apiURL is where this machine reaches the HTTP API.
 func (s settings) apiURL() string {
-	return "http://" + net.JoinHostPort(s.dialHost, strconv.Itoa(s.apiPort))
+	return "http://" + net.JoinHostPort(firstSet(s.dialHost, DefaultHost), strconv.Itoa(s.apiPort))
 }
 
 // nonEmpty returns v if s is not empty.

@@ -415,7 +415,7 @@ func TestCfnLint(t *testing.T) {
 		}
 		files = append(files, f)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, files...)
 	cmd.Dir = "../.."
