@@ -1,7 +1,7 @@
-// Command local runs the whole wxmedia HTTP contract on 127.0.0.1:3000 with
-// its backends embedded (an in-memory S3 that fires the S3 trigger, a
-// Secrets Manager endpoint, the WeChat simulator), so the functions run
-// as deployed without AWS or Docker. It is what `make local` runs; -h
+// Command local runs the whole wxmedia HTTP contract on 127.0.0.1:3000 (or
+// LOCAL_HOST) with its backends embedded (an in-memory S3 that fires the S3
+// trigger, a Secrets Manager endpoint, the WeChat simulator), so the
+// functions run as deployed without AWS or Docker. It is what `make local` runs; -h
 // lists the environment variables.
 package main
 
@@ -34,6 +34,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
+	"github.com/wxmedia/wxmedia/pkg/wechat"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	listen := func(name string, port int, env string) (*listener, error) {
-		ln, err := listenLocal(port, env)
+		ln, err := listenLocal(st.host, port, env)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if wxL != nil {
 		simLog := logging.New(stderr, cfg.LogLevel).With("component", "wechatsim")
-		wxL.h = wechatsim.New(wechatsim.Options{AppID: st.appID, AppSecret: st.appSecret, BaseURL: st.wxURL,
+		wxL.h = wechatsim.New(wechatsim.Options{AppID: st.appID, AppSecret: st.appSecret, BaseURL: st.simBaseURL,
 			Logf: func(format string, args ...any) { simLog.Info(fmt.Sprintf(format, args...)) }})
 	}
 	if smL != nil {
@@ -254,14 +255,14 @@ func writeSample() (string, error) {
 	return path, nil
 }
 
-// listenLocal listens on 127.0.0.1:port; a port in use is an error that
-// says which variable moves it.
-func listenLocal(port int, env string) (net.Listener, error) {
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+// listenLocal listens on host:port (127.0.0.1 unless LOCAL_HOST); a port in
+// use is an error that says which variable moves it.
+func listenLocal(host string, port int, env string) (net.Listener, error) {
+	addr := net.JoinHostPort(host, fmt.Sprint(port))
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("port %d (127.0.0.1:%d) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local",
-			port, port, env, env, port+100)
+		return nil, fmt.Errorf("port %d (%s) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local",
+			port, addr, env, env, port+100)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)
@@ -343,10 +344,17 @@ func functionARN(fn string) string {
 }
 
 func printBanner(w io.Writer, st settings, sample string, seeded int) {
-	api := fmt.Sprintf("http://127.0.0.1:%d", st.apiPort)
+	api := st.apiURL()
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("wxmedia local: the upload, get and uploadimg functions, as deployed, on 127.0.0.1 (Ctrl-C stops)")
+	p("wxmedia local: the upload, get and uploadimg functions, as deployed, on %s (Ctrl-C stops)", st.host)
 	p("")
+	if st.exposed() {
+		p("  Listening on %s (%s): sam local's containers reach these ports as http://%s:<port>,", st.host, EnvHost, wechat.ContainerHost)
+		p("  and so does anyone who can reach this machine (no credentials are checked). For example:")
+		p("    sam local invoke UploadFunction -e events/s3-put-upload-image.json --env-vars events/env.json")
+		p("    sam local start-api --env-vars events/env.json")
+		p("")
+	}
 	p("  HTTP API         %-24s POST /cgi-bin/media/upload, GET /cgi-bin/media/get, POST /cgi-bin/media/uploadimg", api)
 	if st.embedWeChat {
 		p("  WeChat           %-24s simulator, appid %s; calls so far: curl %s/_sim/stats", st.wxURL, st.appID, st.wxURL)

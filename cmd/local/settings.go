@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 // The variables that choose ports and local credentials.
 const (
+	EnvHost          = "LOCAL_HOST"             // the address every port listens on, default 127.0.0.1
 	EnvPort          = "LOCAL_PORT"             // the HTTP API, default 3000 (sam local start-api's)
 	EnvS3Port        = "LOCAL_S3_PORT"          // embedded S3, default 9000
 	EnvSMPort        = "LOCAL_SM_PORT"          // embedded Secrets Manager, default 9001
@@ -23,6 +25,7 @@ const (
 	EnvAWSEndpoint   = "AWS_ENDPOINT_URL"
 	DefaultBucket    = "wxmedia-local"
 	DefaultSecretID  = "wxmedia/local"
+	DefaultHost      = "127.0.0.1"
 	DefaultRegion    = "us-east-1"
 	dummyCredentials = "local" // any credentials do for the embedded backends
 )
@@ -45,6 +48,9 @@ S3 trigger as S3 and Lambda would; the outcome lands under results/.
 
 Environment (the functions' own variables are passed through to them):
   LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1)
+  LOCAL_HOST         the address they listen on instead of 127.0.0.1: 0.0.0.0 lets
+                     sam local's containers reach them as host.docker.internal
+                     (and anyone who can reach this machine: no credentials checked)
   LOCAL_WECHAT_APPID, LOCAL_WECHAT_APPSECRET
         the simulator's credentials, also stored in the embedded secret
         (default ` + wechatsim.DefaultAppID + ` / ` + wechatsim.DefaultAppSecret + `); set them to your
@@ -68,6 +74,13 @@ Ctrl-C stops it.
 // settings is what to start, resolved from the environment.
 type settings struct {
 	apiPort, s3Port, smPort, wechatPort int
+	// host is the address every port listens on (LOCAL_HOST); dialHost the
+	// one this process reaches them at: host, or 127.0.0.1 for 0.0.0.0 or ::.
+	host, dialHost string
+	// simBaseURL is the base of the simulator's video and image links:
+	// its own URL, or, when it listens beyond loopback, empty (the host a
+	// request named, so that a container's links name host.docker.internal).
+	simBaseURL string
 
 	embedS3, embedSecrets, embedWeChat, embedEvents bool
 
@@ -100,6 +113,18 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 			*p.port = n
 		}
 	}
+	s.host, s.dialHost = DefaultHost, DefaultHost
+	if v := get(EnvHost); v != "" {
+		ip := net.ParseIP(strings.Trim(v, "[]"))
+		if ip == nil {
+			return settings{}, fmt.Errorf("environment variable %s: want an IP address to listen on, like 0.0.0.0 (every interface) or 127.0.0.1 (the default), got %q", EnvHost, v)
+		}
+		s.host, s.dialHost = ip.String(), ip.String()
+		if ip.IsUnspecified() {
+			s.dialHost = DefaultHost
+		}
+	}
+	at := func(port int) string { return "http://" + net.JoinHostPort(s.dialHost, strconv.Itoa(port)) }
 	s.appID, s.appSecret = firstSet(get(EnvAppID), wechatsim.DefaultAppID), firstSet(get(EnvAppSecret), wechatsim.DefaultAppSecret)
 	s.bucket = firstSet(get(app.EnvBucket), DefaultBucket)
 	s.secretID = firstSet(get(app.EnvSecretID), DefaultSecretID)
@@ -110,7 +135,7 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	s.s3URL, s.s3From = firstSet(get(EnvS3Endpoint), anyEndpoint), firstSet(nonEmpty(get(EnvS3Endpoint), EnvS3Endpoint), EnvAWSEndpoint)
 	s.embedS3 = s.s3URL == ""
 	if s.embedS3 {
-		s.s3URL = fmt.Sprintf("http://127.0.0.1:%d", s.s3Port)
+		s.s3URL = at(s.s3Port)
 		s.setenv[EnvS3Endpoint] = s.s3URL
 	}
 
@@ -120,7 +145,7 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	realAWS := s.smURL == "" && !s.embedSecrets
 	switch {
 	case s.embedSecrets:
-		s.smURL = fmt.Sprintf("http://127.0.0.1:%d", s.smPort)
+		s.smURL = at(s.smPort)
 		s.setenv[EnvSMEndpoint] = s.smURL
 	case realAWS:
 		s.smURL, s.smFrom = "AWS Secrets Manager", app.EnvSecretID
@@ -136,8 +161,12 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	s.wxURL = get(app.EnvWeChatBase)
 	s.embedWeChat = s.wxURL == ""
 	if s.embedWeChat {
-		s.wxURL = fmt.Sprintf("http://127.0.0.1:%d", s.wechatPort)
+		s.wxURL = at(s.wechatPort)
 		s.setenv[app.EnvWeChatBase] = s.wxURL
+	}
+
+	if s.embedWeChat && !s.exposed() {
+		s.simBaseURL = s.wxURL
 	}
 
 	if !realAWS {
@@ -155,6 +184,17 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// exposed reports whether the ports listen beyond loopback (LOCAL_HOST).
+func (s settings) exposed() bool {
+	ip := net.ParseIP(firstSet(s.host, DefaultHost))
+	return ip == nil || !ip.IsLoopback()
+}
+
+// apiURL is where this machine reaches the HTTP API.
+func (s settings) apiURL() string {
+	return "http://" + net.JoinHostPort(firstSet(s.dialHost, DefaultHost), strconv.Itoa(s.apiPort))
 }
 
 // nonEmpty returns v if s is not empty.

@@ -64,3 +64,39 @@ func TestResolveBadPort(t *testing.T) {
 		}
 	}
 }
+
+// LOCAL_HOST moves every port to another address (0.0.0.0: sam local's
+// containers reach them); this process still reaches them on loopback, and
+// the simulator's links then name the host each request named.
+func TestResolveHost(t *testing.T) {
+	for _, tc := range []struct {
+		host, listen, dial string
+		exposed            bool
+	}{
+		{"", "127.0.0.1", "127.0.0.1", false},
+		{"0.0.0.0", "0.0.0.0", "127.0.0.1", true},
+		{"::", "::", "127.0.0.1", true},
+		{"127.0.0.2", "127.0.0.2", "127.0.0.2", false},
+		{"[::1]", "::1", "::1", false},
+	} {
+		s, err := resolve(lookupIn(map[string]string{"LOCAL_HOST": tc.host}))
+		if err != nil {
+			t.Fatalf("LOCAL_HOST=%q: %v", tc.host, err)
+		}
+		if s.host != tc.listen || s.dialHost != tc.dial || s.exposed() != tc.exposed {
+			t.Errorf("LOCAL_HOST=%q: listen %s, dial %s, exposed %v; want %s, %s, %v", tc.host, s.host, s.dialHost, s.exposed(), tc.listen, tc.dial, tc.exposed)
+		}
+		wantSim := ""
+		if !tc.exposed {
+			wantSim = s.wxURL
+		}
+		if s.simBaseURL != wantSim || !strings.Contains(s.setenv["AWS_ENDPOINT_URL_S3"], tc.dial) {
+			t.Errorf("LOCAL_HOST=%q: simulator links %q (want %q), S3 at %q", tc.host, s.simBaseURL, wantSim, s.setenv["AWS_ENDPOINT_URL_S3"])
+		}
+	}
+	for _, v := range []string{"localhost", "host.docker.internal", "0.0.0.0:3000"} {
+		if _, err := resolve(lookupIn(map[string]string{"LOCAL_HOST": v})); err == nil || !strings.Contains(err.Error(), "LOCAL_HOST") {
+			t.Errorf("LOCAL_HOST=%q: error %v, want one naming LOCAL_HOST", v, err)
+		}
+	}
+}

@@ -21,7 +21,7 @@ func announce(st settings, stderr io.Writer) (remove func()) {
 		}
 		return "" // AWS's own, e.g. "AWS Secrets Manager"
 	}
-	s := localaws.State{PID: os.Getpid(), API: fmt.Sprintf("http://127.0.0.1:%d", st.apiPort), S3: endpoint(st.s3URL),
+	s := localaws.State{PID: os.Getpid(), API: st.apiURL(), S3: endpoint(st.s3URL),
 		SecretsManager: endpoint(st.smURL), EventBridge: endpoint(st.ebURL), WeChat: endpoint(st.wxURL), Bucket: st.bucket, SecretID: st.secretID}
 	if err := localaws.WriteState(path, s); err != nil {
 		fmt.Fprintf(stderr, "local: warning: %v (make invoke will not find these ports by itself)\n", err)

@@ -1,5 +1,6 @@
-// Package awstest starts moto_server, a real S3 and Secrets Manager
-// emulator, for integration tests, and makes AWS SDK clients for it.
+// Package awstest starts moto_server, a real S3, Secrets Manager, SQS and
+// EventBridge emulator, for integration tests, and makes AWS SDK clients
+// for it.
 //
 // When WXMEDIA_REQUIRE_TOOLS is set (make test and CI set it), a missing
 // moto_server fails the test; otherwise the test is skipped.
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // TB is the part of testing.TB the package uses.
@@ -224,3 +227,34 @@ func (m *Moto) Queue(t TB) string {
 	}
 	return *out.QueueUrl
 }
+
+// QueueWith creates a queue with a name unique to the test and these
+// attributes (VisibilityTimeout, RedrivePolicy …) and returns its URL and ARN.
+func (m *Moto) QueueWith(t TB, attrs map[string]string) (url, arn string) {
+	t.Helper()
+	name := bucketName(t.Name())
+	out, err := m.SQS().CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs})
+	if err != nil {
+		t.Fatalf("create queue %s: %v", name, err)
+	}
+	return *out.QueueUrl, m.QueueARN(t, *out.QueueUrl)
+}
+
+// QueueARN is the ARN of the queue at url.
+func (m *Moto) QueueARN(t TB, url string) string {
+	t.Helper()
+	out, err := m.SQS().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatalf("queue %s: %v", url, err)
+	}
+	return out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+}
+
+// motoEventTime is the eventTime moto writes in its S3 notifications: ISO
+// 8601 without a zone, which S3 never sends (its times end in Z) and which
+// aws-lambda-go refuses to decode into a time.Time.
+var motoEventTime = regexp.MustCompile(`("eventTime": ?"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?)"`)
+
+// S3Notification mends the body of an S3 notification that moto sent into
+// what S3 sends: its eventTime gets S3's zone, Z. Nothing else changes.
+func S3Notification(body string) string { return motoEventTime.ReplaceAllString(body, `${1}Z"`) }

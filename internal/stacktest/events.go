@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/wxmedia/wxmedia/pkg/completion"
 )
@@ -30,17 +29,13 @@ func (st *Stack) WatchEvents(t testing.TB) func() []Published {
 	t.Helper()
 	ctx := context.Background()
 	eb, q := st.Moto.EventBridge(), st.Moto.Queue(t)
-	attrs, err := st.Moto.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &q, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	pattern, _ := json.Marshal(map[string][]string{"source": {completion.Source}})
 	rule := "wxmedia-completion"
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: &rule, EventBusName: &st.EventBus, EventPattern: aws.String(string(pattern))}); err != nil {
 		t.Fatalf("put rule: %v", err)
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: &rule, EventBusName: &st.EventBus,
-		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(attrs.Attributes["QueueArn"])}}}); err != nil {
+		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(st.Moto.QueueARN(t, q))}}}); err != nil {
 		t.Fatalf("put targets: %v", err)
 	}
 	var got []Published

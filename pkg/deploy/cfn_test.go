@@ -277,12 +277,26 @@ func (s *stack) ref(name string) any {
 	return "ref:" + name
 }
 
-// resources returns the template's resources, evaluated.
+// resources returns the template's resources, evaluated: those whose
+// Condition is false are left out, as CloudFormation leaves them.
 func (s *stack) resources() map[string]map[string]any {
-	res, _ := s.template["Resources"].(map[string]any)
-	out := make(map[string]map[string]any, len(res))
-	for id, r := range res {
-		out[id], _ = s.eval(r).(map[string]any)
+	return s.section("Resources")
+}
+
+// outputs returns the template's outputs, evaluated, those of a false
+// Condition left out.
+func (s *stack) outputs() map[string]map[string]any {
+	return s.section("Outputs")
+}
+
+func (s *stack) section(name string) map[string]map[string]any {
+	items, _ := s.template[name].(map[string]any)
+	out := make(map[string]map[string]any, len(items))
+	for id, item := range items {
+		if c, ok := path(item, "Condition").(string); ok && !s.condition(c) {
+			continue
+		}
+		out[id], _ = s.eval(item).(map[string]any)
 	}
 	return out
 }

@@ -8,22 +8,25 @@
 package deploy
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
-	"github.com/wxmedia/wxmedia/pkg/ledger"
-	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 var functions = []string{"GetFunction", "UploadFunction", "UploadImgFunction"}
@@ -102,75 +105,12 @@ func TestFunctions(t *testing.T) {
 			}
 			// A function that only answers HTTP must not outlive API Gateway's 30 s.
 			timeout, _ := prop("Timeout").(int)
-			httpOnly := len(events(fn, "HttpApi")) == len(path(props, "Events").(map[string]any))
+			_, triggered := triggerPrefix[id]
+			httpOnly := !triggered && len(events(fn, "HttpApi")) == len(path(props, "Events").(map[string]any))
 			if timeout <= 0 || timeout > 900 || (httpOnly && timeout > 30) {
 				t.Errorf("Timeout: got %v (HTTP only: %v), want 1..900, at most 30 for HTTP only", prop("Timeout"), httpOnly)
 			}
 		})
-	}
-}
-
-func TestS3Triggers(t *testing.T) {
-	tpl := loadTemplate(t)
-	res := newStack(t, tpl, nil).resources()
-	if n := path(res["MediaBucket"], "Properties", "NotificationConfiguration"); n != nil {
-		t.Errorf("MediaBucket has its own NotificationConfiguration %v; triggers belong in S3 events", n)
-	}
-	got := map[string][]string{}
-	for id, fn := range functionsOf(res) {
-		for name, ev := range events(fn, "S3") {
-			if b := path(ev, "Properties", "Bucket"); b != "ref:MediaBucket" {
-				t.Errorf("%s.%s: bucket %v, want !Ref MediaBucket", id, name, b)
-			}
-			for _, e := range strs(path(ev, "Properties", "Events")) {
-				if !strings.HasPrefix(e, "s3:ObjectCreated:") {
-					t.Errorf("%s.%s: event %s, want s3:ObjectCreated:*", id, name, e)
-				}
-			}
-			var prefixes []string
-			rules, _ := path(ev, "Properties", "Filter", "S3Key", "Rules").([]any)
-			for _, r := range rules {
-				if strings.EqualFold(fmt.Sprint(path(r, "Name")), "prefix") {
-					prefixes = append(prefixes, fmt.Sprint(path(r, "Value")))
-				}
-			}
-			if len(prefixes) != 1 {
-				t.Errorf("%s.%s: prefix filters %v, want exactly one", id, name, prefixes)
-			}
-			got[id] = append(got[id], prefixes...)
-		}
-	}
-	want := map[string][]string{"UploadFunction": {transfer.UploadPrefix}, "UploadImgFunction": {transfer.UploadImgPrefix}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("S3 triggers: got %v, want %v", got, want)
-	}
-	// An event that still fails after Lambda's retries is kept, not dropped.
-	for id := range want {
-		dest := path(res[id], "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure")
-		if path(dest, "Type") != "SQS" || path(dest, "Destination") == nil {
-			t.Errorf("%s: on-failure destination %v, want an SQS queue", id, dest)
-		}
-	}
-	// The ledger's claims expire: they matter for the hours an event is retried.
-	expires := false
-	rules, _ := path(res["MediaBucket"], "Properties", "LifecycleConfiguration", "Rules").([]any)
-	for _, r := range rules {
-		if path(r, "Prefix") == ledger.ClaimsPrefix && path(r, "Status") == "Enabled" && path(r, "ExpirationInDays") != nil {
-			expires = true
-		}
-	}
-	if !expires {
-		t.Errorf("no lifecycle rule expires %s", ledger.ClaimsPrefix)
-	}
-	// What the functions write must never trigger them.
-	for _, ps := range got {
-		for _, p := range ps {
-			for _, written := range []string{ledger.ResultsPrefix, ledger.ClaimsPrefix, transfer.MediaPrefix} {
-				if p == "" || strings.HasPrefix(written, p) || strings.HasPrefix(p, written) {
-					t.Errorf("trigger prefix %q overlaps %s", p, written)
-				}
-			}
-		}
 	}
 }
 
@@ -292,7 +232,8 @@ var routeOf = map[string]string{"UploadFunction": httpapi.RouteUpload, "UploadIm
 
 // TestIAM checks that each function is granted exactly what its code calls:
 // app.Permissions, added up from the tables next to the calls (bucket,
-// ledger, transfer, token), for each way AllowedPrefixes may be set.
+// ledger, transfer, token), for each way AllowedPrefixes may be set; and,
+// deliberately apart, what its TriggerMode needs (triggerGrants).
 func TestIAM(t *testing.T) {
 	tpl := loadTemplate(t)
 	for _, params := range []map[string]string{
@@ -300,6 +241,9 @@ func TestIAM(t *testing.T) {
 		{"BucketName": "my-media"},
 		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop", "EventBusName": "media-events"},
 		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop,inbox/2026,a,b,c"},
+		{"TriggerMode": "SQS"},
+		{"BucketName": "my-media", "AllowedPrefixes": "partner-drop", "TriggerMode": "SQS"},
+		{"TriggerMode": "EventBridge"},
 	} {
 		t.Run(fmt.Sprint(params), func(t *testing.T) {
 			s := newStack(t, tpl, params)
@@ -340,6 +284,11 @@ func TestIAM(t *testing.T) {
 				for _, p := range app.Permissions(routeOf[id], cfg) {
 					want = append(want, p.Action+" "+resource(p.Resource))
 					allowed[p.Action+" "+resource(p.Resource)] = true
+				}
+				// And what the trigger mode needs, which no code calls.
+				for _, g := range triggerGrants(s.params["TriggerMode"].(string), id) {
+					want = append(want, g)
+					allowed[g] = true
 				}
 				slices.Sort(want)
 				var got []string
@@ -384,6 +333,12 @@ func TestIAM(t *testing.T) {
 				}
 			}
 			for id, r := range res {
+				// A queue's resource policy lets a service send to it: another kind
+				// of statement, checked apart (and in TestTriggers).
+				if r["Type"] == "AWS::SQS::QueuePolicy" {
+					checkQueuePolicy(t, id, r)
+					continue
+				}
 				walk(id, r)
 			}
 		})
@@ -442,18 +397,77 @@ func TestOutputs(t *testing.T) {
 }
 
 // TestCfnLint fails, rather than skips, without cfn-lint: CI must not pass a
-// template nobody linted.
+// template nobody linted. It lints the template as it is and, for each
+// other TriggerMode, a copy whose default is that mode, in one run.
 func TestCfnLint(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
 		t.Fatalf("cfn-lint not found in PATH (pip install cfn-lint): %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	raw, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"template.yaml"}
+	dir := t.TempDir()
+	for _, mode := range triggerModes[1:] {
+		f := filepath.Join(dir, "template-"+mode+".yaml")
+		if err := os.WriteFile(f, withDefault(t, raw, "TriggerMode", mode), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "template.yaml")
+	cmd := exec.CommandContext(ctx, bin, files...)
 	cmd.Dir = "../.."
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("cfn-lint template.yaml: %v\n%s", err, out)
+		t.Fatalf("cfn-lint %v: %v\n%s", files, err, out)
 	}
+}
+
+// withDefault is the template with parameter name's Default set to value.
+func withDefault(t *testing.T, raw []byte, name, value string) []byte {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	def := mapping(mapping(mapping(doc.Content[0], "Parameters"), name), "Default")
+	if def == nil {
+		t.Fatalf("parameter %s has no Default", name)
+	}
+	def.Value = value
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	// The copy says what the template says, the default aside.
+	var copied yaml.Node
+	if err := yaml.Unmarshal(b.Bytes(), &copied); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := fromNode(&copied)
+	want, _ := fromNode(&doc)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the copy of the template with %s=%s differs from it beyond the default", name, value)
+	}
+	return b.Bytes()
+}
+
+// mapping is the value of key in a YAML mapping node, or nil.
+func mapping(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
 // DownloadOptions configure the client that fetches the URLs WeChat
@@ -17,7 +19,10 @@ import (
 type DownloadOptions struct {
 	// Allow are host:port addresses the client may reach although they are
 	// loopback or private: the configured WeChat base (the local simulator
-	// serves its video_url itself). See AllowFor.
+	// serves its video_url itself). See AllowFor. An entry whose host is a
+	// name, not an IP address, allows that name and port as requested,
+	// whatever it resolves to (AllowFor gives one for wechat.ContainerHost
+	// alone); the same address by another name or as an IP is refused.
 	Allow []string
 	// Timeout bounds a whole download, body included; default 60 s (the
 	// request's own deadline also bounds it).
@@ -42,10 +47,15 @@ func NewDownloader(opts DownloadOptions) *http.Client {
 	if opts.MaxRedirects <= 0 {
 		opts.MaxRedirects = 3
 	}
-	allow := map[string]bool{}
+	allow, names := map[string]bool{}, map[string]bool{}
 	for _, a := range opts.Allow {
-		allow[a] = true
+		if host, _, err := net.SplitHostPort(a); err == nil && net.ParseIP(host) == nil {
+			names[a] = true
+		} else {
+			allow[a] = true
+		}
 	}
+	named := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second,
 		Control: func(network, address string, _ syscall.RawConn) error {
 			if allow[address] {
@@ -63,8 +73,13 @@ func NewDownloader(opts DownloadOptions) *http.Client {
 	return &http.Client{
 		Timeout: opts.Timeout,
 		Transport: &http.Transport{
-			Proxy:                 nil, // a proxy would make the connection the dialer checks
-			DialContext:           dialer.DialContext,
+			Proxy: nil, // a proxy would make the connection the dialer checks
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if names[addr] { // the configured base by its name, as requested
+					return named.DialContext(ctx, network, addr)
+				}
+				return dialer.DialContext(ctx, network, addr)
+			},
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: 15 * time.Second,
 			MaxIdleConnsPerHost:   4,
@@ -80,7 +95,9 @@ func NewDownloader(opts DownloadOptions) *http.Client {
 }
 
 // AllowFor is the Allow list for a WeChat base URL: its host and port,
-// which the downloader may reach even on loopback.
+// which the downloader may reach even on loopback. A name is allowed only
+// when it is wechat.ContainerHost over http, the simulator on the machine
+// a `sam local` container runs on; others are checked at connect time.
 func AllowFor(base string) []string {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
@@ -91,6 +108,9 @@ func AllowFor(base string) []string {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
 	host := u.Hostname()
+	if host == wechat.ContainerHost && u.Scheme == "http" {
+		return []string{net.JoinHostPort(host, port)}
+	}
 	if host == "localhost" {
 		return []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -131,4 +132,52 @@ func (presignStub) PresignGetObject(_ context.Context, in *s3.GetObjectInput, _ 
 
 func (presignStub) PresignPostObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.PresignPostOptions)) (*s3.PresignedPostRequest, error) {
 	return &s3.PresignedPostRequest{URL: "https://b.s3.amazonaws.com/", Values: map[string]string{"key": *in.Key}}, nil
+}
+
+// AllowFor lets the downloader reach the configured WeChat base: loopback
+// addresses as IPs, and a name only for host.docker.internal over http
+// (the simulator, seen from a `sam local` container).
+func TestAllowFor(t *testing.T) {
+	for base, want := range map[string][]string{
+		"http://127.0.0.1:3001":               {"127.0.0.1:3001"},
+		"http://localhost:3001":               {"127.0.0.1:3001", "[::1]:3001"},
+		"http://host.docker.internal:3001":    {"host.docker.internal:3001"},
+		"http://host.docker.internal":         {"host.docker.internal:80"},
+		"https://host.docker.internal:3001":   nil,
+		"http://host.docker.internal.example": nil,
+		"https://api.weixin.qq.com":           nil,
+	} {
+		if got := transfer.AllowFor(base); !slices.Equal(got, want) {
+			t.Errorf("AllowFor(%q) = %q, want %q", base, got, want)
+		}
+	}
+}
+
+// A name in Allow allows that name and port as requested, whatever it
+// resolves to; the same server by its IP, or another port, stays refused.
+func TestAllowedNameIsThatNameOnly(t *testing.T) {
+	srv, hits := counted(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	other, otherHits := counted(t, func(w http.ResponseWriter, r *http.Request) {})
+	_, otherPort, _ := net.SplitHostPort(strings.TrimPrefix(other.URL, "http://"))
+	c := transfer.NewDownloader(transfer.DownloadOptions{Allow: []string{"localhost:" + port}})
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://localhost:" + port + "/", true},
+		{srv.URL + "/", false},
+		{"http://localhost:" + otherPort + "/", false},
+	} {
+		resp, err := c.Get(tt.url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if ok := err == nil && resp.StatusCode == 200; ok != tt.ok || (!tt.ok && !errors.Is(err, transfer.ErrRefusedAddress)) {
+			t.Errorf("GET %s: %v, want allowed %v", tt.url, err, tt.ok)
+		}
+	}
+	if hits.Load() != 1 || otherHits.Load() != 0 {
+		t.Errorf("requests: %d to the allowed name's server (want 1), %d to the other (want 0)", hits.Load(), otherHits.Load())
+	}
 }

@@ -412,7 +412,10 @@ func TestGetFilenameStar(t *testing.T) {
 // refused at once, without asking for a token.
 func TestBadBaseURLRefusedBeforeAnyCall(t *testing.T) {
 	const secretToken = "ACCESS-TOKEN-IN-A-BAD-URL"
-	for _, base := range []string{"https://api.weixin.qq.com\t", "http://api.weixin.qq.com", "ftp://api.weixin.qq.com", "https://api.weixin.qq.com?x=1"} {
+	for _, base := range []string{"https://api.weixin.qq.com\t", "http://api.weixin.qq.com", "ftp://api.weixin.qq.com", "https://api.weixin.qq.com?x=1",
+		// host.docker.internal is taken over http as that exact name, and no other.
+		"http://host.docker.internal.example.com:3001", "http://xhost.docker.internal:3001", "http://gateway.docker.internal:3001",
+		"http://HOST.DOCKER.INTERNAL:3001", "http://user@host.docker.internal:3001", "http://host.docker.internal:3001?x=1"} {
 		var calls atomic.Int32
 		c := wechat.New(wechat.Options{BaseURL: base, Tokens: countingToken{secretToken, &calls}, Backoff: time.Millisecond})
 		_, err := c.Get(context.Background(), "MEDIA")
@@ -423,7 +426,8 @@ func TestBadBaseURLRefusedBeforeAnyCall(t *testing.T) {
 			t.Errorf("base %q: token asked %d times, want 0", base, n)
 		}
 	}
-	for _, ok := range []string{"https://api.weixin.qq.com", "http://127.0.0.1:3001", "http://localhost:3001", "http://[::1]:3001"} {
+	for _, ok := range []string{"https://api.weixin.qq.com", "http://127.0.0.1:3001", "http://localhost:3001", "http://[::1]:3001",
+		"http://host.docker.internal:3001", "http://host.docker.internal"} {
 		if err := wechat.CheckBaseURL(ok); err != nil {
 			t.Errorf("CheckBaseURL(%q) = %v, want nil", ok, err)
 		}
