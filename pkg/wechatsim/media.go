@@ -66,6 +66,11 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 		return
 	}
 	if !blocked {
+		if e, limited := s.limit(ep); limited {
+			rep = e.reply()
+		}
+	}
+	if !blocked && rep.status == 0 {
 		switch s.takeFault() {
 		case faultDrop:
 			if upload {
@@ -83,6 +88,9 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 		case faultBusy:
 			rep = errSystem.reply()
 		case faultQuota:
+			s.mu.Lock()
+			s.stats.QuotaSpent++
+			s.mu.Unlock()
 			rep = errDailyQuota.reply()
 		case faultMalformed:
 			rep = reply{
