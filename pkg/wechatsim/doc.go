@@ -36,7 +36,8 @@
 // minute-quota reach limit  mustslower  retry next minute" until the next
 // minute; past PerDay calls in a day, 45009 "reach max api daily quota
 // limit" until the clock passes midnight Beijing time (16:00 UTC), when
-// WeChat resets its daily quotas. Refused calls do not count. Advance the
+// WeChat resets its daily quotas. Calls with a valid access token count,
+// unless the limits refuse them. Advance the
 // clock (POST /_sim/clock) to reach the next minute or day at once.
 //
 // # Simulator endpoints

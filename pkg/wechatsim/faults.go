@@ -172,7 +172,8 @@ type usage struct {
 }
 
 // limit applies WeChat's limits (Faults.PerDay, Faults.PerMinute) to a
-// call of ep: the answer if it is refused, else it counts the call.
+// call of ep with a valid token: the answer if it is refused, else it
+// counts the call.
 func (s *Server) limit(ep endpoint) (apiError, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
