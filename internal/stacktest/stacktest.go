@@ -54,8 +54,14 @@ type Options struct {
 	WrapSecrets func(token.SecretsAPI) token.SecretsAPI
 	// OnStart is called with the stack before the sample objects are put.
 	OnStart func(*Stack)
-	// Now is the service's clock (its caches' time); default time.Now.
-	Now func() time.Time
+	// Now is the service's clock (its caches' and its quota breaker's
+	// time); default time.Now. Sleep is how its WeChat client waits between
+	// tries; default a timer.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Sim configures the WeChat simulator (its clock, WeChat's limits from
+	// the start); its credentials are always AppID and AppSecret.
+	Sim wechatsim.Options
 }
 
 // Stack is the running service.
@@ -81,7 +87,9 @@ type Stack struct {
 func Start(t *testing.T, opts Options) *Stack {
 	t.Helper()
 	moto := awstest.Start(t)
-	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: AppID, AppSecret: AppSecret})
+	simOpts := opts.Sim
+	simOpts.AppID, simOpts.AppSecret = AppID, AppSecret
+	sim, base := wechatsim.NewTestServer(t, simOpts)
 	st := &Stack{Sim: sim, SimURL: base, Moto: moto, Bucket: opts.Bucket}
 	if st.Bucket == "" {
 		st.Bucket = moto.Bucket(t)
@@ -114,7 +122,7 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now})
+	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep})
 	if opts.Logs != nil {
 		st.App.SetLogOutput(opts.Logs)
 	} else if !testing.Verbose() {
