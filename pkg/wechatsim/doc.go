@@ -60,5 +60,7 @@
 //
 // per_minute and per_day are limits in force while set, not counters.
 //
-// Start and NewTestServer run a Server on 127.0.0.1 with a random port.
+// Start and NewTestServer run a Server on 127.0.0.1 with a random port;
+// cmd/wechatsim runs one alone (its -per-minute and -per-day flags set the
+// limits from the start).
 package wechatsim
