@@ -70,10 +70,12 @@ func testMetrics(t *testing.T, bin string) {
 	want(40007, refused)
 	faults(`{"ip_blocked":true}`)
 	want(40164, do(t, multipartUpload(t, upload, "photo.jpg", image)))
-	faults(`{"ip_blocked":false,"quota":1}`)
-	want(45009, do(t, multipartUpload(t, upload, "photo.jpg", image)))
-	faults(`{"busy":3}`) // three tries, each busy
+	faults(`{"ip_blocked":false,"busy":3}`) // three tries, each busy
 	want(-1, do(t, multipartUpload(t, upload, "photo.jpg", image)))
+	// Last: from then on the quota breaker answers upload's 45009 itself,
+	// without calling WeChat, until the daily reset.
+	faults(`{"quota":1}`)
+	want(45009, do(t, multipartUpload(t, upload, "photo.jpg", image)))
 	req, _ := http.NewRequest(http.MethodGet, l.api+"/cgi-bin/media/nothing", nil)
 	want(40035, do(t, req))
 

@@ -35,6 +35,8 @@ func run() error {
 	appID := flag.String("appid", "", "accepted appid (default $WECHAT_SIM_APPID or "+wechatsim.DefaultAppID+")")
 	secret := flag.String("secret", "", "accepted appsecret (default $WECHAT_SIM_APPSECRET or "+wechatsim.DefaultAppSecret+")")
 	baseURL := flag.String("base-url", "", "public base URL for video_url and uploadimg urls (default http://<request Host>)")
+	perMinute := flag.Int("per-minute", 0, "WeChat's frequency limit: calls a minute per media API, 45011 beyond (0: none)")
+	perDay := flag.Int("per-day", 0, "WeChat's daily quota: calls a day per media API, 45009 beyond until midnight Beijing time (0: none)")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -43,6 +45,7 @@ func run() error {
 		AppSecret: firstSet(*secret, os.Getenv("WECHAT_SIM_APPSECRET"), wechatsim.DefaultAppSecret),
 		BaseURL:   *baseURL,
 		Logf:      func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+		Faults:    wechatsim.Faults{PerMinute: max(*perMinute, 0), PerDay: max(*perDay, 0)},
 	})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -46,9 +47,16 @@ type destinationRecord struct {
 // reports whether the event ended there.
 func (st *Stack) InvokeAsync(t testing.TB, fn string, event []byte) (failed bool) {
 	t.Helper()
+	return st.InvokeAsyncIn(t, st.Functions, fn, event)
+}
+
+// InvokeAsyncIn is InvokeAsync in a container of the stack's (Container):
+// its tries run there.
+func (st *Stack) InvokeAsyncIn(t testing.TB, container map[string]lambda.Handler, fn string, event []byte) (failed bool) {
+	t.Helper()
 	var err error
 	for attempt := 1; attempt <= 1+Retries; attempt++ {
-		if _, err = st.Functions[fn].Invoke(context.Background(), event); err == nil {
+		if _, err = container[fn].Invoke(context.Background(), event); err == nil {
 			return false
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
@@ -54,8 +55,21 @@ type Options struct {
 	WrapSecrets func(token.SecretsAPI) token.SecretsAPI
 	// OnStart is called with the stack before the sample objects are put.
 	OnStart func(*Stack)
-	// Now is the service's clock (its caches' time); default time.Now.
-	Now func() time.Time
+	// Now is the service's clock (its caches' and its quota breaker's
+	// time); default time.Now. Sleep is how its WeChat client waits between
+	// tries; default a timer.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// LocalS3 keeps the media bucket in the embedded S3 that make local runs
+	// (package localaws: gofakes3, in memory, in process) rather than in
+	// moto_server, for tests that make thousands of S3 requests; Secrets
+	// Manager and the failed-events queue stay in moto. Moto is the
+	// reference: the embedded S3 answers If-Match on a missing key with 412
+	// where S3 and moto answer NoSuchKey.
+	LocalS3 bool
+	// Sim configures the WeChat simulator (its clock, WeChat's limits from
+	// the start); its credentials are always AppID and AppSecret.
+	Sim wechatsim.Options
 }
 
 // Stack is the running service.
@@ -78,17 +92,62 @@ type Stack struct {
 	EventBus string
 
 	daemon *daemon
+	newApp func() *app.App
+	s3     *s3.Client // the media bucket's S3: moto's, or the embedded one (LocalS3)
 }
+
+// localS3 serves an embedded S3 (package localaws: gofakes3 in memory, as
+// make local runs) on 127.0.0.1 and returns a client for it.
+func localS3(t *testing.T, cfg aws.Config) *s3.Client {
+	t.Helper()
+	ls3, err := localaws.NewS3(localaws.S3Options{Region: awstest.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ls3)
+	t.Cleanup(func() { srv.Close(); ls3.Close() })
+	cfg.BaseEndpoint = aws.String(srv.URL)
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+// S3 is the client of the stack's media bucket: moto's, or the embedded
+// S3's with LocalS3.
+func (st *Stack) S3() *s3.Client { return st.s3 }
+
+// functions are a's Lambda handlers by function name.
+func functions(a *app.App) map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		"upload":    sampled{lambda.NewHandler(a.Lambda(httpapi.RouteUpload))},
+		"get":       sampled{lambda.NewHandler(a.Lambda(httpapi.RouteGet))},
+		"uploadimg": sampled{lambda.NewHandler(a.Lambda(httpapi.RouteUploadImg))},
+	}
+}
+
+// Container is another execution environment of the three functions, as
+// Lambda runs a function in as many as its concurrency: an app built anew
+// from the same configuration and clients, with caches (tokens, the
+// secret) and a quota breaker of its own. Its handlers are by function
+// name, as Functions.
+func (st *Stack) Container() map[string]lambda.Handler { return functions(st.newApp()) }
 
 // Start runs a Stack for t.
 func Start(t *testing.T, opts Options) *Stack {
 	t.Helper()
 	moto := awstest.Start(t)
-	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: AppID, AppSecret: AppSecret})
+	simOpts := opts.Sim
+	simOpts.AppID, simOpts.AppSecret = AppID, AppSecret
+	sim, base := wechatsim.NewTestServer(t, simOpts)
 	st := &Stack{Sim: sim, SimURL: base, Moto: moto, Bucket: opts.Bucket}
+	st.s3 = moto.S3()
+	if opts.LocalS3 {
+		st.s3 = localS3(t, moto.Config())
+		if st.Bucket == "" {
+			st.Bucket = "wxmedia-stack"
+		}
+	}
 	if st.Bucket == "" {
 		st.Bucket = moto.Bucket(t)
-	} else if _, err := moto.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &st.Bucket}); err != nil {
+	} else if _, err := st.s3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &st.Bucket}); err != nil {
 		t.Fatalf("create bucket %s: %v", st.Bucket, err)
 	}
 	secret := opts.Secret
@@ -109,7 +168,7 @@ func Start(t *testing.T, opts Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3c := moto.S3()
+	s3c := st.s3
 	var api bucket.API = s3c
 	if opts.WrapS3 != nil {
 		api = opts.WrapS3(s3c)
@@ -118,17 +177,17 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Events: moto.EventBridge()})
-	if opts.Logs != nil {
-		st.App.SetLogOutput(opts.Logs)
-	} else if !testing.Verbose() {
-		st.App.SetLogOutput(io.Discard)
+	st.newApp = func() *app.App {
+		a := app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge()})
+		if opts.Logs != nil {
+			a.SetLogOutput(opts.Logs)
+		} else if !testing.Verbose() {
+			a.SetLogOutput(io.Discard)
+		}
+		return a
 	}
-	st.Functions = map[string]lambda.Handler{
-		"upload":    sampled{lambda.NewHandler(st.App.Lambda(httpapi.RouteUpload))},
-		"get":       sampled{lambda.NewHandler(st.App.Lambda(httpapi.RouteGet))},
-		"uploadimg": sampled{lambda.NewHandler(st.App.Lambda(httpapi.RouteUploadImg))},
-	}
+	st.App = st.newApp()
+	st.Functions = functions(st.App)
 	srv := httptest.NewServer(st.App.HTTP())
 	t.Cleanup(srv.Close)
 	st.URL = srv.URL
@@ -145,7 +204,7 @@ func Start(t *testing.T, opts Options) *Stack {
 // gives it (without quotes).
 func (st *Stack) Put(t testing.TB, key string, data []byte) string {
 	t.Helper()
-	out, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
+	out, err := st.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
 	if err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
@@ -182,7 +241,7 @@ func (st *Stack) SetSecret(t testing.TB, value string) {
 // Object returns the bytes and content type at key.
 func (st *Stack) Object(t testing.TB, key string) ([]byte, string) {
 	t.Helper()
-	out, err := st.Moto.S3().GetObject(context.Background(), &s3.GetObjectInput{Bucket: &st.Bucket, Key: &key})
+	out, err := st.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &st.Bucket, Key: &key})
 	if err != nil {
 		t.Fatalf("get s3://%s/%s: %v", st.Bucket, key, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/metrics"
+	"github.com/wxmedia/wxmedia/pkg/quota"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
@@ -52,6 +54,10 @@ const (
 	EnvLambdaLogLevel   = "AWS_LAMBDA_LOG_LEVEL"
 	EnvMetricsNamespace = "METRICS_NAMESPACE" // the metrics' CloudWatch namespace; default metrics.DefaultNamespace
 	EnvEventBus         = "EVENT_BUS_NAME"    // the EventBridge bus of the completion events; default "default"
+	// EnvQuotaResetHour is the hour (UTC, 0-23) at which WeChat resets its
+	// daily quotas, when the breaker lets calls through again after a
+	// 45009; default quota.DefaultResetHour, 16 (midnight Beijing time).
+	EnvQuotaResetHour = "QUOTA_RESET_HOUR"
 )
 
 // Config is the functions' configuration.
@@ -69,6 +75,8 @@ type Config struct {
 	Tracing tracing.Options
 	// EventBus is the EventBridge bus completion events go to.
 	EventBus string
+	// QuotaResetHour is the UTC hour of WeChat's daily reset (QUOTA_RESET_HOUR).
+	QuotaResetHour int
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -82,6 +90,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
 		EventBus:         strings.TrimSpace(getenv(EnvEventBus)),
 		Tracing:          tracing.FromEnv(getenv),
+		QuotaResetHour:   quota.DefaultResetHour,
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = getenv(EnvLogLevel)
@@ -111,6 +120,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("environment variable %s=%q: want a size up to %d bytes (what a Lambda response carries), like 4MB", EnvInlineLimit, v, httpapi.MaxInline)
 		}
 		c.InlineLimit = n
+	}
+	if v := strings.TrimSpace(getenv(EnvQuotaResetHour)); v != "" {
+		h, err := strconv.Atoi(v)
+		if err != nil || h < 0 || h > 23 {
+			return Config{}, fmt.Errorf("environment variable %s=%q: want an hour of the day in UTC, 0 to 23 (WeChat resets its quotas at 16, midnight Beijing time)", EnvQuotaResetHour, v)
+		}
+		c.QuotaResetHour = h
 	}
 	rules, err := media.DefaultRules().WithLimits(getenv(EnvLimits))
 	if err != nil {
@@ -163,7 +179,11 @@ type Deps struct {
 	// (fixed credentials for benchmarks).
 	Secrets     token.SecretsAPI
 	Credentials token.CredentialsProvider
-	Now         func() time.Time // default time.Now: the caches' clock
+	Now         func() time.Time // default time.Now: the caches' and the quota breaker's clock
+	// Sleep is how the WeChat client waits between tries (it returns the
+	// context's error if it is done first); default a timer. Tests that
+	// drive a clock of their own (Now) wait on it.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Events publishes the completion events (package completion); nil
 	// publishes none (benchmarks).
 	Events completion.API
@@ -187,10 +207,15 @@ func New(c Config, d Deps) *App {
 		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
 	}
 	hc := httpClient()
+	// One breaker for the app: its token calls and media calls, each API's
+	// daily quota apart.
+	spent := quota.New(c.QuotaResetHour, d.Now)
 	tokens := token.New(token.Options{
-		WeChat:      wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer}),
+		WeChat: wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer,
+			Quota: spent, Now: d.Now, Sleep: d.Sleep}),
 		Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
-	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer})
+	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer,
+		Quota: spent, Now: d.Now, Sleep: d.Sleep})
 	var announce transfer.Announcer
 	if d.Events != nil {
 		announce = completion.New(completion.Options{API: d.Events, Bus: c.EventBus, Bucket: c.Bucket, Logger: log,

@@ -31,6 +31,13 @@ func TestFromEnv(t *testing.T) {
 	if err != nil || strings.Join(c.AllowedPrefixes, "|") != "incoming/|upload/" {
 		t.Errorf("allowed prefixes = %q, %v", c.AllowedPrefixes, err)
 	}
+	if c.QuotaResetHour != 16 {
+		t.Errorf("quota reset hour %d, want 16 (UTC: midnight Beijing time)", c.QuotaResetHour)
+	}
+	c, err = app.FromEnv(env(with(app.EnvQuotaResetHour, " 0 ")))
+	if err != nil || c.QuotaResetHour != 0 {
+		t.Errorf("QUOTA_RESET_HOUR=0: %d, %v", c.QuotaResetHour, err)
+	}
 	c, err = app.FromEnv(env(with(app.EnvLimits, "image=2MB")))
 	if err != nil || c.Rules[media.Image].MaxSize != 2*media.MB {
 		t.Errorf("MEDIA_LIMITS=image=2MB: image limit %d, %v", c.Rules[media.Image].MaxSize, err)
@@ -44,6 +51,8 @@ func TestFromEnv(t *testing.T) {
 		{"ErrNoSecret", map[string]string{app.EnvBucket: "x"}, "WECHAT_SECRET_ID is not set"},
 		{"ErrBadBase", with(app.EnvWeChatBase, "api.weixin.qq.com"), "WECHAT_API_BASE"},
 		{"ErrBadLimits", with(app.EnvLimits, "image=lots"), "MEDIA_LIMITS"},
+		{"ErrResetHourOutOfDay", with(app.EnvQuotaResetHour, "24"), "QUOTA_RESET_HOUR"},
+		{"ErrResetHourNotANumber", with(app.EnvQuotaResetHour, "16:00"), "QUOTA_RESET_HOUR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,41 @@ type Options struct {
 	// default 200ms. No retry starts that could not finish before the
 	// context's deadline.
 	Backoff time.Duration
+
+	// RateLimitBackoff is the first delay after WeChat's per-minute limit
+	// (45011, "retry next minute"), doubled on each retry up to
+	// RateLimitMaxDelay and jittered; default 1 s, at most 16 s. Such a
+	// call is tried again while the context's deadline allows another try,
+	// and at most RateLimitAttempts times in all (default 8: about 30 to
+	// 60 s of waiting, past the minute).
+	RateLimitBackoff  time.Duration
+	RateLimitMaxDelay time.Duration
+	RateLimitAttempts int
+
+	// Quota is the daily-quota breaker (package quota's Breaker): after
+	// WeChat answers 45009 for an API, the client answers the same failure
+	// for that API without calling WeChat until the daily reset. Nil: none.
+	// One breaker serves one app: WeChat counts each account's quota.
+	Quota Quota
+
+	// Now and Sleep are the client's clock: Now for the deadline arithmetic
+	// of retries, Sleep for the waits between tries (it returns early with
+	// the context's error). Default the system clock; tests inject theirs.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Quota remembers which APIs have spent their daily quota (package
+// quota's Breaker). api is the call's operation ("media/upload",
+// "media/uploadimg", "media/get", "stable_token"): WeChat counts a quota
+// per API.
+type Quota interface {
+	// Spent reports whether api's daily quota is known to be spent, and
+	// until when.
+	Spent(api string) (until time.Time, spent bool)
+	// Exhausted records WeChat's 45009 for api; it answers until when no
+	// call is made.
+	Exhausted(api string) (until time.Time)
 }
 
 // Metrics is what the client measures (package metrics' Recorder).
@@ -93,6 +128,13 @@ type Client struct {
 	tracer   trace.Tracer
 	attempts int
 	backoff  time.Duration
+
+	rlBackoff  time.Duration
+	rlMax      time.Duration
+	rlAttempts int
+	quota      Quota
+	now        func() time.Time
+	sleep      func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a Client.
@@ -105,6 +147,13 @@ func New(opts Options) *Client {
 		tracer:   opts.Tracer,
 		attempts: opts.Attempts,
 		backoff:  opts.Backoff,
+
+		rlBackoff:  opts.RateLimitBackoff,
+		rlMax:      opts.RateLimitMaxDelay,
+		rlAttempts: opts.RateLimitAttempts,
+		quota:      opts.Quota,
+		now:        opts.Now,
+		sleep:      opts.Sleep,
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -130,6 +179,21 @@ func New(opts Options) *Client {
 	if c.backoff <= 0 {
 		c.backoff = 200 * time.Millisecond
 	}
+	if c.rlBackoff <= 0 {
+		c.rlBackoff = time.Second
+	}
+	if c.rlMax <= 0 {
+		c.rlMax = 16 * time.Second
+	}
+	if c.rlAttempts <= 0 {
+		c.rlAttempts = 8
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleep
+	}
 	return c
 }
 
@@ -139,6 +203,18 @@ func New(opts Options) *Client {
 // a container, and `make local`'s simulator is on the machine: over http
 // this exact name is a base like a loopback host.
 const ContainerHost = "host.docker.internal"
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // CheckBaseURL accepts WeChat base URLs: https with a host and no query,
 // or http to a loopback host (127.0.0.0/8, ::1, localhost) or to
@@ -545,11 +621,22 @@ func newBoundary() string {
 // and the call retried once with a fresh one; busy (-1), 5xx and broken
 // connections are retried with jittered backoff while the context's
 // deadline allows, but never a body that reached WeChat whole without an
-// answer. handle reads a 200 answer; it owns resp.Body only if it returns
-// nil (it may keep it open). Its errors are *failure.Error.
+// answer; WeChat's per-minute limit (45011) is retried with a longer
+// backoff, also within the deadline. WeChat's daily quota (45009) trips the
+// quota breaker, which then answers for the API until the daily reset,
+// without a call. handle reads a 200 answer; it owns resp.Body only if it
+// returns nil (it may keep it open). Its errors are *failure.Error.
 func (c *Client) call(ctx context.Context, op string, build func(token string) (*http.Request, *sendTracker, error), handle func(*http.Response) error) (err error) {
 	if c.baseErr != nil {
 		return c.baseErr
+	}
+	if c.quota != nil {
+		if until, spent := c.quota.Spent(op); spent {
+			if c.log.Enabled(ctx, slog.LevelDebug) {
+				c.log.DebugContext(ctx, "wechat not called: the API's daily quota is spent", "op", op, "until", until.UTC().Format(time.RFC3339))
+			}
+			return quotaSpent(until, fmt.Errorf("wechat %s: %w", op, ErrQuotaSpent))
+		}
 	}
 	ctx, span := c.tracer.Start(ctx, "WeChat", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("wechat.op", op)))
@@ -559,6 +646,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 	tokenRetried := false
 	start := time.Now()
 	var last *failure.Error
+	busy, limited := 0, 0 // tries that failed transiently; tries answered 45011
 	for attempt := 1; ; attempt++ {
 		token := ""
 		if withToken {
@@ -587,6 +675,11 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		if errors.As(last, &a) {
 			// WeChat's own errmsg, for operators: it may name the egress IP (40164).
 			c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", a.Code, "errmsg", a.Message, "attempt", attempt)
+			if a.Code == CodeQuota && c.quota != nil {
+				until := c.quota.Exhausted(op)
+				c.log.WarnContext(ctx, "wechat daily quota spent: no more calls to this API until the daily reset", "op", op, "until", until.UTC().Format(time.RFC3339))
+				return quotaSpent(until, a)
+			}
 		}
 		if withToken && tokenRejected(last) && !tokenRetried {
 			tokenRetried = true
@@ -595,23 +688,40 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			c.retried(ctx)
 			continue
 		}
-		if !transient(last) || attempt >= c.attempts || ctx.Err() != nil {
+		var delay time.Duration
+		switch {
+		case ctx.Err() != nil:
+		case rateLimited(last):
+			if limited++; limited < c.rlAttempts {
+				delay = min(c.rlBackoff<<min(limited-1, 16), c.rlMax)
+			}
+		case transient(last):
+			if busy++; busy < c.attempts {
+				delay = c.backoff << min(busy-1, 16)
+			}
+		}
+		if delay <= 0 {
 			break
 		}
-		delay := c.backoff << (attempt - 1)
 		delay = delay/2 + rand.N(delay/2+1) // jitter in [d/2, d]
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay+took+time.Second {
+		if dl, ok := ctx.Deadline(); ok && dl.Sub(c.now()) < delay+took+time.Second {
 			break // another try, as long as the last one, could not finish in time
 		}
-		c.log.InfoContext(ctx, "wechat retry", "op", op, "attempt", attempt, "delay_ms", delay.Milliseconds(), "error", last.Error())
+		c.log.InfoContext(ctx, "wechat retry", "op", op, "attempt", attempt, "errcode", last.Code, "delay_ms", delay.Milliseconds(), "error", last.Error())
 		c.retried(ctx)
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
+		if err := c.sleep(ctx, delay); err != nil {
 			return last
 		}
 	}
 	return last
+}
+
+// quotaSpent is the failure answered for an API whose daily quota is
+// spent, by WeChat (cause its answer) or by the breaker in its stead
+// (cause ErrQuotaSpent): the same kind, errcode and message either way.
+func quotaSpent(until time.Time, cause error) *failure.Error {
+	return failure.Wrap(failure.Config, CodeQuota, cause, "%s; not called again before %s (the daily reset)",
+		callerMessage[CodeQuota], until.UTC().Format(time.RFC3339))
 }
 
 func (c *Client) retried(ctx context.Context) {

@@ -96,6 +96,11 @@ var ErrBadResponse = errors.New("unexpected response from wechat")
 // caller, who can count such attempts, may send it again.
 var ErrMaybeStored = errors.New("the file reached WeChat but its answer did not come back: WeChat may have stored it")
 
+// ErrQuotaSpent is the cause of the failure the client answers, without
+// calling WeChat, for an API whose daily quota WeChat said was spent
+// (45009), until the daily reset (see Options.Quota).
+var ErrQuotaSpent = errors.New("not called: WeChat answered 45009 for this API, whose daily quota is spent until the daily reset")
+
 // StatusError is a non-200 HTTP answer from WeChat.
 type StatusError struct {
 	StatusCode int
@@ -164,10 +169,18 @@ func transient(err *failure.Error) bool {
 	case CodeBusy:
 		return true
 	case CodeMinuteQuota, CodeInvalidToken, CodeBadToken, CodeTokenExpired:
-		return false // later, not now
+		return false // later, not now (rateLimited), or with a new token
 	}
 	var ue *url.Error
 	return errors.As(err, &ue) || errors.Is(err, errBroken)
+}
+
+// rateLimited reports whether WeChat refused the call for its per-minute
+// limit (45011): it passes within the minute, so it is tried again later
+// than a busy answer.
+func rateLimited(err *failure.Error) bool {
+	var a *Answer
+	return errors.As(err, &a) && a.Code == CodeMinuteQuota
 }
 
 // tokenRejected reports whether WeChat refused the access token itself.

@@ -27,9 +27,23 @@
 // type is decided by the filename extension, as WeChat does. Media expire
 // after MediaLifetime of simulated time; uploadimg images never expire.
 //
+// # WeChat's call limits
+//
+// Faults.PerMinute and Faults.PerDay (set by Options.Faults from the start,
+// or with POST /_sim/faults like the other faults) are WeChat's limits on
+// each media API, counted apart for upload, get and uploadimg on the
+// simulator's clock: past PerMinute calls in a minute, 45011 "api
+// minute-quota reach limit  mustslower  retry next minute" until the next
+// minute; past PerDay calls in a day, 45009 "reach max api daily quota
+// limit" until the clock passes midnight Beijing time (16:00 UTC), when
+// WeChat resets its daily quotas. Calls with a valid access token count,
+// unless the limits refuse them. Advance the
+// clock (POST /_sim/clock) to reach the next minute or day at once.
+//
 // # Simulator endpoints
 //
 //   - GET  /_sim/stats          → {"token":0,"stable_token":0,"upload":0,"get":0,"uploadimg":0}
+//     (and "minute_limited", "quota_spent": calls answered 45011 and 45009, once any)
 //   - GET  /_sim/faults         → the current Faults as JSON
 //   - POST /_sim/faults         ← Faults JSON (replaces them), → the current Faults
 //   - GET  /_sim/clock          → {"now":"RFC 3339","offset":"72h0m0s"}
@@ -41,7 +55,12 @@
 // Faults JSON, all fields optional (counters apply to the next N media calls):
 //
 //	{"ip_blocked":false,"slow":"2s","drop":0,"server_error":0,"busy":0,
-//	 "quota":0,"malformed_json":0,"wrong_content_type":0}
+//	 "quota":0,"malformed_json":0,"wrong_content_type":0,
+//	 "per_minute":0,"per_day":0}
 //
-// Start and NewTestServer run a Server on 127.0.0.1 with a random port.
+// per_minute and per_day are limits in force while set, not counters.
+//
+// Start and NewTestServer run a Server on 127.0.0.1 with a random port;
+// cmd/wechatsim runs one alone (its -per-minute and -per-day flags set the
+// limits from the start).
 package wechatsim

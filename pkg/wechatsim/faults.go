@@ -10,14 +10,16 @@ import (
 
 // Faults makes the simulator misbehave. The counters apply to the next N
 // media calls (upload, get, uploadimg) and are decremented as used; on one
-// call the first of these applies, in this order: IPBlocked, Slow, Drop,
-// ServerError, Busy, Quota, MalformedJSON. IPBlocked also applies to the
-// token endpoints; WrongContentType counts get calls only.
+// call the first of these applies, in this order: IPBlocked, Slow, PerDay,
+// PerMinute, Drop, ServerError, Busy, Quota, MalformedJSON. IPBlocked also
+// applies to the token endpoints; WrongContentType counts get calls only.
+// PerDay and PerMinute are WeChat's call limits, in force while set.
 //
 // In JSON the fields are snake_case and Slow is a Go duration string:
 //
 //	{"ip_blocked":false,"slow":"2s","drop":0,"server_error":0,"busy":0,
-//	 "quota":0,"malformed_json":0,"wrong_content_type":0}
+//	 "quota":0,"malformed_json":0,"wrong_content_type":0,
+//	 "per_minute":0,"per_day":0}
 type Faults struct {
 	// IPBlocked answers every call, tokens too, with 40164
 	// "invalid ip <caller>, not in whitelist", while set.
@@ -44,6 +46,18 @@ type Faults struct {
 	// "application/json; encoding=utf-8" instead of WeChat's "text/plain":
 	// a client must tell an error from a file by the body.
 	WrongContentType int
+
+	// PerMinute is WeChat's frequency limit: each media API (upload, get
+	// and uploadimg, counted apart) takes this many calls per minute of
+	// the simulator's clock, and answers the rest 45011 "api minute-quota
+	// reach limit  mustslower  retry next minute" until the next minute.
+	// 0: no limit.
+	PerMinute int
+	// PerDay is WeChat's daily quota: each media API takes this many calls
+	// a day and answers the rest 45009 "reach max api daily quota limit"
+	// until the simulator's clock passes the daily reset, midnight Beijing
+	// time (16:00 UTC). 0: no quota.
+	PerDay int
 }
 
 type faultsJSON struct {
@@ -55,6 +69,8 @@ type faultsJSON struct {
 	Quota            int    `json:"quota"`
 	MalformedJSON    int    `json:"malformed_json"`
 	WrongContentType int    `json:"wrong_content_type"`
+	PerMinute        int    `json:"per_minute"`
+	PerDay           int    `json:"per_day"`
 }
 
 // MarshalJSON encodes f with snake_case names and Slow as a duration string.
@@ -68,6 +84,8 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		Quota:            f.Quota,
 		MalformedJSON:    f.MalformedJSON,
 		WrongContentType: f.WrongContentType,
+		PerMinute:        f.PerMinute,
+		PerDay:           f.PerDay,
 	})
 }
 
@@ -88,7 +106,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		}
 		slow = d
 	}
-	if slow < 0 || j.Drop < 0 || j.ServerError < 0 || j.Busy < 0 || j.Quota < 0 || j.MalformedJSON < 0 || j.WrongContentType < 0 {
+	if slow < 0 || j.Drop < 0 || j.ServerError < 0 || j.Busy < 0 || j.Quota < 0 || j.MalformedJSON < 0 || j.WrongContentType < 0 ||
+		j.PerMinute < 0 || j.PerDay < 0 {
 		return fmt.Errorf("decode faults: negative value")
 	}
 	*f = Faults{
@@ -100,6 +119,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		Quota:            j.Quota,
 		MalformedJSON:    j.MalformedJSON,
 		WrongContentType: j.WrongContentType,
+		PerMinute:        j.PerMinute,
+		PerDay:           j.PerDay,
 	}
 	return nil
 }
@@ -137,6 +158,45 @@ func (s *Server) takeFault() fault {
 		}
 	}
 	return faultNone
+}
+
+// beijing is the time zone of WeChat's days.
+var beijing = time.FixedZone("CST", 8*60*60)
+
+// usage is one media API's calls in the current minute and day.
+type usage struct {
+	minute   time.Time
+	inMinute int
+	day      string
+	inDay    int
+}
+
+// limit applies WeChat's limits (Faults.PerDay, Faults.PerMinute) to a
+// call of ep with a valid token: the answer if it is refused, else it
+// counts the call.
+func (s *Server) limit(ep endpoint) (apiError, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	minute, day := now.Truncate(time.Minute), now.In(beijing).Format(time.DateOnly)
+	u := &s.usage[ep]
+	if !u.minute.Equal(minute) {
+		u.minute, u.inMinute = minute, 0
+	}
+	if u.day != day {
+		u.day, u.inDay = day, 0
+	}
+	switch {
+	case s.faults.PerDay > 0 && u.inDay >= s.faults.PerDay:
+		s.stats.QuotaSpent++
+		return errDailyQuota, true
+	case s.faults.PerMinute > 0 && u.inMinute >= s.faults.PerMinute:
+		s.stats.MinuteLimited++
+		return errMinuteLimit, true
+	}
+	u.inMinute++
+	u.inDay++
+	return apiError{}, false
 }
 
 // sleep waits d or until ctx is done; it reports whether d elapsed.

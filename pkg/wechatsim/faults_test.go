@@ -212,8 +212,9 @@ func TestFaultsJSON(t *testing.T) {
 		wantErr bool
 	}{
 		{"Empty", `{}`, wechatsim.Faults{}, false},
-		{"All", `{"ip_blocked":true,"slow":"1.5s","drop":1,"server_error":2,"busy":3,"quota":4,"malformed_json":5,"wrong_content_type":6}`,
-			wechatsim.Faults{IPBlocked: true, Slow: 1500 * time.Millisecond, Drop: 1, ServerError: 2, Busy: 3, Quota: 4, MalformedJSON: 5, WrongContentType: 6}, false},
+		{"All", `{"ip_blocked":true,"slow":"1.5s","drop":1,"server_error":2,"busy":3,"quota":4,"malformed_json":5,"wrong_content_type":6,"per_minute":7,"per_day":8}`,
+			wechatsim.Faults{IPBlocked: true, Slow: 1500 * time.Millisecond, Drop: 1, ServerError: 2, Busy: 3, Quota: 4, MalformedJSON: 5, WrongContentType: 6, PerMinute: 7, PerDay: 8}, false},
+		{"ErrNegativeLimit", `{"per_day":-1}`, wechatsim.Faults{}, true},
 		{"ErrUnknownField", `{"slow_ms":100}`, wechatsim.Faults{}, true},
 		{"ErrBadDuration", `{"slow":"soon"}`, wechatsim.Faults{}, true},
 		{"ErrNegative", `{"busy":-1}`, wechatsim.Faults{}, true},

@@ -65,7 +65,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 		s.logf("wechatsim: %s %s: caller gone while slow", r.Method, r.URL.Path)
 		return
 	}
-	if !blocked {
+	if _, ok := s.checkToken(r.URL.Query().Get("access_token")); ok && !blocked {
+		// WeChat counts an account's calls: those it can tell by their token.
+		if e, limited := s.limit(ep); limited {
+			rep = e.reply()
+		}
+	}
+	if !blocked && rep.status == 0 {
 		switch s.takeFault() {
 		case faultDrop:
 			if upload {
@@ -83,6 +89,9 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 		case faultBusy:
 			rep = errSystem.reply()
 		case faultQuota:
+			s.mu.Lock()
+			s.stats.QuotaSpent++
+			s.mu.Unlock()
 			rep = errDailyQuota.reply()
 		case faultMalformed:
 			rep = reply{

@@ -49,6 +49,9 @@ type Options struct {
 	// Logf, if set, receives one line per request. Tokens and the AppSecret
 	// are never passed to it.
 	Logf func(format string, args ...any)
+	// Faults are in force from the start, as if set with SetFaults: WeChat's
+	// call limits (PerMinute, PerDay), for instance.
+	Faults Faults
 }
 
 // Stats counts the requests that reached each WeChat endpoint, failed ones
@@ -59,6 +62,10 @@ type Stats struct {
 	Upload      int64 `json:"upload"`
 	Get         int64 `json:"get"`
 	UploadImg   int64 `json:"uploadimg"`
+	// MinuteLimited and QuotaSpent count the media calls answered 45011
+	// (Faults.PerMinute) and 45009 (Faults.PerDay or Faults.Quota).
+	MinuteLimited int64 `json:"minute_limited,omitempty"`
+	QuotaSpent    int64 `json:"quota_spent,omitempty"`
 }
 
 // Server is the simulator. It implements http.Handler and is safe for
@@ -83,6 +90,7 @@ type Server struct {
 	lastForce  time.Time
 	media      map[string]*stored // temporary media, by media_id
 	images     map[string]*stored // uploadimg images, by id
+	usage      [3]usage           // calls per media endpoint, for Faults.PerMinute and PerDay
 }
 
 type tokenState struct {
@@ -105,6 +113,7 @@ func New(opts Options) *Server {
 		appSecret: opts.AppSecret,
 		clock:     opts.Now,
 		logf:      opts.Logf,
+		faults:    opts.Faults,
 		baseURL:   strings.TrimSuffix(opts.BaseURL, "/"),
 		tokens:    make(map[string]*tokenState),
 		media:     make(map[string]*stored),
@@ -291,6 +300,7 @@ var (
 	errMediaIDMissing = apiError{41006, "media_id missing"}
 	errTokenExpired   = apiError{42001, "access_token expired"}
 	errDailyQuota     = apiError{45009, "reach max api daily quota limit"}
+	errMinuteLimit    = apiError{45011, "api minute-quota reach limit  mustslower  retry next minute"}
 	errDataFormat     = apiError{47001, "data format error"}
 )
 
