@@ -329,10 +329,10 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 }
 
 func routeFunction(path string) string {
-	switch path {
-	case "/cgi-bin/media/get":
+	switch {
+	case strings.HasSuffix(path, "/cgi-bin/media/get"):
 		return "get"
-	case "/cgi-bin/media/uploadimg":
+	case strings.HasSuffix(path, "/cgi-bin/media/uploadimg"), strings.HasSuffix(path, "/cgi-bin/media/uploadimg-url"):
 		return "uploadimg"
 	}
 	return "upload"

@@ -35,11 +35,18 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
-// The simulator's app credentials, kept in the stack's secret.
+// The simulator's app credentials, kept in the stack's secret. The
+// simulator knows a second app too, which a test configures by putting
+// it in the secret (TwoApps).
 const (
-	AppID     = "wx-stack-app"
-	AppSecret = "stack-app-secret-never-shown"
+	AppID          = "wx-stack-app"
+	AppSecret      = "stack-app-secret-never-shown"
+	OtherAppID     = "wx-stack-other"
+	OtherAppSecret = "stack-other-secret-never-shown"
 )
+
+// TwoApps is a secret of the new shape: AppID (the default) and OtherAppID.
+var TwoApps = fmt.Sprintf(`{"default":%q,"apps":{%q:%q,%q:%q}}`, AppID, AppID, AppSecret, OtherAppID, OtherAppSecret)
 
 // Options configure a Stack.
 type Options struct {
@@ -84,7 +91,8 @@ type Stack struct {
 func Start(t *testing.T, opts Options) *Stack {
 	t.Helper()
 	moto := awstest.Start(t)
-	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: AppID, AppSecret: AppSecret})
+	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: AppID, AppSecret: AppSecret,
+		Apps: map[string]string{OtherAppID: OtherAppSecret}})
 	st := &Stack{Sim: sim, SimURL: base, Moto: moto, Bucket: opts.Bucket}
 	if st.Bucket == "" {
 		st.Bucket = moto.Bucket(t)
@@ -146,6 +154,18 @@ func Start(t *testing.T, opts Options) *Stack {
 func (st *Stack) Put(t testing.TB, key string, data []byte) string {
 	t.Helper()
 	out, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+	return strings.Trim(aws.ToString(out.ETag), `"`)
+}
+
+// PutFor stores data at key with the user metadata appid (x-amz-meta-appid),
+// which makes it that app's, and returns its ETag as Put does.
+func (st *Stack) PutFor(t testing.TB, appID, key string, data []byte) string {
+	t.Helper()
+	out, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data),
+		Metadata: map[string]string{"appid": appID}})
 	if err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}

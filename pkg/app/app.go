@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/cloudcall"
 	"github.com/wxmedia/wxmedia/pkg/completion"
@@ -183,14 +184,18 @@ func New(c Config, d Deps) *App {
 	}
 	tracer := tp.Tracer("github.com/wxmedia/wxmedia")
 	creds := d.Credentials
+	var secrets apps.Secrets
 	if creds == nil {
-		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
+		store := token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
+		creds, secrets = store, store
+	} else {
+		secrets = apps.Single(creds)
 	}
 	hc := httpClient()
-	tokens := token.New(token.Options{
-		WeChat:      wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer}),
-		Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
-	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer})
+	tokenAPI := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer})
+	tokens := token.New(token.Options{WeChat: tokenAPI, Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
+	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m})
+	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: registry, Logger: log, Metrics: m, Tracer: tracer})
 	var announce transfer.Announcer
 	if d.Events != nil {
 		announce = completion.New(completion.Options{API: d.Events, Bus: c.EventBus, Bucket: c.Bucket, Logger: log,
@@ -212,6 +217,7 @@ func New(c Config, d Deps) *App {
 		Logger:          log,
 		Metrics:         m,
 		Announce:        announce,
+		Apps:            registry,
 	})
 	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Metrics: m}
 }

@@ -37,9 +37,12 @@ const (
 
 // Options configures a Server. Zero values become defaults in New.
 type Options struct {
-	// AppID and AppSecret are the only credentials accepted
+	// AppID and AppSecret are the credentials of the simulator's app
 	// (default DefaultAppID and DefaultAppSecret).
 	AppID, AppSecret string
+	// Apps are more apps, AppID to AppSecret: each has tokens of its own,
+	// and media one app uploaded is not another's.
+	Apps map[string]string
 	// Now is the clock; nil means time.Now. Advance adds to it.
 	Now func() time.Time
 	// BaseURL is the public base URL used to build video_url and uploadimg
@@ -65,6 +68,7 @@ type Stats struct {
 // concurrent use.
 type Server struct {
 	appID, appSecret string
+	apps             map[string]string // every app's AppSecret, by AppID
 	clock            func() time.Time
 	logf             func(format string, args ...any)
 
@@ -74,9 +78,9 @@ type Server struct {
 	stats   Stats
 	faults  Faults
 	tokens  map[string]*tokenState
-	issued  []string // every token handed out, for IssuedTokens
-	plain   string   // latest /cgi-bin/token token
-	stable  string   // current /cgi-bin/stable_token token
+	issued  []string          // every token handed out, for IssuedTokens
+	plain   map[string]string // latest /cgi-bin/token token, by app
+	stable  map[string]string // current /cgi-bin/stable_token token, by app
 	// force refreshes of the stable token
 	forceDay   string
 	forceCount int
@@ -86,11 +90,13 @@ type Server struct {
 }
 
 type tokenState struct {
+	app          string    // the app (or authorizer) it is for
 	expires      time.Time // 42001 from then on
 	invalidAfter time.Time // 40001 from then on; zero while current
 }
 
 type stored struct {
+	app         string // the app that uploaded it
 	kind        string // image, voice, video, thumb
 	ext         string // ".jpg"
 	contentType string
@@ -107,6 +113,9 @@ func New(opts Options) *Server {
 		logf:      opts.Logf,
 		baseURL:   strings.TrimSuffix(opts.BaseURL, "/"),
 		tokens:    make(map[string]*tokenState),
+		plain:     make(map[string]string),
+		stable:    make(map[string]string),
+		apps:      make(map[string]string),
 		media:     make(map[string]*stored),
 		images:    make(map[string]*stored),
 	}
@@ -116,6 +125,10 @@ func New(opts Options) *Server {
 	if s.appSecret == "" {
 		s.appSecret = DefaultAppSecret
 	}
+	for id, secret := range opts.Apps {
+		s.apps[id] = secret
+	}
+	s.apps[s.appID] = s.appSecret
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -386,4 +399,18 @@ func (s *Server) MediaIDs() []string {
 		out = append(out, id)
 	}
 	return out
+}
+
+// MediaApp returns the app (or authorizer) that uploaded a media_id (or
+// an uploadimg id), and false if there is none.
+func (s *Server) MediaApp(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.media[id]; ok {
+		return m.app, true
+	}
+	if m, ok := s.images[id]; ok {
+		return m.app, true
+	}
+	return "", false
 }
