@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -223,4 +225,28 @@ func (m *Moto) Queue(t TB) string {
 		t.Fatalf("create queue %s: %v", name, err)
 	}
 	return *out.QueueUrl
+}
+
+// DynamoDB is a DynamoDB client for moto.
+func (m *Moto) DynamoDB() *dynamodb.Client { return dynamodb.NewFromConfig(m.Config()) }
+
+// Table creates a token table as the template does (partition key pk,
+// on demand, TTL on expires_at) with a name unique to the test, and
+// returns its name.
+func (m *Moto) Table(t TB) string {
+	t.Helper()
+	name := bucketName(t.Name())
+	ctx := context.Background()
+	_, err := m.DynamoDB().CreateTable(ctx, &dynamodb.CreateTableInput{TableName: &name, BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}})
+	if err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	_, err = m.DynamoDB().UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &name,
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}})
+	if err != nil {
+		t.Fatalf("table %s TTL: %v", name, err)
+	}
+	return name
 }

@@ -13,12 +13,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -32,8 +34,10 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/metrics"
+	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tokenstore"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -53,6 +57,10 @@ const (
 	EnvLambdaLogLevel   = "AWS_LAMBDA_LOG_LEVEL"
 	EnvMetricsNamespace = "METRICS_NAMESPACE" // the metrics' CloudWatch namespace; default metrics.DefaultNamespace
 	EnvEventBus         = "EVENT_BUS_NAME"    // the EventBridge bus of the completion events; default "default"
+	// EnvTokenTable is the DynamoDB table of the third-party platform's
+	// tickets and tokens, shared by every container; unset (make local),
+	// they are kept in process.
+	EnvTokenTable = "TOKEN_TABLE"
 )
 
 // Config is the functions' configuration.
@@ -70,6 +78,8 @@ type Config struct {
 	Tracing tracing.Options
 	// EventBus is the EventBridge bus completion events go to.
 	EventBus string
+	// TokenTable is the shared token store's DynamoDB table; "" keeps it in process.
+	TokenTable string
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -82,6 +92,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
 		EventBus:         strings.TrimSpace(getenv(EnvEventBus)),
+		TokenTable:       strings.TrimSpace(getenv(EnvTokenTable)),
 		Tracing:          tracing.FromEnv(getenv),
 	}
 	if c.LogLevel == "" {
@@ -127,6 +138,8 @@ type App struct {
 	Logger  *slog.Logger
 	Service *transfer.Service
 	Tokens  *token.Source
+	// Platform is the third-party platform of the secret's component entry.
+	Platform *platform.Platform
 	// Metrics writes the EMF documents, to stdout unless SetMetricsOutput.
 	Metrics *metrics.Recorder
 }
@@ -152,8 +165,12 @@ func Build(ctx context.Context, c Config) (*App, error) {
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.UsePathStyle = emulated // emulators serve buckets by path
 	})
-	return New(c, Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg),
-		Events: eventbridge.NewFromConfig(awsCfg)}), nil
+	d := Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg),
+		Events: eventbridge.NewFromConfig(awsCfg)}
+	if c.TokenTable != "" {
+		d.TokenStore = tokenstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), c.TokenTable)
+	}
+	return New(c, d), nil
 }
 
 // Deps are the clients the app is built over.
@@ -168,6 +185,9 @@ type Deps struct {
 	// Events publishes the completion events (package completion); nil
 	// publishes none (benchmarks).
 	Events completion.API
+	// TokenStore is the third-party platform's shared token store; nil
+	// keeps one in process (make local, tests).
+	TokenStore platform.Store
 }
 
 // New builds the service from clients that are already made.
@@ -194,7 +214,12 @@ func New(c Config, d Deps) *App {
 	hc := httpClient()
 	tokenAPI := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer})
 	tokens := token.New(token.Options{WeChat: tokenAPI, Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
-	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m})
+	store := d.TokenStore
+	if store == nil {
+		store = tokenstore.NewMemory(d.Now)
+	}
+	plat := platform.New(platform.Options{Store: store, WeChat: tokenAPI, Secrets: secrets, Logger: log, Now: d.Now})
+	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m, Authorizers: plat})
 	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: registry, Logger: log, Metrics: m, Tracer: tracer})
 	var announce transfer.Announcer
 	if d.Events != nil {
@@ -219,7 +244,7 @@ func New(c Config, d Deps) *App {
 		Announce:        announce,
 		Apps:            registry,
 	})
-	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Metrics: m}
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Platform: plat, Metrics: m}
 }
 
 // SetMetricsOutput sends the EMF documents alone to w (the local runner).
@@ -232,11 +257,33 @@ func (a *App) SetLogOutput(w io.Writer) {
 	a.Metrics.SetOutput(w)
 }
 
-// HTTP is the HTTP handler for routes (all of them if none).
+// HTTP is the HTTP handler for routes (all of them if none). The upload
+// function also serves the third-party platform's authorization events.
 func (a *App) HTTP(routes ...string) http.Handler {
-	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
+	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
 		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics})
+	if len(routes) > 0 && !slices.Contains(routes, httpapi.RouteUpload) {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle(platform.EventsPath, a.Platform.Events())
+	return mux
 }
+
+// Paths are the HTTP paths function route serves (pkg/deploy checks the
+// template's routes against them).
+func Paths(route string) []string {
+	p := httpapi.Paths(route)
+	if route == httpapi.RouteUpload {
+		p = append(p, platform.EventsPath)
+	}
+	return p
+}
+
+// PublicPaths are the paths no authorizer guards: WeChat calls them, and
+// signs its calls instead.
+var PublicPaths = []string{platform.EventsPath}
 
 // Trigger is the S3 event handler.
 func (a *App) Trigger() *s3event.Handler {

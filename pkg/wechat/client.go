@@ -281,6 +281,11 @@ func (c *Client) Get(ctx context.Context, mediaID string) (*Media, error) {
 	return out, err
 }
 
+// tokenless are the calls that carry no access_token of the TokenSource:
+// the token calls themselves, and a platform's, which carry the
+// component_access_token they are given.
+var tokenless = map[string]bool{"stable_token": true, opComponentToken: true, opQueryAuth: true, opAuthorizerToken: true}
+
 // credentialCodes are the stable_token answers that blame the app's
 // credentials (40001 there is a wrong AppSecret, not a token).
 var credentialCodes = map[int]bool{CodeInvalidToken: true, CodeInvalidAppID: true, CodeBadSecret: true}
@@ -548,7 +553,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		trace.WithAttributes(attribute.String("wechat.op", op)))
 	sent := 0 // HTTP exchanges with WeChat
 	defer func() { c.finish(ctx, span, sent, err) }()
-	withToken := op != "stable_token"
+	withToken := !tokenless[op]
 	tokenRetried := false
 	start := time.Now()
 	var last *failure.Error

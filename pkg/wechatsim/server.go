@@ -49,6 +49,8 @@ type Options struct {
 	// urls (e.g. "http://127.0.0.1:3001"). Empty means "http://" + the
 	// request's Host. It can be changed later with SetBaseURL.
 	BaseURL string
+	// Component, if set, is the simulator's third-party platform.
+	Component *Component
 	// Logf, if set, receives one line per request. Tokens and the AppSecret
 	// are never passed to it.
 	Logf func(format string, args ...any)
@@ -62,6 +64,12 @@ type Stats struct {
 	Upload      int64 `json:"upload"`
 	Get         int64 `json:"get"`
 	UploadImg   int64 `json:"uploadimg"`
+	// The third-party platform's calls, and the pushes it was sent (in
+	// JSON only once there is one).
+	ComponentToken  int64 `json:"api_component_token,omitempty"`
+	QueryAuth       int64 `json:"api_query_auth,omitempty"`
+	AuthorizerToken int64 `json:"api_authorizer_token,omitempty"`
+	Pushes          int64 `json:"pushes,omitempty"`
 }
 
 // Server is the simulator. It implements http.Handler and is safe for
@@ -85,6 +93,7 @@ type Server struct {
 	forceDay   string
 	forceCount int
 	lastForce  time.Time
+	component  *componentState    // the third-party platform; nil if none
 	media      map[string]*stored // temporary media, by media_id
 	images     map[string]*stored // uploadimg images, by id
 }
@@ -129,6 +138,9 @@ func New(opts Options) *Server {
 		s.apps[id] = secret
 	}
 	s.apps[s.appID] = s.appSecret
+	if err := s.setComponent(opts.Component); err != nil {
+		panic("wechatsim: component: " + err.Error()) // a test's or make local's wiring mistake
+	}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -245,6 +257,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveMedia(w, r, epGet)
 	case p == "/cgi-bin/media/uploadimg":
 		s.serveMedia(w, r, epUploadImg)
+	case strings.HasPrefix(p, "/cgi-bin/component/"):
+		s.serveComponent(w, r)
+	case strings.HasPrefix(p, "/_sim/component/"):
+		s.serveComponentSim(w, r)
 	case strings.HasPrefix(p, "/_sim/"):
 		s.serveSim(w, r)
 	default:
