@@ -171,17 +171,10 @@ func (p *Platform) authorized(ctx context.Context, c string, push Push) error {
 	if at.AppID != push.AuthorizerAppID {
 		return fmt.Errorf("%w: api_query_auth answered authorizer %s for a push of %s", ErrMalformed, at.AppID, push.AuthorizerAppID)
 	}
-	if err := p.o.Store.Put(ctx, tokenstore.NewRecord(refreshKey(c, at.AppID), at.RefreshToken, time.Time{})); err != nil {
-		return err
-	}
-	if at.AccessToken != "" && at.ExpiresIn > 0 {
-		r := tokenstore.NewRecord(authorizerKey(c, at.AppID), at.AccessToken, p.o.Now().Add(at.ExpiresIn))
-		if err := p.o.Store.Put(ctx, r); err != nil {
-			return err
-		}
-		p.keep(r)
-	}
-	return nil
+	// The refresh token is what is kept: the authorizer's first call
+	// fetches its access token with it, as every later one does.
+	p.drop(authorizerKey(c, at.AppID))
+	return p.o.Store.Put(ctx, tokenstore.NewRecord(refreshKey(c, at.AppID), at.RefreshToken, time.Time{}))
 }
 
 func truncate(s string) string {
