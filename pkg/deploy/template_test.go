@@ -443,7 +443,7 @@ func TestSecret(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	outputs, _ := loadTemplate(t)["Outputs"].(map[string]any)
-	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName"} {
+	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName", "ComponentEventsUrl", "TokenTableName"} {
 		if path(outputs, name, "Value") == nil {
 			t.Errorf("output %s: missing", name)
 		}
