@@ -30,7 +30,9 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tokenstore"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
@@ -43,6 +45,14 @@ const (
 	AppSecret      = "stack-app-secret-never-shown"
 	OtherAppID     = "wx-stack-other"
 	OtherAppSecret = "stack-other-secret-never-shown"
+)
+
+// The simulator's third-party platform, in the secret with Options.Platform.
+const (
+	ComponentAppID     = "wx-stack-component"
+	ComponentAppSecret = "stack-component-secret-never-shown"
+	ComponentToken     = "stack-component-token-never-shown"
+	ComponentAESKey    = "StackComponentEncodingAESKeyNeverShown01234"
 )
 
 // TwoApps is a secret of the new shape: AppID (the default) and OtherAppID.
@@ -63,6 +73,11 @@ type Options struct {
 	OnStart func(*Stack)
 	// Now is the service's clock (its caches' time); default time.Now.
 	Now func() time.Time
+	// Platform runs a third-party platform: the simulator's component app
+	// in the secret (beside TwoApps' apps), its pushes sent to the stack's
+	// /component/events, and the shared token store in a DynamoDB table
+	// of moto's (Stack.Table).
+	Platform bool
 }
 
 // Stack is the running service.
@@ -83,6 +98,8 @@ type Stack struct {
 	// EventBus is the stack's own EventBridge bus (in moto), where its
 	// completion events go (see WatchEvents).
 	EventBus string
+	// Table is the shared token store's DynamoDB table (with Options.Platform).
+	Table string
 
 	daemon *daemon
 }
@@ -91,8 +108,11 @@ type Stack struct {
 func Start(t *testing.T, opts Options) *Stack {
 	t.Helper()
 	moto := awstest.Start(t)
-	sim, base := wechatsim.NewTestServer(t, wechatsim.Options{AppID: AppID, AppSecret: AppSecret,
-		Apps: map[string]string{OtherAppID: OtherAppSecret}})
+	simOpts := wechatsim.Options{AppID: AppID, AppSecret: AppSecret, Apps: map[string]string{OtherAppID: OtherAppSecret}}
+	if opts.Platform {
+		simOpts.Component = &wechatsim.Component{AppID: ComponentAppID, AppSecret: ComponentAppSecret, Token: ComponentToken, EncodingAESKey: ComponentAESKey}
+	}
+	sim, base := wechatsim.NewTestServer(t, simOpts)
 	st := &Stack{Sim: sim, SimURL: base, Moto: moto, Bucket: opts.Bucket}
 	if st.Bucket == "" {
 		st.Bucket = moto.Bucket(t)
@@ -100,7 +120,11 @@ func Start(t *testing.T, opts Options) *Stack {
 		t.Fatalf("create bucket %s: %v", st.Bucket, err)
 	}
 	secret := opts.Secret
-	if secret == "" {
+	switch {
+	case secret == "" && opts.Platform:
+		secret = fmt.Sprintf(`{"default":%q,"apps":{%q:%q,%q:%q},"component":{"appid":%q,"appsecret":%q,"token":%q,"encoding_aes_key":%q}}`,
+			AppID, AppID, AppSecret, OtherAppID, OtherAppSecret, ComponentAppID, ComponentAppSecret, ComponentToken, ComponentAESKey)
+	case secret == "":
 		secret = fmt.Sprintf(`{"appid":%q,"appsecret":%q}`, AppID, AppSecret)
 	}
 	st.SecretID = moto.Secret(t, secret)
@@ -126,7 +150,12 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	st.App = app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Events: moto.EventBridge()})
+	deps := app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Events: moto.EventBridge()}
+	if opts.Platform {
+		st.Table = moto.Table(t)
+		deps.TokenStore = tokenstore.NewDynamo(moto.DynamoDB(), st.Table)
+	}
+	st.App = app.New(cfg, deps)
 	if opts.Logs != nil {
 		st.App.SetLogOutput(opts.Logs)
 	} else if !testing.Verbose() {
@@ -140,6 +169,9 @@ func Start(t *testing.T, opts Options) *Stack {
 	srv := httptest.NewServer(st.App.HTTP())
 	t.Cleanup(srv.Close)
 	st.URL = srv.URL
+	if opts.Platform {
+		sim.SetPushURL(srv.URL + platform.EventsPath)
+	}
 	if opts.OnStart != nil {
 		opts.OnStart(st)
 	}
