@@ -121,6 +121,27 @@ func testPlatform(t *testing.T, bin string) {
 			t.Errorf("S3 put for %s: result %v, want its media_id, recorded with its appid", a, r)
 		}
 	}
+	// A large file by presigned POST for an authorizer: the form carries its appid.
+	resp, err := client.Post(l.api+"/"+authorizers[1]+"/cgi-bin/media/upload-url?type=image", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var form struct {
+		URL    string            `json:"url"`
+		Fields map[string]string `json:"fields"`
+		Key    string            `json:"key"`
+	}
+	json.NewDecoder(resp.Body).Decode(&form)
+	resp.Body.Close()
+	if form.Fields["x-amz-meta-appid"] != authorizers[1] {
+		t.Fatalf("upload form for %s: fields %v, want x-amz-meta-appid", authorizers[1], form.Fields)
+	}
+	if status, body := postForm(t, form.URL, form.Fields, jpeg); status != 204 {
+		t.Fatalf("POST form: %d %s", status, body)
+	}
+	if r := waitResult(t, s3c, form.Key); r["appid"] != authorizers[1] || r["media_id"] == nil {
+		t.Errorf("form upload for %s: result %v, want its media_id", authorizers[1], r)
+	}
 	st := simStats(t, l)
 	if st.ComponentToken != 1 || st.AuthorizerToken != int64(len(authorizers)) || st.QueryAuth != int64(len(authorizers)) {
 		t.Errorf("stats %+v: want 1 api_component_token, and 1 api_authorizer_token and 1 api_query_auth per authorizer", st)
