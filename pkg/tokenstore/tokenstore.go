@@ -84,10 +84,5 @@ func leaseKey(key string) string { return "lease#" + key }
 //	    callers, one wins)
 //	Release(ctx, Lease) error              ends it, if still the owner's
 
-var (
-	_ = (*Memory)(nil)
-	_ = (*Dynamo)(nil)
-)
-
 // ctxDone is ctx's error, for stores that do no I/O.
 func ctxDone(ctx context.Context) error { return ctx.Err() }
