@@ -14,7 +14,7 @@ dir_UploadFunction := upload
 dir_GetFunction := get
 dir_UploadImgFunction := uploadimg
 
-.PHONY: all build test unit lint local invoke bench fuzz tools clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test unit lint local invoke bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -72,6 +72,12 @@ invoke: $(RIE)
 # The benchmarks of README's table: prints it, writes .bench/results.md and .bench/memory.svg.
 bench: $(RIE)
 	$(GO) run ./cmd/benchreport -go $(GO) -rie $(RIE)
+
+# A third-party platform's authorizer registered by hand (its event URL points elsewhere): the
+# refresh token on standard input, into the stack's token table. See README, Third-party platforms.
+register-authorizer:
+	@test -n "$(APPID)" -a -n "$(TABLE)" -a -n "$(SECRET)" || { echo "usage: printf %s \"\$$REFRESH_TOKEN\" | make register-authorizer APPID=wx… TABLE=<TokenTable> SECRET=<SecretArn>" >&2; exit 2; }
+	$(GO) run ./cmd/authorizer -appid "$(APPID)" -table "$(TABLE)" -secret "$(SECRET)"
 
 FUZZTIME ?= 30s
 fuzz:

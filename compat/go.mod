@@ -6,7 +6,7 @@ require github.com/silenceper/wechat/v2 v2.1.10
 
 require (
 	github.com/bradfitz/gomemcache v0.0.0-20220106215444-fb4bf637b56d // indirect
-	github.com/cespare/xxhash/v2 v2.1.2 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/fatih/structs v1.1.0 // indirect
 	github.com/go-redis/redis/v8 v8.11.5 // indirect
@@ -16,5 +16,11 @@ require (
 	github.com/tidwall/match v1.1.1 // indirect
 	github.com/tidwall/pretty v1.2.0 // indirect
 	golang.org/x/crypto v0.0.0-20220622213112-05595931fe9d // indirect
-	golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
+
+// The platform crypto is tested against the SDK's: the product's own
+// package, from this repository (it imports the standard library only).
+require github.com/wxmedia/wxmedia v0.0.0
+
+replace github.com/wxmedia/wxmedia => ../

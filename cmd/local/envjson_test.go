@@ -37,6 +37,7 @@ func TestEnvJSONPointsAtMakeLocal(t *testing.T) {
 		EnvSMEndpoint:      at(st.smPort),
 		EnvEBEndpoint:      at(st.apiPort) + EventBridgePath, // the completion events, on the API's port
 		tracing.EnvTracing: "PassThrough",                    // no X-Ray daemon beside sam local
+		app.EnvTokenTable:  "",                               // the platform's tokens in process, as make local keeps them
 	}
 	for k, v := range want {
 		if got := f.Parameters[k]; got != v {

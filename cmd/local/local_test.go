@@ -39,6 +39,7 @@ func TestLocal(t *testing.T) {
 	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, bin) })
 	t.Run("PortInUse", func(t *testing.T) { testPortInUse(t, bin) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, bin) })
+	t.Run("Platform", func(t *testing.T) { testPlatform(t, bin) })
 }
 
 func buildLocal(t *testing.T) string {
@@ -97,11 +98,11 @@ type local struct {
 }
 
 // start runs the program with all four ports free and waits for its banner.
-func start(t *testing.T, bin string) *local {
+func start(t *testing.T, bin string, env ...string) *local {
 	t.Helper()
 	p := freePorts(t, 4)
 	cmd := exec.Command(bin)
-	cmd.Env = append(cleanEnv(),
+	cmd.Env = append(append(cleanEnv(), env...),
 		fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]),
 		"ALLOWED_PREFIXES=inbox") // as deployed: the {"key"} routes read the trigger prefixes and these

@@ -31,6 +31,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/logging"
+	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -139,15 +140,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := a.Logger
 
+	var sim *wechatsim.Server
 	if wxL != nil {
 		simLog := logging.New(stderr, cfg.LogLevel).With("component", "wechatsim")
-		wxL.h = wechatsim.New(wechatsim.Options{AppID: st.appID, AppSecret: st.appSecret, BaseURL: st.simBaseURL,
+		sim = wechatsim.New(wechatsim.Options{AppID: st.appID, AppSecret: st.appSecret, Apps: st.apps, BaseURL: st.simBaseURL,
+			Component: &wechatsim.Component{AppID: st.compAppID, AppSecret: st.compSecret, Token: st.compToken, EncodingAESKey: st.compAESKey,
+				PushURL: st.apiURL() + platform.EventsPath},
 			Logf: func(format string, args ...any) { simLog.Info(fmt.Sprintf(format, args...)) }})
+		wxL.h = sim
 	}
 	if smL != nil {
 		sm := localaws.NewSecretsManager(localaws.SecretsOptions{Region: os.Getenv("AWS_REGION")})
-		creds, _ := json.Marshal(map[string]string{"appid": st.appID, "appsecret": st.appSecret})
-		sm.Put(st.secretID, string(creds))
+		sm.Put(st.secretID, localSecret(st))
 		smL.h = sm
 	}
 	var s3 *localaws.S3
@@ -202,6 +206,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The state file tells make invoke where all this is, until a clean stop.
 	defer announce(st, stderr)()
 	printBanner(stdout, st, sample, seeded)
+	if sim != nil {
+		// As WeChat does: a ticket now, then every 10 minutes, to the platform's event route.
+		sim.PushEvery(ctx, wechatsim.TicketInterval)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -222,6 +230,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "local: stopped")
 	}
 	return err
+}
+
+// localSecret is the embedded secret: the simulator's app (the default),
+// the other apps, and its third-party platform.
+func localSecret(st settings) string {
+	apps := map[string]string{st.appID: st.appSecret}
+	for id, secret := range st.apps {
+		apps[id] = secret
+	}
+	v, _ := json.Marshal(map[string]any{"default": st.appID, "apps": apps, "component": map[string]string{
+		"appid": st.compAppID, "appsecret": st.compSecret, "token": st.compToken, "encoding_aes_key": st.compAESKey}})
+	return string(v)
 }
 
 // writeSample writes the sample JPEG for the first curl (a newcomer may
@@ -330,10 +350,10 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 }
 
 func routeFunction(path string) string {
-	switch path {
-	case "/cgi-bin/media/get":
+	switch {
+	case strings.HasSuffix(path, "/cgi-bin/media/get"):
 		return "get"
-	case "/cgi-bin/media/uploadimg":
+	case strings.HasSuffix(path, "/cgi-bin/media/uploadimg"), strings.HasSuffix(path, "/cgi-bin/media/uploadimg-url"):
 		return "uploadimg"
 	}
 	return "upload"
@@ -369,7 +389,7 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	}
 	switch {
 	case st.embedSecrets:
-		p("  Secrets Manager  %-24s in memory, secret %s = {\"appid\":%q,\"appsecret\":\"…\"}", st.smURL, st.secretID, st.appID)
+		p("  Secrets Manager  %-24s in memory, secret %s: default app %s, %d more, third-party platform %s", st.smURL, st.secretID, st.appID, len(st.apps), st.compAppID)
 	default:
 		p("  Secrets Manager  %-24s from %s (no embedded Secrets Manager): secret %s", st.smURL, st.smFrom, st.secretID)
 	}
@@ -388,6 +408,13 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	}
 	p("  make invoke FN=upload EVENT=events/s3-put-upload-image.json   # one function under the Lambda RIE, against these backends")
 	p("  curl %s%s   # the metrics so far, as the functions log them (CloudWatch EMF)", api, MetricsPath)
+	if st.embedWeChat && st.embedSecrets {
+		p("")
+		p("Third-party platform (simulated): component appid %s (%s), token %s (%s),", st.compAppID, EnvComponentAppID, st.compToken, EnvComponentToken)
+		p("  encoding_aes_key %s (%s); its component_verify_ticket is pushed to %s%s every 10 minutes.", st.compAESKey, EnvComponentAESKey, api, platform.EventsPath)
+		p("  curl -X POST \"%s/_sim/component/authorize?appid=wx-local-authorizer\"   # an account authorises the platform", st.wxURL)
+		p("  curl -F \"media=@%s\" \"%s/wx-local-authorizer/cgi-bin/media/upload?type=image\"   # then upload for it", sample, api)
+	}
 	p("")
 	p("The functions' JSON logs follow on stderr.")
 }

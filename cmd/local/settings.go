@@ -7,18 +7,27 @@ import (
 	"strings"
 
 	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // The variables that choose ports and local credentials.
 const (
-	EnvHost          = "LOCAL_HOST"             // the address every port listens on, default 127.0.0.1
-	EnvPort          = "LOCAL_PORT"             // the HTTP API, default 3000 (sam local start-api's)
-	EnvS3Port        = "LOCAL_S3_PORT"          // embedded S3, default 9000
-	EnvSMPort        = "LOCAL_SM_PORT"          // embedded Secrets Manager, default 9001
-	EnvWeChatPort    = "LOCAL_WECHAT_PORT"      // WeChat simulator, default 3001
-	EnvAppID         = "LOCAL_WECHAT_APPID"     // the simulator's AppID and the embedded secret's
-	EnvAppSecret     = "LOCAL_WECHAT_APPSECRET" // the simulator's AppSecret and the embedded secret's
+	EnvHost       = "LOCAL_HOST"             // the address every port listens on, default 127.0.0.1
+	EnvPort       = "LOCAL_PORT"             // the HTTP API, default 3000 (sam local start-api's)
+	EnvS3Port     = "LOCAL_S3_PORT"          // embedded S3, default 9000
+	EnvSMPort     = "LOCAL_SM_PORT"          // embedded Secrets Manager, default 9001
+	EnvWeChatPort = "LOCAL_WECHAT_PORT"      // WeChat simulator, default 3001
+	EnvAppID      = "LOCAL_WECHAT_APPID"     // the simulator's AppID and the embedded secret's
+	EnvAppSecret  = "LOCAL_WECHAT_APPSECRET" // the simulator's AppSecret and the embedded secret's
+	// The simulator's third-party platform, and the embedded secret's component entry.
+	EnvComponentAppID     = "LOCAL_COMPONENT_APPID"
+	EnvComponentToken     = "LOCAL_COMPONENT_TOKEN"
+	EnvComponentAESKey    = "LOCAL_COMPONENT_AES_KEY"
+	EnvComponentAppSecret = "LOCAL_COMPONENT_APPSECRET"
+	// EnvApps are more apps configured directly, appid=appsecret,…: the
+	// simulator's and the embedded secret's.
+	EnvApps          = "LOCAL_WECHAT_APPS"
 	EnvS3Endpoint    = "AWS_ENDPOINT_URL_S3"
 	EnvSMEndpoint    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
 	EnvEBEndpoint    = "AWS_ENDPOINT_URL_EVENTBRIDGE"
@@ -28,6 +37,11 @@ const (
 	DefaultHost      = "127.0.0.1"
 	DefaultRegion    = "us-east-1"
 	dummyCredentials = "local" // any credentials do for the embedded backends
+
+	DefaultComponentAppID     = "wx-local-component"
+	DefaultComponentToken     = "local-component-token"
+	DefaultComponentAESKey    = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" // WeChat's documented sample key: local only
+	DefaultComponentAppSecret = "local-component-secret"
 )
 
 const usage = `Usage: make local   (or: go run ./cmd/local)
@@ -55,6 +69,12 @@ Environment (the functions' own variables are passed through to them):
         the simulator's credentials, also stored in the embedded secret
         (default ` + wechatsim.DefaultAppID + ` / ` + wechatsim.DefaultAppSecret + `); set them to your
         real ones with WECHAT_API_BASE=https://api.weixin.qq.com
+  LOCAL_WECHAT_APPS  more apps, appid=appsecret,… (the simulator's and the secret's);
+                     /<appid>/cgi-bin/media/… picks one
+  LOCAL_COMPONENT_APPID, LOCAL_COMPONENT_TOKEN, LOCAL_COMPONENT_AES_KEY, LOCAL_COMPONENT_APPSECRET
+        the simulator's third-party platform, also in the embedded secret
+        (default ` + DefaultComponentAppID + `, ` + DefaultComponentToken + `, WeChat's sample key);
+        its tickets are pushed to the API's /component/events
   MEDIA_BUCKET       the bucket (default ` + DefaultBucket + `; created in the embedded S3)
   WECHAT_SECRET_ID   the secret (default ` + DefaultSecretID + `); set alone, it is read from
                      AWS Secrets Manager with your AWS credentials
@@ -84,11 +104,14 @@ type settings struct {
 
 	embedS3, embedSecrets, embedWeChat, embedEvents bool
 
-	bucket, secretID    string
-	appID, appSecret    string
-	s3URL, smURL, wxURL string // where each backend is, embedded or not
-	ebURL               string // EventBridge's endpoint; embedded when embedEvents
-	s3From, smFrom      string // the variable that named a real one
+	bucket, secretID string
+	appID, appSecret string
+	apps             map[string]string // more apps configured directly
+	// the third-party platform's component app (simulator and secret)
+	compAppID, compToken, compAESKey, compSecret string
+	s3URL, smURL, wxURL                          string // where each backend is, embedded or not
+	ebURL                                        string // EventBridge's endpoint; embedded when embedEvents
+	s3From, smFrom                               string // the variable that named a real one
 
 	// setenv are the variables to set in the process before app.Build;
 	// variables the user set are never overwritten.
@@ -126,6 +149,24 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	}
 	at := func(port int) string { return "http://" + net.JoinHostPort(s.dialHost, strconv.Itoa(port)) }
 	s.appID, s.appSecret = firstSet(get(EnvAppID), wechatsim.DefaultAppID), firstSet(get(EnvAppSecret), wechatsim.DefaultAppSecret)
+	s.compAppID = firstSet(get(EnvComponentAppID), DefaultComponentAppID)
+	s.compToken = firstSet(get(EnvComponentToken), DefaultComponentToken)
+	s.compAESKey = firstSet(get(EnvComponentAESKey), DefaultComponentAESKey)
+	s.compSecret = firstSet(get(EnvComponentAppSecret), DefaultComponentAppSecret)
+	if len(s.compAESKey) != 43 {
+		return settings{}, fmt.Errorf("environment variable %s: want 43 characters (WeChat's EncodingAESKey), got %d", EnvComponentAESKey, len(s.compAESKey))
+	}
+	s.apps = map[string]string{}
+	for _, kv := range strings.Split(get(EnvApps), ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		id, secret, ok := strings.Cut(kv, "=")
+		if !ok || !token.AppIDPattern.MatchString(id) || secret == "" || id == s.appID || id == s.compAppID {
+			return settings{}, fmt.Errorf("environment variable %s: want appid=appsecret,… of apps other than %s and %s", EnvApps, s.appID, s.compAppID)
+		}
+		s.apps[id] = secret
+	}
 	s.bucket = firstSet(get(app.EnvBucket), DefaultBucket)
 	s.secretID = firstSet(get(app.EnvSecretID), DefaultSecretID)
 	s.setenv[app.EnvBucket] = s.bucket

@@ -9,6 +9,7 @@ package awstest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -56,6 +59,7 @@ func Tool(t TB, name string) string {
 type Moto struct {
 	Endpoint string // http://127.0.0.1:PORT
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed once the process ended
 }
 
 // Region is the region the clients use.
@@ -84,33 +88,80 @@ func Start(t TB) *Moto {
 func Stop() {
 	if shared != nil && shared.cmd.Process != nil {
 		_ = shared.cmd.Process.Kill()
-		_ = shared.cmd.Wait()
+		<-shared.exited
 	}
 }
 
+// start runs moto_server on a free port. Another process may take the
+// port between FreePort and moto's bind (other test binaries run beside
+// this one): a moto that exits at start, or a port answered by something
+// that is not moto, is tried again on another port.
 func start(bin string) (*Moto, error) {
+	var last error
+	for range 3 {
+		m, err := startOnce(bin)
+		if err == nil {
+			return m, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func startOnce(bin string) (*Moto, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	var out strings.Builder
+	var out syncBuilder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("moto_server exited at start on %s: %s", m.Endpoint, out.String())
+		default:
+		}
 		resp, err := http.Get(m.Endpoint + "/moto-api/")
 		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
-			return m, nil
+			if resp.StatusCode == http.StatusOK && strings.Contains(strings.ToLower(string(body)), "moto") {
+				m.exited = exited
+				return m, nil
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = cmd.Process.Kill()
+	<-exited
 	return nil, fmt.Errorf("moto_server did not answer on %s within 30s: %s", m.Endpoint, out.String())
+}
+
+// syncBuilder is a strings.Builder that moto's output and the test may
+// use at once.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
@@ -258,3 +309,27 @@ var motoEventTime = regexp.MustCompile(`("eventTime": ?"\d{4}-\d\d-\d\dT\d\d:\d\
 // S3Notification mends the body of an S3 notification that moto sent into
 // what S3 sends: its eventTime gets S3's zone, Z. Nothing else changes.
 func S3Notification(body string) string { return motoEventTime.ReplaceAllString(body, `${1}Z"`) }
+
+// DynamoDB is a DynamoDB client for moto.
+func (m *Moto) DynamoDB() *dynamodb.Client { return dynamodb.NewFromConfig(m.Config()) }
+
+// Table creates a token table as the template does (partition key pk,
+// on demand, TTL on expires_at) with a name unique to the test, and
+// returns its name.
+func (m *Moto) Table(t TB) string {
+	t.Helper()
+	name := bucketName(t.Name())
+	ctx := context.Background()
+	_, err := m.DynamoDB().CreateTable(ctx, &dynamodb.CreateTableInput{TableName: &name, BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}})
+	if err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	_, err = m.DynamoDB().UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &name,
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}})
+	if err != nil {
+		t.Fatalf("table %s TTL: %v", name, err)
+	}
+	return name
+}

@@ -31,16 +31,33 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tokenstore"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
-// The simulator's app credentials, kept in the stack's secret.
+// The simulator's app credentials, kept in the stack's secret. The
+// simulator knows a second app too, which a test configures by putting
+// it in the secret (TwoApps).
 const (
-	AppID     = "wx-stack-app"
-	AppSecret = "stack-app-secret-never-shown"
+	AppID          = "wx-stack-app"
+	AppSecret      = "stack-app-secret-never-shown"
+	OtherAppID     = "wx-stack-other"
+	OtherAppSecret = "stack-other-secret-never-shown"
 )
+
+// The simulator's third-party platform, in the secret with Options.Platform.
+const (
+	ComponentAppID     = "wx-stack-component"
+	ComponentAppSecret = "stack-component-secret-never-shown"
+	ComponentToken     = "stack-component-token-never-shown"
+	ComponentAESKey    = "StackComponentEncodingAESKeyNeverShown01234"
+)
+
+// TwoApps is a secret of the new shape: AppID (the default) and OtherAppID.
+var TwoApps = fmt.Sprintf(`{"default":%q,"apps":{%q:%q,%q:%q}}`, AppID, AppID, AppSecret, OtherAppID, OtherAppSecret)
 
 // Options configure a Stack.
 type Options struct {
@@ -70,6 +87,11 @@ type Options struct {
 	// Sim configures the WeChat simulator (its clock, WeChat's limits from
 	// the start); its credentials are always AppID and AppSecret.
 	Sim wechatsim.Options
+	// Platform runs a third-party platform: the simulator's component app
+	// in the secret (beside TwoApps' apps), its pushes sent to the stack's
+	// /component/events, and the shared token store in a DynamoDB table
+	// of moto's (Stack.Table).
+	Platform bool
 }
 
 // Stack is the running service.
@@ -90,6 +112,8 @@ type Stack struct {
 	// EventBus is the stack's own EventBridge bus (in moto), where its
 	// completion events go (see WatchEvents).
 	EventBus string
+	// Table is the shared token store's DynamoDB table (with Options.Platform).
+	Table string
 
 	daemon *daemon
 	newApp func() *app.App
@@ -136,6 +160,10 @@ func Start(t *testing.T, opts Options) *Stack {
 	moto := awstest.Start(t)
 	simOpts := opts.Sim
 	simOpts.AppID, simOpts.AppSecret = AppID, AppSecret
+	simOpts.Apps = map[string]string{OtherAppID: OtherAppSecret}
+	if opts.Platform {
+		simOpts.Component = &wechatsim.Component{AppID: ComponentAppID, AppSecret: ComponentAppSecret, Token: ComponentToken, EncodingAESKey: ComponentAESKey}
+	}
 	sim, base := wechatsim.NewTestServer(t, simOpts)
 	st := &Stack{Sim: sim, SimURL: base, Moto: moto, Bucket: opts.Bucket}
 	st.s3 = moto.S3()
@@ -151,7 +179,11 @@ func Start(t *testing.T, opts Options) *Stack {
 		t.Fatalf("create bucket %s: %v", st.Bucket, err)
 	}
 	secret := opts.Secret
-	if secret == "" {
+	switch {
+	case secret == "" && opts.Platform:
+		secret = fmt.Sprintf(`{"default":%q,"apps":{%q:%q,%q:%q},"component":{"appid":%q,"appsecret":%q,"token":%q,"encoding_aes_key":%q}}`,
+			AppID, AppID, AppSecret, OtherAppID, OtherAppSecret, ComponentAppID, ComponentAppSecret, ComponentToken, ComponentAESKey)
+	case secret == "":
 		secret = fmt.Sprintf(`{"appid":%q,"appsecret":%q}`, AppID, AppSecret)
 	}
 	st.SecretID = moto.Secret(t, secret)
@@ -177,8 +209,13 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
+	deps := app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge()}
+	if opts.Platform {
+		st.Table = moto.Table(t)
+		deps.TokenStore = tokenstore.NewDynamo(moto.DynamoDB(), st.Table)
+	}
 	st.newApp = func() *app.App {
-		a := app.New(cfg, app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge()})
+		a := app.New(cfg, deps)
 		if opts.Logs != nil {
 			a.SetLogOutput(opts.Logs)
 		} else if !testing.Verbose() {
@@ -191,6 +228,9 @@ func Start(t *testing.T, opts Options) *Stack {
 	srv := httptest.NewServer(st.App.HTTP())
 	t.Cleanup(srv.Close)
 	st.URL = srv.URL
+	if opts.Platform {
+		sim.SetPushURL(srv.URL + platform.EventsPath)
+	}
 	if opts.OnStart != nil {
 		opts.OnStart(st)
 	}
@@ -205,6 +245,18 @@ func Start(t *testing.T, opts Options) *Stack {
 func (st *Stack) Put(t testing.TB, key string, data []byte) string {
 	t.Helper()
 	out, err := st.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+	return strings.Trim(aws.ToString(out.ETag), `"`)
+}
+
+// PutFor stores data at key with the user metadata appid (x-amz-meta-appid),
+// which makes it that app's, and returns its ETag as Put does.
+func (st *Stack) PutFor(t testing.TB, appID, key string, data []byte) string {
+	t.Helper()
+	out, err := st.Moto.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader(data),
+		Metadata: map[string]string{"appid": appID}})
 	if err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}

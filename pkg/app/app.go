@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,10 +21,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/cloudcall"
 	"github.com/wxmedia/wxmedia/pkg/completion"
@@ -32,9 +35,11 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/metrics"
+	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/quota"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/tokenstore"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -58,6 +63,10 @@ const (
 	// daily quotas, when the breaker lets calls through again after a
 	// 45009; default quota.DefaultResetHour, 16 (midnight Beijing time).
 	EnvQuotaResetHour = "QUOTA_RESET_HOUR"
+	// EnvTokenTable is the DynamoDB table of the third-party platform's
+	// tickets and tokens, shared by every container; unset (make local),
+	// they are kept in process.
+	EnvTokenTable = "TOKEN_TABLE"
 )
 
 // Config is the functions' configuration.
@@ -77,6 +86,8 @@ type Config struct {
 	EventBus string
 	// QuotaResetHour is the UTC hour of WeChat's daily reset (QUOTA_RESET_HOUR).
 	QuotaResetHour int
+	// TokenTable is the shared token store's DynamoDB table; "" keeps it in process.
+	TokenTable string
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -89,6 +100,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
 		EventBus:         strings.TrimSpace(getenv(EnvEventBus)),
+		TokenTable:       strings.TrimSpace(getenv(EnvTokenTable)),
 		Tracing:          tracing.FromEnv(getenv),
 		QuotaResetHour:   quota.DefaultResetHour,
 	}
@@ -142,6 +154,8 @@ type App struct {
 	Logger  *slog.Logger
 	Service *transfer.Service
 	Tokens  *token.Source
+	// Platform is the third-party platform of the secret's component entry.
+	Platform *platform.Platform
 	// Metrics writes the EMF documents, to stdout unless SetMetricsOutput.
 	Metrics *metrics.Recorder
 }
@@ -167,8 +181,12 @@ func Build(ctx context.Context, c Config) (*App, error) {
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.UsePathStyle = emulated // emulators serve buckets by path
 	})
-	return New(c, Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg),
-		Events: eventbridge.NewFromConfig(awsCfg)}), nil
+	d := Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg),
+		Events: eventbridge.NewFromConfig(awsCfg)}
+	if c.TokenTable != "" {
+		d.TokenStore = tokenstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), c.TokenTable)
+	}
+	return New(c, d), nil
 }
 
 // Deps are the clients the app is built over.
@@ -187,6 +205,9 @@ type Deps struct {
 	// Events publishes the completion events (package completion); nil
 	// publishes none (benchmarks).
 	Events completion.API
+	// TokenStore is the third-party platform's shared token store; nil
+	// keeps one in process (make local, tests).
+	TokenStore platform.Store
 }
 
 // New builds the service from clients that are already made.
@@ -203,19 +224,28 @@ func New(c Config, d Deps) *App {
 	}
 	tracer := tp.Tracer("github.com/wxmedia/wxmedia")
 	creds := d.Credentials
+	var secrets apps.Secrets
 	if creds == nil {
-		creds = token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
+		store := token.NewSecretStore(d.Secrets, c.SecretID, token.StoreOptions{Now: d.Now, Metrics: m, Tracer: tracer})
+		creds, secrets = store, store
+	} else {
+		secrets = apps.Single(creds)
 	}
 	hc := httpClient()
-	// One breaker for the app: its token calls and media calls, each API's
-	// daily quota apart.
+	// One breaker for the deployment, each app's quota apart (the scope) and
+	// each API's daily quota apart.
 	spent := quota.New(c.QuotaResetHour, d.Now)
-	tokens := token.New(token.Options{
-		WeChat: wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer,
-			Quota: spent, Now: d.Now, Sleep: d.Sleep}),
-		Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
-	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: tokens, Logger: log, Metrics: m, Tracer: tracer,
-		Quota: spent, Now: d.Now, Sleep: d.Sleep})
+	tokenAPI := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Logger: log, Metrics: m, Tracer: tracer,
+		Quota: spent, QuotaScope: apps.Scope, Now: d.Now, Sleep: d.Sleep})
+	tokens := token.New(token.Options{WeChat: tokenAPI, Credentials: creds, Logger: log, Now: d.Now, Metrics: m})
+	store := d.TokenStore
+	if store == nil {
+		store = tokenstore.NewMemory(d.Now)
+	}
+	plat := platform.New(platform.Options{Store: store, WeChat: tokenAPI, Secrets: secrets, Logger: log, Now: d.Now})
+	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m, Authorizers: plat})
+	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: registry, Logger: log, Metrics: m, Tracer: tracer,
+		Quota: spent, QuotaScope: apps.Scope, Now: d.Now, Sleep: d.Sleep})
 	var announce transfer.Announcer
 	if d.Events != nil {
 		announce = completion.New(completion.Options{API: d.Events, Bus: c.EventBus, Bucket: c.Bucket, Logger: log,
@@ -237,8 +267,9 @@ func New(c Config, d Deps) *App {
 		Logger:          log,
 		Metrics:         m,
 		Announce:        announce,
+		Apps:            registry,
 	})
-	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Metrics: m}
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Platform: plat, Metrics: m}
 }
 
 // SetMetricsOutput sends the EMF documents alone to w (the local runner).
@@ -251,11 +282,33 @@ func (a *App) SetLogOutput(w io.Writer) {
 	a.Metrics.SetOutput(w)
 }
 
-// HTTP is the HTTP handler for routes (all of them if none).
+// HTTP is the HTTP handler for routes (all of them if none). The upload
+// function also serves the third-party platform's authorization events.
 func (a *App) HTTP(routes ...string) http.Handler {
-	return httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
+	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
 		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics})
+	if len(routes) > 0 && !slices.Contains(routes, httpapi.RouteUpload) {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle(platform.EventsPath, a.Platform.Events())
+	return mux
 }
+
+// Paths are the HTTP paths function route serves (pkg/deploy checks the
+// template's routes against them).
+func Paths(route string) []string {
+	p := httpapi.Paths(route)
+	if route == httpapi.RouteUpload {
+		p = append(p, platform.EventsPath)
+	}
+	return p
+}
+
+// PublicPaths are the paths no authorizer guards: WeChat calls them, and
+// signs its calls instead.
+var PublicPaths = []string{platform.EventsPath}
 
 // Trigger is the S3 event handler.
 func (a *App) Trigger() *s3event.Handler {

@@ -4,6 +4,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
@@ -17,6 +18,8 @@ type Permission struct{ Action, Resource string }
 const (
 	ResourceSecret   = "secret"    // the app's secret
 	ResourceEventBus = "event-bus" // the completion events' bus (EventBusName)
+	// ResourceTokenTable is the third-party platform's shared token table.
+	ResourceTokenTable = "token-table"
 )
 
 // PublishAction is the IAM action of the completion events.
@@ -45,6 +48,11 @@ func Permissions(route string, c Config) []Permission {
 	out = append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
 	if route != httpapi.RouteGet {
 		out = append(out, Permission{Action: PublishAction, Resource: ResourceEventBus}) // each result recorded
+	}
+	// Every function may act for an authorizer; upload also serves the
+	// platform's authorization events.
+	for _, a := range platform.TableActions(route == httpapi.RouteUpload) {
+		out = append(out, Permission{Action: a, Resource: ResourceTokenTable})
 	}
 	return out
 }

@@ -127,6 +127,8 @@ type Object struct {
 	ETag        string // with its quotes, as S3 gives it
 	Size        int64
 	ContentType string
+	// Metadata is the object's user metadata (x-amz-meta-*), keys in lower case.
+	Metadata map[string]string
 }
 
 // Stat returns the object at key, or an error wrapping ErrNotFound.
@@ -135,7 +137,8 @@ func (b *Bucket) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, b.wrap("head", key, err)
 	}
-	return Object{Key: key, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
+	return Object{Key: key, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType),
+		Metadata: lower(out.Metadata)}, nil
 }
 
 // Open streams the object at key, pinned to etag if it is set: if the
@@ -152,11 +155,25 @@ func (b *Bucket) Open(ctx context.Context, key, etag string) (io.ReadCloser, Obj
 	if err != nil {
 		return nil, Object{}, b.wrap("get", key, err)
 	}
-	obj := Object{Key: key, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}
+	obj := Object{Key: key, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType),
+		Metadata: lower(out.Metadata)}
 	if obj.ETag == "" {
 		obj.ETag = etag
 	}
 	return &body{ReadCloser: out.Body, b: b, key: key}, obj, nil
+}
+
+// lower is user metadata with its keys in lower case, as S3 keeps them
+// (an emulator may answer them as sent).
+func lower(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }
 
 // QuoteETag is etag as S3 answers it, in double quotes: S3 event
@@ -355,17 +372,26 @@ type PresignedPost struct {
 }
 
 // PresignPost returns a POST form that creates key once sent with a file
-// of minSize to maxSize bytes (S3's content-length-range) within ttl.
-func (b *Bucket) PresignPost(ctx context.Context, key string, ttl time.Duration, minSize, maxSize int64) (PresignedPost, error) {
+// of minSize to maxSize bytes (S3's content-length-range) within ttl. The
+// object gets the user metadata meta (x-amz-meta-<name>), which the form
+// carries as fields its policy pins.
+func (b *Bucket) PresignPost(ctx context.Context, key string, ttl time.Duration, minSize, maxSize int64, meta map[string]string) (PresignedPost, error) {
 	if b.presign == nil {
 		return PresignedPost{}, fmt.Errorf("presign POST s3://%s/%s: no presigner configured", b.name, key)
 	}
+	conds := []any{[]any{"content-length-range", minSize, maxSize}}
+	for k, v := range meta {
+		conds = append(conds, map[string]string{"x-amz-meta-" + k: v})
+	}
 	out, err := b.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key}, func(o *s3.PresignPostOptions) {
 		o.Expires = ttl
-		o.Conditions = []any{[]any{"content-length-range", minSize, maxSize}}
+		o.Conditions = conds
 	})
 	if err != nil {
 		return PresignedPost{}, fmt.Errorf("presign POST s3://%s/%s: %w", b.name, key, err)
+	}
+	for k, v := range meta {
+		out.Values["x-amz-meta-"+k] = v
 	}
 	return PresignedPost{URL: out.URL, Fields: out.Values}, nil
 }

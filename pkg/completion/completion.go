@@ -98,7 +98,10 @@ func (p *Publisher) Of(ctx context.Context, w ledger.Work, r ledger.Result, resu
 	if d.Type == "" && w.API == ledger.APIUpload {
 		d.Type = w.Type
 	}
-	if p.o.AppID != nil {
+	switch {
+	case w.AppID != "":
+		d.AppID = w.AppID // the app the work was done for
+	case p.o.AppID != nil:
 		d.AppID = p.o.AppID(ctx)
 	}
 	if r.Success() {

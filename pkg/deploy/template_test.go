@@ -27,6 +27,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/app"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/tokenstore"
 )
 
 var functions = []string{"GetFunction", "UploadFunction", "UploadImgFunction"}
@@ -181,6 +182,12 @@ func TestAuth(t *testing.T) {
 					}
 					sec := path(body, "paths", fmt.Sprint(props["Path"]), method, "security")
 					reqs, _ := sec.([]any)
+					if slices.Contains(app.PublicPaths, fmt.Sprint(props["Path"])) {
+						if sec == nil || len(reqs) != 0 {
+							t.Errorf("%s: security %v, want [] (WeChat calls it, and signs its calls instead)", route, sec)
+						}
+						continue
+					}
 					if tt.scheme == nil {
 						if len(reqs) != 0 {
 							t.Errorf("%s: security %v, want none with AuthMode=NONE", route, sec)
@@ -217,7 +224,7 @@ func TestAuth(t *testing.T) {
 					got = append(got, fmt.Sprint(props["Path"]))
 				}
 				slices.Sort(got)
-				want := slices.Sorted(slices.Values(httpapi.Paths(routeOf[id])))
+				want := slices.Sorted(slices.Values(app.Paths(routeOf[id])))
 				if !slices.Equal(got, want) {
 					t.Errorf("%s: HttpApi paths %v, want those its code serves, %v", id, got, want)
 				}
@@ -271,6 +278,8 @@ func TestIAM(t *testing.T) {
 					return arn
 				case app.ResourceSecret:
 					return "ref:WeChatSecret"
+				case app.ResourceTokenTable:
+					return "getatt:TokenTable.Arn"
 				case app.ResourceEventBus:
 					return "arn:aws:events:ap-east-1:123456789012:event-bus/" + cmp.Or(params["EventBusName"], "default")
 				}
@@ -389,7 +398,7 @@ func TestSecret(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	outputs, _ := loadTemplate(t)["Outputs"].(map[string]any)
-	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName"} {
+	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName", "ComponentEventsUrl", "TokenTableName"} {
 		if path(outputs, name, "Value") == nil {
 			t.Errorf("output %s: missing", name)
 		}
@@ -470,4 +479,36 @@ func mapping(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// The token table keeps secrets shared by every container: on demand,
+// expiring what expired (TTL on the attribute the store writes),
+// encrypted at rest, named to every function.
+func TestTokenTable(t *testing.T) {
+	tpl := loadTemplate(t)
+	res := newStack(t, tpl, nil).resources()
+	tbl := res["TokenTable"]
+	if tbl["Type"] != "AWS::DynamoDB::Table" {
+		t.Fatalf("TokenTable: type %v, want AWS::DynamoDB::Table", tbl["Type"])
+	}
+	props := path(tbl, "Properties")
+	for _, c := range []struct {
+		got  any
+		want any
+		what string
+	}{
+		{path(props, "BillingMode"), "PAY_PER_REQUEST", "BillingMode"},
+		{path(props, "TimeToLiveSpecification", "AttributeName"), tokenstore.AttrExpires, "TTL attribute"},
+		{path(props, "TimeToLiveSpecification", "Enabled"), true, "TTL enabled"},
+		{path(props, "SSESpecification", "SSEEnabled"), true, "encryption at rest"},
+		{path(path(props, "KeySchema").([]any)[0], "AttributeName"), tokenstore.AttrKey, "partition key"},
+	} {
+		if c.got != c.want {
+			t.Errorf("TokenTable %s: got %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	env := newStack(t, tpl, nil).eval(path(tpl, "Globals", "Function", "Environment", "Variables"))
+	if got := path(env, app.EnvTokenTable); got != "ref:TokenTable" {
+		t.Errorf("%s: got %v, want !Ref TokenTable", app.EnvTokenTable, got)
+	}
 }

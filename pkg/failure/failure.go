@@ -40,10 +40,13 @@ const (
 	// Conflict is concurrent work on the same object: another request holds
 	// it, or the object changed while it was read. Try again shortly.
 	Conflict
+	// DynamoDB is the shared token store (a third-party platform's tickets
+	// and tokens) failing or out of reach: transient.
+	DynamoDB
 )
 
 var kindNames = [...]string{Internal: "internal", Caller: "caller", Config: "configuration",
-	WeChat: "wechat", S3: "s3", SecretsManager: "secretsmanager", Conflict: "conflict"}
+	WeChat: "wechat", S3: "s3", SecretsManager: "secretsmanager", Conflict: "conflict", DynamoDB: "dynamodb"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -53,7 +56,9 @@ func (k Kind) String() string {
 }
 
 // Kinds are all the kinds, for tables that must cover each.
-func Kinds() []Kind { return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict} }
+func Kinds() []Kind {
+	return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict, DynamoDB}
+}
 
 // WeChat's errcodes for failures of no more particular code.
 const (

@@ -20,6 +20,7 @@ var statusOfKind = map[failure.Kind]int{
 	failure.WeChat:         http.StatusBadGateway,
 	failure.S3:             http.StatusServiceUnavailable,
 	failure.SecretsManager: http.StatusServiceUnavailable,
+	failure.DynamoDB:       http.StatusServiceUnavailable,
 	failure.Conflict:       http.StatusConflict,
 	failure.Internal:       http.StatusInternalServerError,
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,9 +17,11 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -105,17 +108,20 @@ func New(opts Options) http.Handler {
 			panic(fmt.Sprintf("httpapi: unknown route %q", name)) // a wiring mistake, caught at start
 		}
 		for _, ep := range eps {
-			mux.Handle(ep.pattern, a.handle(ep.name, ep.h))
-			// Another method on a known path: 405 with the methods it takes.
 			method, path, _ := strings.Cut(ep.pattern, " ")
 			allow := method
 			if method == http.MethodGet {
 				allow += ", " + http.MethodHead // a GET pattern serves HEAD too
 			}
-			mux.Handle(path, a.handle(ep.name, func(w http.ResponseWriter, r *http.Request) error {
-				w.Header().Set("Allow", allow)
-				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errMethod, "method %s not allowed on %s: use %s", r.Method, path, allow)
-			}))
+			// Each path also under an app's prefix: /<appid>/cgi-bin/media/….
+			for _, p := range []string{path, AppPrefix + path} {
+				mux.Handle(method+" "+p, a.handle(ep.name, ep.h))
+				// Another method on a known path: 405 with the methods it takes.
+				mux.Handle(p, a.handle(ep.name, func(w http.ResponseWriter, r *http.Request) error {
+					w.Header().Set("Allow", allow)
+					return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errMethod, "method %s not allowed on %s: use %s", r.Method, path, allow)
+				}))
+			}
 		}
 	}
 	mux.Handle("/", a.handle("none", func(w http.ResponseWriter, r *http.Request) error {
@@ -151,16 +157,21 @@ func (a *api) routes() map[string][]endpoint {
 	}
 }
 
-// Paths are the paths a route's function serves, for the template's events
-// (pkg/deploy checks them).
+// Paths are the paths a route's function serves, each also under an
+// app's prefix, for the template's events (pkg/deploy checks them).
 func Paths(route string) []string {
 	var out []string
 	for _, ep := range (&api{}).routes()[route] {
 		_, path, _ := strings.Cut(ep.pattern, " ")
-		out = append(out, path)
+		out = append(out, path, AppPrefix+path)
 	}
 	return out
 }
+
+// AppPrefix is the path prefix that names an app (API Gateway's and
+// net/http's syntax alike): /<appid>/cgi-bin/media/… is that app's,
+// /cgi-bin/media/… the default app's.
+const AppPrefix = "/{appid}"
 
 // The paths.
 const (
@@ -216,6 +227,10 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if a.metrics != nil {
 			ctx = a.metrics.Begin(ctx, route)
 		}
+		appID := r.PathValue("appid")
+		if appID != "" {
+			ctx = apps.WithRequested(ctx, appID)
+		}
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
@@ -226,6 +241,9 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 					err = errors.New("panic in handler")
 				}
 			}()
+			if appID != "" && !token.AppIDPattern.MatchString(appID) {
+				return failure.New(failure.Caller, apps.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
+			}
 			if len(r.URL.RawQuery) > 2048 {
 				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errQueryTooLong, "query string too long")
 			}
@@ -257,7 +275,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if err != nil {
 			attrs = append(attrs, "failure_status", stands, "kind", failure.KindOf(err).String())
 		}
-		attrs = append(attrs, "caller", Caller(ctx), "source_ip", sourceIP(r), "appid", DefaultApp,
+		attrs = append(attrs, "caller", Caller(ctx), "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
 			"bytes_in", max(r.ContentLength, 0), "bytes_out", sw.bytes, "ms", time.Since(start).Milliseconds())
 		switch {
 		case err == nil:
@@ -272,7 +290,8 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 
 // DefaultApp is the app a request of the default paths (/cgi-bin/…) is
 // for, as the access line names it: its AppID is in the secret, which the
-// line is written without reading.
+// line is written without reading. A request under an app's prefix is
+// named by the AppID of its path.
 const DefaultApp = "default"
 
 // Caller is who made the request, as API Gateway's authorizer vouched:

@@ -65,7 +65,10 @@ import (
 const (
 	ResultsPrefix   = "results/"
 	RequestedPrefix = ResultsPrefix + "requested/"
-	ClaimsPrefix    = "claims/"
+	// AppsPrefix holds the other apps' requested results:
+	// results/apps/<appid>/requested/<api>/<type>/<key>.json.
+	AppsPrefix   = ResultsPrefix + "apps/"
+	ClaimsPrefix = "claims/"
 )
 
 // APIs a piece of work is sent to.
@@ -80,9 +83,16 @@ type Work struct {
 	ETag string // quoted, as S3 answers it
 	API  string // APIUpload or APIUploadImg
 	Type string // image, voice, video or thumb for APIUpload; "" for APIUploadImg
-	// Trigger is true for the work the key's trigger prefix asks for: its
+	// Trigger is true for the work the key's trigger prefix asks for, for
+	// the object's own app (its appid metadata, else the default): its
 	// result is results/<key>.json, shared by S3 events and {"key"} requests.
 	Trigger bool
+	// AppID is the app the work is for: a media_id is answered again only
+	// to the app it was uploaded for.
+	AppID string
+	// DefaultApp is true when AppID is the deployment's default app, whose
+	// results recorded before results named their app (no appid) are its own.
+	DefaultApp bool
 }
 
 // Result is how a piece of work ended, as recorded: a success (MediaID or
@@ -90,6 +100,7 @@ type Work struct {
 type Result struct {
 	Key       string `json:"key"`
 	ETag      string `json:"etag"`
+	AppID     string `json:"appid,omitempty"` // the app it was done for
 	Type      string `json:"type,omitempty"`
 	MediaID   string `json:"media_id,omitempty"`
 	CreatedAt int64  `json:"created_at,omitempty"`
@@ -107,8 +118,10 @@ type Result struct {
 // Success reports whether r is a success.
 func (r Result) Success() bool { return r.ErrCode == 0 && (r.MediaID != "" || r.URL != "") }
 
-// Of reports whether r is a result of w's object version.
-func (r Result) Of(w Work) bool { return r.Key == w.Key && r.ETag == w.ETag }
+// Of reports whether r is a result of w's object version, for w's app.
+func (r Result) Of(w Work) bool {
+	return r.Key == w.Key && r.ETag == w.ETag && (r.AppID == w.AppID || r.AppID == "" && w.DefaultApp)
+}
 
 // Store is the part of the bucket the ledger uses.
 type Store interface {
@@ -167,6 +180,9 @@ func ResultKey(w Work) string {
 		return fit(ResultsPrefix, w.Key, ".json")
 	}
 	slot := RequestedPrefix + w.API + "/"
+	if !w.DefaultApp && w.AppID != "" {
+		slot = AppsPrefix + w.AppID + "/" + RequestedPrefix[len(ResultsPrefix):] + w.API + "/"
+	}
 	if w.Type != "" {
 		slot += w.Type + "/"
 	}
@@ -192,7 +208,11 @@ func fit(prefix, key, suffix string) string {
 // claimKey is where w's claim lives: a hash of its whole identity.
 func claimKey(w Work) string {
 	h := sha256.New()
-	for _, part := range []string{w.Key, w.ETag, w.API, w.Type} {
+	parts := []string{w.Key, w.ETag, w.API, w.Type}
+	if !w.DefaultApp && w.AppID != "" {
+		parts = append(parts, w.AppID) // the default app's claims stay where they were
+	}
+	for _, part := range parts {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}

@@ -160,6 +160,11 @@ func (s *S3) store(bucket string, fields map[string]string, filename string, fil
 	if ct := fields["content-type"]; ct != "" {
 		meta["Content-Type"] = ct
 	}
+	for name, v := range fields {
+		if m, ok := strings.CutPrefix(name, "x-amz-meta-"); ok && m != "" {
+			meta["X-Amz-Meta-"+strings.ToUpper(m[:1])+m[1:]] = v // as the PUT of the same metadata stores it
+		}
+	}
 	if _, err := s.backend.PutObject(bucket, key, meta, bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		return posted{}, err
 	}

@@ -292,14 +292,17 @@ func failureStatus(logs string) int {
 	return status
 }
 
-// noLeaks fails if any access token the simulator issued, or the AppSecret,
-// appears in what a user or an operator can see: besides what the caller
+// noLeaks fails if any access token the simulator issued (a platform's
+// tickets, codes, component and refresh tokens among them), an AppSecret,
+// or the platform's token or EncodingAESKey appears in what a user or an
+// operator can see: besides what the caller
 // passes (logs with their EMF metric lines, answers, results, errors), the
 // spans sent to the X-Ray daemon, attributes and causes included.
 func noLeaks(t *testing.T, st *stacktest.Stack, seen ...string) {
 	t.Helper()
 	seen = append(seen, st.Traces()...)
-	secrets := append(st.Sim.IssuedTokens(), stacktest.AppSecret)
+	secrets := append(st.Sim.IssuedTokens(), stacktest.AppSecret, stacktest.OtherAppSecret,
+		stacktest.ComponentAppSecret, stacktest.ComponentToken, stacktest.ComponentAESKey)
 	for _, s := range seen {
 		for _, secret := range secrets {
 			if strings.Contains(s, secret) {

@@ -39,6 +39,7 @@ var retry = map[failure.Kind]bool{
 	failure.WeChat:         true,
 	failure.S3:             true,
 	failure.SecretsManager: true,
+	failure.DynamoDB:       true,
 	failure.Conflict:       true,
 	failure.Internal:       true,
 }

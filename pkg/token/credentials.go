@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -115,15 +114,16 @@ type SecretMetrics interface {
 	SecretRead(ctx context.Context, failed bool)
 }
 
-// SecretStore reads Credentials from a Secrets Manager secret holding
-// {"appid":"…","appsecret":"…"} and caches them.
+// SecretStore reads the apps' credentials from a Secrets Manager secret
+// and caches them. The secret holds one app, {"appid":"…","appsecret":"…"},
+// or several and a third-party platform (see Secret).
 type SecretStore struct {
 	api  SecretsAPI
 	id   string
 	opts StoreOptions
 
 	mu      sync.Mutex
-	creds   Credentials
+	secret  Secret
 	err     error
 	fetched time.Time
 }
@@ -150,26 +150,38 @@ func NewSecretStore(api SecretsAPI, secretID string, opts StoreOptions) *SecretS
 // secret is missing, not readable by this function or malformed,
 // SecretsManager when the service failed.
 func (s *SecretStore) Credentials(ctx context.Context) (Credentials, error) {
+	sec, err := s.Secret(ctx)
+	if err != nil {
+		return Credentials{}, err
+	}
+	if sec.Default.AppID == "" {
+		return Credentials{}, misconfigured(&SecretError{SecretID: s.id, Reason: `it names no default app; add "default":"<appid>" of one of its "apps"`})
+	}
+	return sec.Default, nil
+}
+
+// Secret returns the whole secret, cached like Credentials.
+func (s *SecretStore) Secret(ctx context.Context) (Secret, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.fetched.IsZero() {
 		age := s.opts.Now().Sub(s.fetched)
 		switch {
 		case s.err == nil && age < s.opts.TTL:
-			return s.creds, nil
+			return s.secret, nil
 		case s.err != nil && age < s.opts.FailureTTL:
-			return Credentials{}, s.err
+			return Secret{}, s.err
 		}
 	}
-	s.creds, s.err = s.read(ctx)
+	s.secret, s.err = s.read(ctx)
 	s.fetched = s.opts.Now()
 	if s.err != nil && ctx.Err() != nil {
 		s.fetched = time.Time{} // this caller's deadline, not the secret: not remembered
 	}
-	return s.creds, s.err
+	return s.secret, s.err
 }
 
-func (s *SecretStore) read(ctx context.Context) (_ Credentials, err error) {
+func (s *SecretStore) read(ctx context.Context) (_ Secret, err error) {
 	ctx, span := s.opts.Tracer.Start(ctx, "SecretsManager", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String(tracing.AttrAWSOperation, "GetSecretValue")))
 	defer func() {
@@ -184,16 +196,16 @@ func (s *SecretStore) read(ctx context.Context) (_ Credentials, err error) {
 	}()
 	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &s.id})
 	if err != nil {
-		return Credentials{}, secretsFailure(&SecretError{SecretID: s.id, Reason: "cannot read it", Err: err})
+		return Secret{}, secretsFailure(&SecretError{SecretID: s.id, Reason: "cannot read it", Err: err})
 	}
 	if out.SecretString == nil {
-		return Credentials{}, misconfigured(&SecretError{SecretID: s.id, Reason: "it has no string value; want JSON {\"appid\":\"…\",\"appsecret\":\"…\"}"})
+		return Secret{}, misconfigured(&SecretError{SecretID: s.id, Reason: "it has no string value; want JSON {\"appid\":\"…\",\"appsecret\":\"…\"}"})
 	}
-	creds, err := parseCredentials(*out.SecretString)
+	sec, err := ParseSecret(*out.SecretString)
 	if err != nil {
-		return Credentials{}, misconfigured(&SecretError{SecretID: s.id, Reason: err.Error()})
+		return Secret{}, misconfigured(&SecretError{SecretID: s.id, Reason: err.Error()})
 	}
-	return creds, nil
+	return sec, nil
 }
 
 // Invalidate drops the cached credentials: WeChat rejected them, so the
@@ -220,26 +232,6 @@ func secretsFailure(e *SecretError) error {
 		}
 	}
 	return failure.Wrap(failure.SecretsManager, failure.CodeSystem, e, "system error: the app's credentials are unavailable (Secrets Manager)")
-}
-
-var errNotJSON = errors.New(`it is not JSON; want {"appid":"…","appsecret":"…"}`)
-
-func parseCredentials(v string) (Credentials, error) {
-	var c struct {
-		AppID     string `json:"appid"`
-		AppSecret string `json:"appsecret"`
-	}
-	if err := json.Unmarshal([]byte(v), &c); err != nil {
-		return Credentials{}, errNotJSON // the JSON error could quote the value
-	}
-	c.AppID, c.AppSecret = strings.TrimSpace(c.AppID), strings.TrimSpace(c.AppSecret)
-	switch {
-	case c.AppID == "":
-		return Credentials{}, errors.New(`missing field "appid"`)
-	case c.AppSecret == "":
-		return Credentials{}, errors.New(`missing field "appsecret"`)
-	}
-	return NewCredentials(c.AppID, c.AppSecret), nil
 }
 
 // Static serves fixed credentials (local runs and tests).

@@ -11,6 +11,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -52,16 +53,20 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	if err := checkMediaID(mediaID); err != nil {
 		return Fetched{}, err
 	}
-	out, err := s.stored(ctx, mediaID)
+	ctx, app, err := s.app(ctx, apps.Requested(ctx))
+	if err != nil {
+		return Fetched{}, err
+	}
+	out, err := s.stored(ctx, app, mediaID)
 	if errors.Is(err, bucket.ErrNotFound) {
-		out, err = s.uploaded(ctx, mediaID)
+		out, err = s.uploaded(ctx, app, mediaID)
 	}
 	if errors.Is(err, bucket.ErrNotFound) {
-		out, err = s.fetch(ctx, mediaID)
+		out, err = s.fetch(ctx, app, mediaID)
 		if errors.Is(err, errCutShort) && ctx.Err() == nil {
 			// The connection broke mid-file: nothing was stored; fetch it again, once.
 			s.log.InfoContext(ctx, "media cut short; fetching again", "media_id", mediaID)
-			out, err = s.fetch(ctx, mediaID)
+			out, err = s.fetch(ctx, app, mediaID)
 		}
 	}
 	if err != nil {
@@ -73,9 +78,19 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 	return s.link(ctx, out)
 }
 
-// stored finds media an earlier get stored at media/<id><ext>.
-func (s *Service) stored(ctx context.Context, mediaID string) (Fetched, error) {
-	obj, err := s.bucket.First(ctx, MediaPrefix+mediaID+".")
+// mediaKey is where media fetched for app a is stored: media/<id><ext>
+// for the default app, media/<appid>/<id><ext> for another (a media_id is
+// one app's, and one app's get never answers another's media).
+func mediaKey(a apps.App, mediaID string) string {
+	if a.Default || a.ID == "" {
+		return MediaPrefix + mediaID
+	}
+	return MediaPrefix + a.ID + "/" + mediaID
+}
+
+// stored finds media an earlier get stored for app a.
+func (s *Service) stored(ctx context.Context, a apps.App, mediaID string) (Fetched, error) {
+	obj, err := s.bucket.First(ctx, mediaKey(a, mediaID)+".")
 	if err != nil {
 		return Fetched{}, err
 	}
@@ -84,12 +99,16 @@ func (s *Service) stored(ctx context.Context, mediaID string) (Fetched, error) {
 		Filename: mediaID + f.Ext(), From: "bucket"}, nil
 }
 
-// uploaded finds media this deployment uploaded, from its index record, if
-// its object is still the version uploaded and WeChat still keeps it.
-func (s *Service) uploaded(ctx context.Context, mediaID string) (Fetched, error) {
+// uploaded finds media this deployment uploaded for app a, from its index
+// record, if its object is still the version uploaded and WeChat still
+// keeps it.
+func (s *Service) uploaded(ctx context.Context, a apps.App, mediaID string) (Fetched, error) {
 	var ix mediaIndex
 	if _, err := s.bucket.ReadJSON(ctx, MediaIndexPrefix+mediaID+".json", &ix); err != nil {
 		return Fetched{}, err
+	}
+	if ix.AppID != a.ID && !(ix.AppID == "" && a.Default) {
+		return Fetched{}, fmt.Errorf("media %s: uploaded for another app: %w", mediaID, bucket.ErrNotFound)
 	}
 	if ix.MediaID != mediaID || !s.now().Before(time.Unix(ix.ExpiresAt, 0)) {
 		return Fetched{}, fmt.Errorf("media %s: %w", mediaID, bucket.ErrNotFound) // expired at WeChat too
@@ -138,7 +157,7 @@ func contentType(f media.Format, fallback string) string {
 // errCutShort marks a media/get answer whose body broke off.
 var errCutShort = fmt.Errorf("%w: the media was cut short", wechat.ErrBadResponse)
 
-func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
+func (s *Service) fetch(ctx context.Context, a apps.App, mediaID string) (Fetched, error) {
 	m, err := s.wx.Get(ctx, mediaID)
 	if err != nil {
 		return Fetched{}, err
@@ -160,7 +179,7 @@ func (s *Service) fetch(ctx context.Context, mediaID string) (Fetched, error) {
 		f = media.FormatOf(m.ContentType)
 	}
 	out.ContentType = contentType(f, m.ContentType)
-	out.Key, out.Filename = MediaPrefix+mediaID+f.Ext(), mediaID+f.Ext()
+	out.Key, out.Filename = mediaKey(a, mediaID)+f.Ext(), mediaID+f.Ext()
 	start := s.now()
 	out.Size, err = s.bucket.Write(ctx, out.Key, out.ContentType, br)
 	var se *bucket.SourceError

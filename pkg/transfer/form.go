@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
@@ -41,7 +42,17 @@ func (s *Service) UploadForm(ctx context.Context, t media.Type) (Form, error) {
 	if t == media.ArticleImage {
 		key = UploadImgPrefix + newID()
 	}
-	p, err := s.bucket.PresignPost(ctx, key, FormTTL, 1, rule.MaxSize)
+	var meta map[string]string
+	if id := apps.Requested(ctx); id != "" {
+		_, app, err := s.app(ctx, id)
+		if err != nil {
+			return Form{}, err
+		}
+		if !app.Default {
+			meta = map[string]string{apps.MetadataKey: app.ID} // the put's event is then this app's
+		}
+	}
+	p, err := s.bucket.PresignPost(ctx, key, FormTTL, 1, rule.MaxSize, meta)
 	if err != nil {
 		return Form{}, failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the upload form could not be signed")
 	}
@@ -132,6 +143,11 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 		return Result{}, err
 	}
 	w.ETag = obj.ETag
+	_, app, err := s.app(ctx, apps.Requested(ctx))
+	if err != nil {
+		return Result{}, err
+	}
+	w = forApp(w, app)
 	e, err := s.ledger.Read(ctx, w)
 	if err != nil {
 		return Result{}, err

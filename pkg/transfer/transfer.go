@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -62,6 +63,15 @@ type Options struct {
 	// Announce, if set, is told of each outcome recorded (package
 	// completion publishes them).
 	Announce Announcer
+	// Apps resolves the app each piece of work is for (package apps);
+	// nil: everything is the default app's, and results name no app.
+	Apps Apps
+}
+
+// Apps resolves an AppID ("" for the default app): an unknown one is the
+// caller's failure, 40013 (package apps' Registry).
+type Apps interface {
+	Resolve(ctx context.Context, appID string) (apps.App, error)
 }
 
 // Announcer is told of each outcome the ledger records for w, at resultKey.
@@ -82,12 +92,13 @@ type Service struct {
 	metrics    Metrics
 	presignTTL time.Duration
 	announce   Announcer
+	apps       Apps
 }
 
 // New returns a Service.
 func New(opts Options) *Service {
 	s := &Service{bucket: opts.Bucket, wx: opts.WeChat, rules: opts.Rules, downloads: opts.Downloads,
-		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, announce: opts.Announce}
+		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, announce: opts.Announce, apps: opts.Apps}
 	if s.rules == nil {
 		s.rules = media.DefaultRules()
 	}
@@ -120,4 +131,24 @@ func (s *Service) reused(ctx context.Context) {
 	if s.metrics != nil {
 		s.metrics.Reused(ctx)
 	}
+}
+
+// app resolves the app named appID ("" for the default) and notes it in
+// the context, so that the WeChat calls made with it carry its token.
+func (s *Service) app(ctx context.Context, appID string) (context.Context, apps.App, error) {
+	if s.apps == nil {
+		a := apps.App{Default: true}
+		return apps.With(ctx, a), a, nil
+	}
+	a, err := s.apps.Resolve(ctx, appID)
+	if err != nil {
+		return ctx, apps.App{}, err
+	}
+	return apps.With(ctx, a), a, nil
+}
+
+// forApp is w for app a.
+func forApp(w ledger.Work, a apps.App) ledger.Work {
+	w.AppID, w.DefaultApp = a.ID, a.Default
+	return w
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
@@ -118,6 +119,35 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 		s.announced(ctx, w, r, fresh)
 		return r, err
 	}
+	// The app: an event's is the object's (its appid metadata, else the
+	// default); a request's is the one its path names, and it shares the
+	// object's trigger result only if that is the object's own app.
+	objApp := obj.Metadata[apps.MetadataKey]
+	requested := apps.Requested(ctx)
+	if event {
+		requested = objApp
+	}
+	actx, app, err := s.app(ctx, requested)
+	if err != nil {
+		src.Close()
+		if !event {
+			return base, err // the request's app, not the object's: nothing to record
+		}
+		// An unknown app (40013) is the object's final refusal, recorded
+		// under the AppID it names so that no other app's work takes it
+		// for its own; a secret that cannot be read is retried.
+		w.AppID = requested
+		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event)
+		s.announced(ctx, w, r, fresh)
+		return r, err
+	}
+	if !event && w.Trigger && objApp != requested {
+		if _, own, err := s.app(ctx, objApp); err != nil || own.ID != app.ID {
+			w.Trigger = false // another app's object: this app's result lives apart
+		}
+	}
+	ctx, w = actx, forApp(w, app)
+	base.AppID = app.ID
 	first := &primed{}
 	defer first.close()
 	head := make([]byte, min(obj.Size, media.SniffLen))
@@ -201,6 +231,7 @@ const MediaIndexPrefix = "media-ids/"
 // mediaIndex is a media_id's index record.
 type mediaIndex struct {
 	MediaID   string `json:"media_id"`
+	AppID     string `json:"appid,omitempty"`
 	Key       string `json:"key"`
 	ETag      string `json:"etag"`
 	Type      string `json:"type"`
@@ -213,7 +244,7 @@ type mediaIndex struct {
 func (s *Service) index(ctx context.Context, w ledger.Work, r Result, f media.Format) {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	ix := mediaIndex{MediaID: r.MediaID, Key: w.Key, ETag: w.ETag, Type: w.Type, Ext: f.Ext(), ExpiresAt: r.ExpiresAt}
+	ix := mediaIndex{MediaID: r.MediaID, AppID: w.AppID, Key: w.Key, ETag: w.ETag, Type: w.Type, Ext: f.Ext(), ExpiresAt: r.ExpiresAt}
 	if _, err := s.bucket.WriteJSON(ictx, MediaIndexPrefix+r.MediaID+".json", ix, bucket.Condition{}); err != nil {
 		s.log.WarnContext(ctx, "cannot index the media_id; get will ask WeChat", "media_id", r.MediaID, "error", err.Error())
 	}
@@ -249,9 +280,9 @@ func (s *Service) finish(ctx context.Context, c *ledger.Claim, event bool, seen 
 // fresh says the outcome was written now: it is announced (announced) once
 // the claim is settled.
 func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, r Result, err error, event bool) (_ Result, recorded, fresh bool, _ error) {
-	r.Key, r.ETag = w.Key, w.ETag
+	r.Key, r.ETag, r.AppID = w.Key, w.ETag, w.AppID
 	if err != nil {
-		r = Result{Key: w.Key, ETag: w.ETag, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.KindOf(err) == failure.Caller}
+		r = Result{Key: w.Key, ETag: w.ETag, AppID: w.AppID, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.KindOf(err) == failure.Caller}
 	}
 	// The time kept back from the Lambda deadline pays for this write, so a
 	// request that ran out of time still records its failure.
@@ -345,6 +376,10 @@ type readCloser struct {
 func (s *Service) UploadBytes(ctx context.Context, t media.Type, data []byte) (Result, error) {
 	f := media.Detect(data)
 	if err := s.rules.Check(t, f, int64(len(data))); err != nil {
+		return Result{}, err
+	}
+	ctx, _, err := s.app(ctx, apps.Requested(ctx))
+	if err != nil {
 		return Result{}, err
 	}
 	return s.send(ctx, t, wechat.BytesBody(f.Filename(), f.ContentType(), data))

@@ -85,6 +85,10 @@ type Options struct {
 	// for that API without calling WeChat until the daily reset. Nil: none.
 	// One breaker serves one app: WeChat counts each account's quota.
 	Quota Quota
+	// QuotaScope names whose quota a call spends, from its context (the app
+	// it is made for: package apps' Scope); nil or "" is the deployment's
+	// one app.
+	QuotaScope func(ctx context.Context) string
 
 	// Now and Sleep are the client's clock: Now for the deadline arithmetic
 	// of retries, Sleep for the waits between tries (it returns early with
@@ -133,6 +137,7 @@ type Client struct {
 	rlMax      time.Duration
 	rlAttempts int
 	quota      Quota
+	quotaScope func(ctx context.Context) string
 	now        func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
 }
@@ -152,6 +157,7 @@ func New(opts Options) *Client {
 		rlMax:      opts.RateLimitMaxDelay,
 		rlAttempts: opts.RateLimitAttempts,
 		quota:      opts.Quota,
+		quotaScope: opts.QuotaScope,
 		now:        opts.Now,
 		sleep:      opts.Sleep,
 	}
@@ -363,6 +369,11 @@ func (c *Client) Get(ctx context.Context, mediaID string) (*Media, error) {
 	})
 	return out, err
 }
+
+// tokenless are the calls that carry no access_token of the TokenSource:
+// the token calls themselves, and a platform's, which carry the
+// component_access_token they are given.
+var tokenless = map[string]bool{"stable_token": true, opComponentToken: true, opQueryAuth: true, opAuthorizerToken: true}
 
 // credentialCodes are the stable_token answers that blame the app's
 // credentials (40001 there is a wrong AppSecret, not a token).
@@ -630,8 +641,14 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 	if c.baseErr != nil {
 		return c.baseErr
 	}
+	quotaKey := op
+	if c.quotaScope != nil {
+		if scope := c.quotaScope(ctx); scope != "" {
+			quotaKey = scope + " " + op // WeChat counts each account's quota
+		}
+	}
 	if c.quota != nil {
-		if until, spent := c.quota.Spent(op); spent {
+		if until, spent := c.quota.Spent(quotaKey); spent {
 			if c.log.Enabled(ctx, slog.LevelDebug) {
 				c.log.DebugContext(ctx, "wechat not called: the API's daily quota is spent", "op", op, "until", until.UTC().Format(time.RFC3339))
 			}
@@ -642,7 +659,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		trace.WithAttributes(attribute.String("wechat.op", op)))
 	sent := 0 // HTTP exchanges with WeChat
 	defer func() { c.finish(ctx, span, sent, err) }()
-	withToken := op != "stable_token"
+	withToken := !tokenless[op]
 	tokenRetried := false
 	start := time.Now()
 	var last *failure.Error
@@ -676,7 +693,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			// WeChat's own errmsg, for operators: it may name the egress IP (40164).
 			c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", a.Code, "errmsg", a.Message, "attempt", attempt)
 			if a.Code == CodeQuota && c.quota != nil {
-				until := c.quota.Exhausted(op)
+				until := c.quota.Exhausted(quotaKey)
 				c.log.WarnContext(ctx, "wechat daily quota spent: no more calls to this API until the daily reset", "op", op, "until", until.UTC().Format(time.RFC3339))
 				return quotaSpent(until, a)
 			}

@@ -207,7 +207,7 @@ func Redact(raw string) string {
 		return raw
 	}
 	q := u.Query()
-	for _, k := range []string{"access_token", "secret", "appsecret"} {
+	for _, k := range []string{"access_token", "secret", "appsecret", "component_access_token"} {
 		if q.Has(k) {
 			q.Set(k, "REDACTED")
 		}

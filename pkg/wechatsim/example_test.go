@@ -59,5 +59,5 @@ func ExampleStart() {
 	// expires_in: 7200
 	// uploaded image: 15 bytes
 	// still there after 3 days: false
-	// {Token:1 StableToken:0 Upload:1 Get:0 UploadImg:0 MinuteLimited:0 QuotaSpent:0}
+	// {Token:1 StableToken:0 Upload:1 Get:0 UploadImg:0 MinuteLimited:0 QuotaSpent:0 ComponentToken:0 QueryAuth:0 AuthorizerToken:0 Pushes:0}
 }

@@ -163,6 +163,12 @@ func (s *Server) takeFault() fault {
 // beijing is the time zone of WeChat's days.
 var beijing = time.FixedZone("CST", 8*60*60)
 
+// usageKey is one app's media API: WeChat counts each account's calls.
+type usageKey struct {
+	app string
+	ep  endpoint
+}
+
 // usage is one media API's calls in the current minute and day.
 type usage struct {
 	minute   time.Time
@@ -174,12 +180,17 @@ type usage struct {
 // limit applies WeChat's limits (Faults.PerDay, Faults.PerMinute) to a
 // call of ep with a valid token: the answer if it is refused, else it
 // counts the call.
-func (s *Server) limit(ep endpoint) (apiError, bool) {
+func (s *Server) limit(app string, ep endpoint) (apiError, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowLocked()
 	minute, day := now.Truncate(time.Minute), now.In(beijing).Format(time.DateOnly)
-	u := &s.usage[ep]
+	key := usageKey{app, ep}
+	u := s.usage[key]
+	if u == nil {
+		u = &usage{}
+		s.usage[key] = u
+	}
 	if !u.minute.Equal(minute) {
 		u.minute, u.inMinute = minute, 0
 	}

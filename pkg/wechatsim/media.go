@@ -65,9 +65,9 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, ep endpoint)
 		s.logf("wechatsim: %s %s: caller gone while slow", r.Method, r.URL.Path)
 		return
 	}
-	if _, ok := s.checkToken(r.URL.Query().Get("access_token")); ok && !blocked {
+	if app, _, ok := s.checkToken(r.URL.Query().Get("access_token")); ok && !blocked {
 		// WeChat counts an account's calls: those it can tell by their token.
-		if e, limited := s.limit(ep); limited {
+		if e, limited := s.limit(app, ep); limited {
 			rep = e.reply()
 		}
 	}
@@ -217,7 +217,8 @@ func contentTypeOf(ext string) string {
 // upload answers POST /cgi-bin/media/upload.
 func (s *Server) upload(r *http.Request) reply {
 	q := r.URL.Query()
-	if e, ok := s.checkToken(q.Get("access_token")); !ok {
+	app, e, ok := s.checkToken(q.Get("access_token"))
+	if !ok {
 		return e.reply()
 	}
 	typ := q.Get("type")
@@ -235,7 +236,7 @@ func (s *Server) upload(r *http.Request) reply {
 		s.liveMediaLocked(id) // forget expired media
 	}
 	id := randomID()
-	s.media[id] = &stored{kind: typ, ext: ext, contentType: contentTypeOf(ext), data: data, created: now}
+	s.media[id] = &stored{app: app, kind: typ, ext: ext, contentType: contentTypeOf(ext), data: data, created: now}
 	s.mu.Unlock()
 	s.logf("wechatsim: upload type=%s ext=%s size=%d media_id=%s", typ, ext, len(data), id)
 	return jsonReply(contentTypeJSON, map[string]any{
@@ -247,7 +248,8 @@ func (s *Server) upload(r *http.Request) reply {
 
 // uploadImg answers POST /cgi-bin/media/uploadimg.
 func (s *Server) uploadImg(r *http.Request) reply {
-	if e, ok := s.checkToken(r.URL.Query().Get("access_token")); !ok {
+	app, e, ok := s.checkToken(r.URL.Query().Get("access_token"))
+	if !ok {
 		return e.reply()
 	}
 	ext, data, e, ok := readMedia(r, mediaRule{exts: []string{".jpg", ".jpeg", ".png"}, limit: 1 << 20, tooBig: errImageSize})
@@ -256,7 +258,7 @@ func (s *Server) uploadImg(r *http.Request) reply {
 	}
 	id := randomID()
 	s.mu.Lock()
-	s.images[id] = &stored{kind: "image", ext: ext, contentType: contentTypeOf(ext), data: data, created: s.nowLocked()}
+	s.images[id] = &stored{app: app, kind: "image", ext: ext, contentType: contentTypeOf(ext), data: data, created: s.nowLocked()}
 	s.mu.Unlock()
 	s.logf("wechatsim: uploadimg ext=%s size=%d id=%s", ext, len(data), id)
 	return jsonReply(contentTypeJSON, struct {
@@ -310,7 +312,8 @@ func readMedia(r *http.Request, rule mediaRule) (ext string, data []byte, _ apiE
 // get answers GET /cgi-bin/media/get.
 func (s *Server) get(r *http.Request) reply {
 	q := r.URL.Query()
-	if e, ok := s.checkToken(q.Get("access_token")); !ok {
+	app, e, ok := s.checkToken(q.Get("access_token"))
+	if !ok {
 		return e.reply()
 	}
 	id := q.Get("media_id")
@@ -320,8 +323,8 @@ func (s *Server) get(r *http.Request) reply {
 	s.mu.Lock()
 	m, ok := s.liveMediaLocked(id)
 	s.mu.Unlock()
-	if !ok {
-		return errMediaID.reply()
+	if !ok || m.app != app {
+		return errMediaID.reply() // another app's media_id is no media_id of this one
 	}
 	if m.kind == "video" {
 		return jsonReply("application/json", struct {

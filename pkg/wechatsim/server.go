@@ -37,15 +37,20 @@ const (
 
 // Options configures a Server. Zero values become defaults in New.
 type Options struct {
-	// AppID and AppSecret are the only credentials accepted
+	// AppID and AppSecret are the credentials of the simulator's app
 	// (default DefaultAppID and DefaultAppSecret).
 	AppID, AppSecret string
+	// Apps are more apps, AppID to AppSecret: each has tokens of its own,
+	// and media one app uploaded is not another's.
+	Apps map[string]string
 	// Now is the clock; nil means time.Now. Advance adds to it.
 	Now func() time.Time
 	// BaseURL is the public base URL used to build video_url and uploadimg
 	// urls (e.g. "http://127.0.0.1:3001"). Empty means "http://" + the
 	// request's Host. It can be changed later with SetBaseURL.
 	BaseURL string
+	// Component, if set, is the simulator's third-party platform.
+	Component *Component
 	// Logf, if set, receives one line per request. Tokens and the AppSecret
 	// are never passed to it.
 	Logf func(format string, args ...any)
@@ -66,12 +71,19 @@ type Stats struct {
 	// (Faults.PerMinute) and 45009 (Faults.PerDay or Faults.Quota).
 	MinuteLimited int64 `json:"minute_limited,omitempty"`
 	QuotaSpent    int64 `json:"quota_spent,omitempty"`
+	// The third-party platform's calls, and the pushes it was sent (in
+	// JSON only once there is one).
+	ComponentToken  int64 `json:"api_component_token,omitempty"`
+	QueryAuth       int64 `json:"api_query_auth,omitempty"`
+	AuthorizerToken int64 `json:"api_authorizer_token,omitempty"`
+	Pushes          int64 `json:"pushes,omitempty"`
 }
 
 // Server is the simulator. It implements http.Handler and is safe for
 // concurrent use.
 type Server struct {
 	appID, appSecret string
+	apps             map[string]string // every app's AppSecret, by AppID
 	clock            func() time.Time
 	logf             func(format string, args ...any)
 
@@ -81,24 +93,27 @@ type Server struct {
 	stats   Stats
 	faults  Faults
 	tokens  map[string]*tokenState
-	issued  []string // every token handed out, for IssuedTokens
-	plain   string   // latest /cgi-bin/token token
-	stable  string   // current /cgi-bin/stable_token token
+	issued  []string          // every token handed out, for IssuedTokens
+	plain   map[string]string // latest /cgi-bin/token token, by app
+	stable  map[string]string // current /cgi-bin/stable_token token, by app
 	// force refreshes of the stable token
 	forceDay   string
 	forceCount int
 	lastForce  time.Time
-	media      map[string]*stored // temporary media, by media_id
-	images     map[string]*stored // uploadimg images, by id
-	usage      [3]usage           // calls per media endpoint, for Faults.PerMinute and PerDay
+	component  *componentState     // the third-party platform; nil if none
+	media      map[string]*stored  // temporary media, by media_id
+	images     map[string]*stored  // uploadimg images, by id
+	usage      map[usageKey]*usage // calls per app and media endpoint, for Faults.PerMinute and PerDay
 }
 
 type tokenState struct {
+	app          string    // the app (or authorizer) it is for
 	expires      time.Time // 42001 from then on
 	invalidAfter time.Time // 40001 from then on; zero while current
 }
 
 type stored struct {
+	app         string // the app that uploaded it
 	kind        string // image, voice, video, thumb
 	ext         string // ".jpg"
 	contentType string
@@ -116,14 +131,25 @@ func New(opts Options) *Server {
 		faults:    opts.Faults,
 		baseURL:   strings.TrimSuffix(opts.BaseURL, "/"),
 		tokens:    make(map[string]*tokenState),
+		plain:     make(map[string]string),
+		stable:    make(map[string]string),
+		apps:      make(map[string]string),
 		media:     make(map[string]*stored),
 		images:    make(map[string]*stored),
+		usage:     make(map[usageKey]*usage),
 	}
 	if s.appID == "" {
 		s.appID = DefaultAppID
 	}
 	if s.appSecret == "" {
 		s.appSecret = DefaultAppSecret
+	}
+	for id, secret := range opts.Apps {
+		s.apps[id] = secret
+	}
+	s.apps[s.appID] = s.appSecret
+	if err := s.setComponent(opts.Component); err != nil {
+		panic("wechatsim: component: " + err.Error()) // a test's or make local's wiring mistake
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -241,6 +267,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveMedia(w, r, epGet)
 	case p == "/cgi-bin/media/uploadimg":
 		s.serveMedia(w, r, epUploadImg)
+	case strings.HasPrefix(p, "/cgi-bin/component/"):
+		s.serveComponent(w, r)
+	case strings.HasPrefix(p, "/_sim/component/"):
+		s.serveComponentSim(w, r)
 	case strings.HasPrefix(p, "/_sim/"):
 		s.serveSim(w, r)
 	default:
@@ -396,4 +426,18 @@ func (s *Server) MediaIDs() []string {
 		out = append(out, id)
 	}
 	return out
+}
+
+// MediaApp returns the app (or authorizer) that uploaded a media_id (or
+// an uploadimg id), and false if there is none.
+func (s *Server) MediaApp(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.media[id]; ok {
+		return m.app, true
+	}
+	if m, ok := s.images[id]; ok {
+		return m.app, true
+	}
+	return "", false
 }

@@ -29,7 +29,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	tok := s.issueLocked(&s.plain)
+	tok := s.issueLocked(q.Get("appid"), s.plain)
 	s.mu.Unlock()
 	s.finish(w, r, jsonReply(contentTypeJSON, tokenAnswer{tok, int64(TokenLifetime / time.Second)}))
 }
@@ -64,7 +64,7 @@ func (s *Server) serveStableToken(w http.ResponseWriter, r *http.Request) {
 	now := s.nowLocked()
 	var ans tokenAnswer
 	var fail apiError
-	switch t := s.tokens[s.stable]; {
+	switch t := s.tokens[s.stable[req.AppID]]; {
 	case req.ForceRefresh:
 		// WeChat's daily quotas reset at midnight Beijing time.
 		day := now.In(time.FixedZone("CST", 8*60*60)).Format(time.DateOnly)
@@ -76,22 +76,22 @@ func (s *Server) serveStableToken(w http.ResponseWriter, r *http.Request) {
 			fail = errDailyQuota
 		case t != nil && now.Before(t.expires) && !s.lastForce.IsZero() && now.Sub(s.lastForce) < ForceRefreshInterval:
 			// "Calls in a row must be at least 30 s apart, or nothing is refreshed."
-			ans = tokenAnswer{s.stable, int64(t.expires.Sub(now) / time.Second)}
+			ans = tokenAnswer{s.stable[req.AppID], int64(t.expires.Sub(now) / time.Second)}
 		default:
 			s.forceCount++
 			s.lastForce = now
-			old := s.stable
-			ans = tokenAnswer{s.issueLocked(&s.stable), int64(TokenLifetime / time.Second)}
+			old := s.stable[req.AppID]
+			ans = tokenAnswer{s.issueLocked(req.AppID, s.stable), int64(TokenLifetime / time.Second)}
 			if o, ok := s.tokens[old]; ok {
 				o.invalidAfter = now // force refresh invalidates the previous token at once
 			}
 		}
 	case t != nil && now.Before(t.expires.Add(-StableRenewal)):
-		ans = tokenAnswer{s.stable, int64(t.expires.Sub(now) / time.Second)}
+		ans = tokenAnswer{s.stable[req.AppID], int64(t.expires.Sub(now) / time.Second)}
 	default:
 		// None yet, or in its last 5 minutes: WeChat renews the stable token
 		// early; the old one stays valid until it expires.
-		ans = tokenAnswer{s.issueLocked(&s.stable), int64(TokenLifetime / time.Second)}
+		ans = tokenAnswer{s.issueLocked(req.AppID, s.stable), int64(TokenLifetime / time.Second)}
 	}
 	s.mu.Unlock()
 	if fail.code != 0 {
@@ -109,40 +109,46 @@ func (s *Server) checkCredentials(grantType, appID, secret string, badSecret api
 		return errGrantType, false
 	case appID == "":
 		return errAppIDMissing, false
-	case appID != s.appID:
+	}
+	s.mu.Lock()
+	want, known := s.apps[appID]
+	s.mu.Unlock()
+	switch {
+	case !known:
 		return errAppID, false
 	case secret == "":
 		return errSecretMissing, false
-	case subtle.ConstantTimeCompare([]byte(secret), []byte(s.appSecret)) != 1:
+	case subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1:
 		return badSecret, false
 	}
 	return apiError{}, true
 }
 
-// issueLocked issues a new token into *current; the token it replaces stays
-// valid for TokenOverlap. It also forgets tokens whose overlap has ended
-// (they answer 40001 either way).
-func (s *Server) issueLocked(current *string) string {
+// issueLocked issues app a new token into current[app]; the token it
+// replaces stays valid for TokenOverlap. It also forgets tokens whose
+// overlap has ended (they answer 40001 either way).
+func (s *Server) issueLocked(app string, current map[string]string) string {
 	now := s.nowLocked()
 	for k, t := range s.tokens {
 		if !t.invalidAfter.IsZero() && !now.Before(t.invalidAfter) {
 			delete(s.tokens, k)
 		}
 	}
-	if old, ok := s.tokens[*current]; ok {
+	if old, ok := s.tokens[current[app]]; ok {
 		old.invalidAfter = now.Add(TokenOverlap)
 	}
 	tok := randomID()
-	s.tokens[tok] = &tokenState{expires: now.Add(TokenLifetime)}
+	s.tokens[tok] = &tokenState{app: app, expires: now.Add(TokenLifetime)}
 	s.issued = append(s.issued, tok)
-	*current = tok
+	current[app] = tok
 	return tok
 }
 
-// checkToken validates an access_token: 41001, 40001 or 42001.
-func (s *Server) checkToken(tok string) (apiError, bool) {
+// checkToken validates an access_token (41001, 40001 or 42001) and answers
+// the app it is for.
+func (s *Server) checkToken(tok string) (string, apiError, bool) {
 	if tok == "" {
-		return errTokenMissing, false
+		return "", errTokenMissing, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,9 +156,9 @@ func (s *Server) checkToken(tok string) (apiError, bool) {
 	t, ok := s.tokens[tok]
 	switch {
 	case !ok, !t.invalidAfter.IsZero() && !now.Before(t.invalidAfter):
-		return errCredential, false
+		return "", errCredential, false
 	case !now.Before(t.expires):
-		return errTokenExpired, false
+		return "", errTokenExpired, false
 	}
-	return apiError{}, true
+	return t.app, apiError{}, true
 }

@@ -1,0 +1,185 @@
+package platform
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
+)
+
+// EventsPath is the platform's authorization event URL, the one to give
+// WeChat (deployed, it is public: WeChat signs its pushes instead).
+const EventsPath = "/component/events"
+
+// Why a push is refused; none changes anything.
+var (
+	ErrStale     = errors.New("the push's timestamp is too far from now")
+	ErrMalformed = errors.New("malformed push")
+	ErrAppID     = errors.New("the push is for another platform")
+)
+
+// statusOf is the events edge's one table: the HTTP status of each refusal.
+var statusOf = []struct {
+	err    error
+	status int
+}{
+	{wxcrypt.ErrSignature, http.StatusUnauthorized},
+	{wxcrypt.ErrAppID, http.StatusForbidden},
+	{ErrAppID, http.StatusForbidden},
+	{ErrStale, http.StatusForbidden},
+	{wxcrypt.ErrMalformed, http.StatusBadRequest},
+	{ErrMalformed, http.StatusBadRequest},
+}
+
+func status(err error) int {
+	for _, s := range statusOf {
+		if errors.Is(err, s.err) {
+			return s.status
+		}
+	}
+	switch failure.KindOf(err) {
+	case failure.Caller:
+		return http.StatusBadRequest
+	case failure.Config:
+		return http.StatusNotFound
+	}
+	return http.StatusServiceUnavailable // WeChat pushes again
+}
+
+// Push is one decrypted push (the fields of the events the platform acts on).
+type Push struct {
+	AppID                 string `xml:"AppId"`
+	CreateTime            int64  `xml:"CreateTime"`
+	InfoType              string `xml:"InfoType"`
+	ComponentVerifyTicket string `xml:"ComponentVerifyTicket"`
+	AuthorizerAppID       string `xml:"AuthorizerAppid"`
+	AuthorizationCode     string `xml:"AuthorizationCode"`
+}
+
+// maxPush bounds a push's body.
+const maxPush = 64 << 10
+
+// Events is the HTTP handler of POST EventsPath: it answers "success" to
+// a push it verified and acted on, and refuses one with a bad signature,
+// for another platform, or stale, having changed nothing.
+func (p *Platform) Events() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxPush+1))
+		if err == nil && len(body) > maxPush {
+			err = fmt.Errorf("%w: body over %d bytes", ErrMalformed, maxPush)
+		}
+		var push Push
+		if err == nil {
+			q := r.URL.Query()
+			push, err = p.Handle(r.Context(), q.Get("encrypt_type"), wxcrypt.Envelope{Body: body, Timestamp: q.Get("timestamp"),
+				Nonce: q.Get("nonce"), Signature: q.Get("msg_signature")})
+		}
+		if err != nil {
+			st := status(err)
+			lvl := slog.LevelWarn
+			if st >= 500 || st == http.StatusNotFound {
+				lvl = slog.LevelError
+			}
+			p.o.Logger.Log(r.Context(), lvl, "platform push refused", "status", st, "info_type", push.InfoType, "error", err.Error())
+			http.Error(w, "fail", st)
+			return
+		}
+		p.o.Logger.InfoContext(r.Context(), "platform push", "info_type", push.InfoType, "authorizer_appid", push.AuthorizerAppID)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "success")
+	})
+}
+
+// Handle verifies, opens and acts on one push. Every check comes before
+// the store is written.
+func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Envelope) (Push, error) {
+	c, err := p.component(ctx)
+	if err != nil {
+		return Push{}, err
+	}
+	if encryptType != "aes" {
+		return Push{}, fmt.Errorf("%w: want encrypt_type=aes", ErrMalformed)
+	}
+	cr, err := wxcrypt.New(c.Token(), c.EncodingAESKey(), c.AppID)
+	if err != nil {
+		return Push{}, failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the platform's token or EncodingAESKey is malformed")
+	}
+	msg, err := cr.Open(e)
+	if err != nil {
+		return Push{}, err
+	}
+	ts, err := strconv.ParseInt(e.Timestamp, 10, 64)
+	if err != nil {
+		return Push{}, fmt.Errorf("%w: timestamp %q", ErrMalformed, truncate(e.Timestamp))
+	}
+	now := p.o.Now()
+	if d := now.Sub(time.Unix(ts, 0)); d > p.o.MaxSkew || d < -p.o.MaxSkew {
+		return Push{}, fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Second))
+	}
+	var push Push
+	if err := xml.Unmarshal(msg, &push); err != nil {
+		return Push{}, fmt.Errorf("%w: the decrypted message is no XML", ErrMalformed)
+	}
+	if push.AppID != c.AppID {
+		return push, ErrAppID
+	}
+	switch push.InfoType {
+	case "component_verify_ticket":
+		if push.ComponentVerifyTicket == "" {
+			return push, fmt.Errorf("%w: no ComponentVerifyTicket", ErrMalformed)
+		}
+		return push, p.o.Store.Put(ctx, tokenstore.NewRecord(ticketKey(c.AppID), push.ComponentVerifyTicket, now.Add(TicketLifetime)))
+	case "authorized", "updateauthorized":
+		return push, p.authorized(ctx, c.AppID, push)
+	case "unauthorized":
+		if err := p.o.Store.Delete(ctx, refreshKey(c.AppID, push.AuthorizerAppID)); err != nil {
+			return push, err
+		}
+		p.drop(authorizerKey(c.AppID, push.AuthorizerAppID))
+		return push, p.o.Store.Delete(ctx, authorizerKey(c.AppID, push.AuthorizerAppID))
+	}
+	return push, nil // other events (notify_third_fasteregister, …) ask nothing of this platform
+}
+
+// authorized exchanges an authorization's code for the authorizer's tokens.
+func (p *Platform) authorized(ctx context.Context, c string, push Push) error {
+	if push.AuthorizationCode == "" || push.AuthorizerAppID == "" {
+		return fmt.Errorf("%w: no AuthorizationCode or AuthorizerAppid", ErrMalformed)
+	}
+	ct, err := p.ComponentToken(ctx)
+	if err != nil {
+		return err
+	}
+	at, err := p.o.WeChat.QueryAuth(ctx, ct, c, push.AuthorizationCode)
+	if err != nil {
+		return err
+	}
+	if at.AppID != push.AuthorizerAppID {
+		return fmt.Errorf("%w: api_query_auth answered authorizer %s for a push of %s", ErrMalformed, at.AppID, push.AuthorizerAppID)
+	}
+	// The refresh token is what is kept: the authorizer's first call
+	// fetches its access token with it, as every later one does.
+	p.drop(authorizerKey(c, at.AppID))
+	return p.o.Store.Put(ctx, tokenstore.NewRecord(refreshKey(c, at.AppID), at.RefreshToken, time.Time{}))
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}
