@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -142,6 +143,31 @@ func TestTwoAppsSideBySide(t *testing.T) {
 		}
 		if r := st.Result(t, key); r["media_id"] != id {
 			t.Errorf("the object's result became %v, want its own app's %s to stand", r, id)
+		}
+	})
+
+	t.Run("DirectInvocationNamesTheApp", func(t *testing.T) {
+		value := base64.StdEncoding.EncodeToString(jpeg)
+		call := func(appid string) (map[string]any, error) {
+			out, err := st.Functions["upload"].Invoke(context.Background(),
+				[]byte(`{"appid":"`+appid+`","type":"image","media":{"contentType":"image/jpeg","value":"`+value+`"}}`))
+			if err != nil {
+				return nil, err
+			}
+			var m map[string]any
+			return m, json.Unmarshal(out, &m)
+		}
+		got, err := call(stacktest.OtherAppID)
+		id, _ := got["mediaId"].(string)
+		if err != nil || id == "" || owner(t, id) != stacktest.OtherAppID {
+			t.Fatalf("direct call with appid %s: got %v, %v; want a media_id of that app", stacktest.OtherAppID, got, err)
+		}
+		before := st.Sim.Stats()
+		if _, err := call("wx-nobody"); err == nil || !strings.Contains(err.Error(), `40013`) {
+			t.Errorf("direct call for an unknown app: got %v, want errCode 40013 thrown", err)
+		}
+		if after := st.Sim.Stats(); after != before {
+			t.Errorf("an unknown AppID reached WeChat: %+v -> %+v", before, after)
 		}
 	})
 

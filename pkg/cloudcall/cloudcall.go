@@ -8,6 +8,10 @@
 //	uploadimg  {"media":{…}}  or {"key":"…"}
 //	get        {"mediaId":"…"}
 //
+// Any of them may name its app with "appid" (a deployment of many apps or
+// a third-party platform, package apps); without it the call is the
+// default app's, and an AppID the deployment does not know is 40013.
+//
 // A success answers {"errCode":0,"errMsg":"<api>:ok",…} with the cloud
 // call's fields (type, mediaId, createdAt; url; contentType, key, videoUrl).
 // A failure is thrown, as the cloud call throws: a Lambda function error
@@ -29,6 +33,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -56,6 +61,7 @@ type Request struct {
 	Media   *Media `json:"media"`
 	Key     string `json:"key"`
 	MediaID string `json:"mediaId"`
+	AppID   string `json:"appid"`
 }
 
 // Media is a file given in the event.
@@ -138,7 +144,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 func IsCall(keys []string) bool {
 	for _, k := range keys {
 		switch k {
-		case "type", "media", "key", "mediaId":
+		case "type", "media", "key", "mediaId", "appid":
 		default:
 			return false
 		}
@@ -179,6 +185,9 @@ func call(ctx context.Context, svc Service, route, api string, payload json.RawM
 	var req Request
 	if err := json.Unmarshal(payload, &req); err != nil {
 		return nil, failure.Wrap(failure.Caller, failure.CodeDataFormat, err, "data format error: %v", err)
+	}
+	if req.AppID != "" {
+		ctx = apps.WithRequested(ctx, req.AppID)
 	}
 	ok := map[string]any{"errCode": 0, "errMsg": api + ":ok"}
 	switch route {

@@ -165,7 +165,7 @@ func TestFailuresAreThrown(t *testing.T) {
 
 func TestIsCall(t *testing.T) {
 	for keys, want := range map[string]bool{
-		"type media": true, "type key": true, "media": true, "key": true, "mediaId": true,
+		"type media": true, "type key": true, "media": true, "key": true, "mediaId": true, "appid type key": true,
 		"": false, "type media extra": false, "Records": false, "hello": false,
 	} {
 		if got := cloudcall.IsCall(strings.Fields(keys)); got != want {

@@ -502,6 +502,9 @@ func TestTokenTable(t *testing.T) {
 		{path(props, "TimeToLiveSpecification", "Enabled"), true, "TTL enabled"},
 		{path(props, "SSESpecification", "SSEEnabled"), true, "encryption at rest"},
 		{path(path(props, "KeySchema").([]any)[0], "AttributeName"), tokenstore.AttrKey, "partition key"},
+		// Refresh tokens cannot be fetched again: deleting the stack keeps them.
+		{tbl["DeletionPolicy"], "Retain", "DeletionPolicy"},
+		{tbl["UpdateReplacePolicy"], "Retain", "UpdateReplacePolicy"},
 	} {
 		if c.got != c.want {
 			t.Errorf("TokenTable %s: got %v, want %v", c.what, c.got, c.want)
