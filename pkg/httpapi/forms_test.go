@@ -11,6 +11,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
+	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // A form for a large file: a new key under the type's trigger prefix, the
@@ -135,6 +136,28 @@ func TestFormUploadsOneFile(t *testing.T) {
 	}
 	if a := do(t, "GET", st.URL+"/cgi-bin/media/result?key="+url.QueryEscape(key), "", nil); a.status != 200 || a.body["media_id"] != want["media_id"] {
 		t.Errorf("result: got %d %s, want the first file's", a.status, a.raw)
+	}
+}
+
+// A form's file that failed for a passing reason (WeChat busy for the call
+// and its retries) is uploaded when Lambda retries its event: the form was
+// used by that file, not by another.
+func TestFormRetriedAfterAFailure(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	form := do(t, "POST", st.URL+"/cgi-bin/media/upload-url?type=voice", "", nil)
+	key := form.body["key"].(string)
+	etag := st.Put(t, key, media.Sample(media.MP3, 4096))
+	event := st.S3Event(stacktest.Created{Key: key, ETag: etag})
+	st.Sim.SetFaults(wechatsim.Faults{Busy: 3})
+	if _, err := st.Functions["upload"].Invoke(t.Context(), event); err == nil {
+		t.Fatal("with WeChat busy: the invocation succeeded, want it failed for Lambda to retry")
+	}
+	before := st.Sim.Stats().Upload
+	if out, err := st.Functions["upload"].Invoke(t.Context(), event); err != nil || strings.Contains(string(out), "skipped") {
+		t.Fatalf("the retry: answer %s, %v; want the file uploaded", out, err)
+	}
+	if r := st.Result(t, key); r["media_id"] == nil || st.Sim.Stats().Upload != before+1 {
+		t.Errorf("after the retry: result %v, %d uploads; want a media_id from one upload", r, st.Sim.Stats().Upload-before)
 	}
 }
 

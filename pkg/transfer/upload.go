@@ -92,12 +92,14 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 	base := Result{Key: w.Key, ETag: w.ETag}
 	if event && IsFormKey(w.Key) {
 		// A form uploads one file: S3 takes a form's POST again until it
-		// expires, but only its first file is sent to WeChat.
+		// expires, but only its first file is sent to WeChat. The first is
+		// told by its version alone: w's app is not resolved yet, and a
+		// form's files are all for the app its policy names.
 		first, err := s.ledger.Read(ctx, w)
 		if err != nil {
 			return base, err
 		}
-		if first.Found() && !first.Result.Of(w) {
+		if first.Found() && first.Result.ETag != w.ETag {
 			return base, skipped(ErrFormUsed, "the form was used already: only its first file is uploaded")
 		}
 	}
