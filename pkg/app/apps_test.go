@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -143,6 +144,36 @@ func TestTwoAppsSideBySide(t *testing.T) {
 		}
 		if r := st.Result(t, key); r["media_id"] != id {
 			t.Errorf("the object's result became %v, want its own app's %s to stand", r, id)
+		}
+	})
+
+	t.Run("FormResultIsTheAppsOwn", func(t *testing.T) {
+		form := postJSON(t, st.URL+"/"+stacktest.OtherAppID+"/cgi-bin/media/upload-url?type=image", `{}`)
+		key, _ := form["key"].(string)
+		if fields, _ := form["fields"].(map[string]any); key == "" || fields["x-amz-meta-appid"] != stacktest.OtherAppID {
+			t.Fatalf("form %v: want a key, its policy naming %s", form, stacktest.OtherAppID)
+		}
+		etag := st.PutFor(t, stacktest.OtherAppID, key, jpeg) // what the form's POST does
+		if _, err := st.Functions["upload"].Invoke(context.Background(), st.S3Event(stacktest.Created{Key: key, ETag: etag})); err != nil {
+			t.Fatal(err)
+		}
+		result := func(prefix string) (int, map[string]any) {
+			resp, err := http.Get(st.URL + prefix + "/cgi-bin/media/result?key=" + url.QueryEscape(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out
+		}
+		if code, got := result("/" + stacktest.OtherAppID); code != 200 || got["media_id"] == nil {
+			t.Fatalf("the form's own app: got %d %v, want its media_id", code, got)
+		}
+		// Another app's media_id is never answered: for the default app
+		// nothing is recorded, as for any object of another app.
+		if code, got := result(""); code != 202 || got["media_id"] != nil {
+			t.Errorf("the default app: got %d %v, want 202 pending, no media_id", code, got)
 		}
 	})
 

@@ -120,7 +120,12 @@ func (r Result) Success() bool { return r.ErrCode == 0 && (r.MediaID != "" || r.
 
 // Of reports whether r is a result of w's object version, for w's app.
 func (r Result) Of(w Work) bool {
-	return r.Key == w.Key && r.ETag == w.ETag && (r.AppID == w.AppID || r.AppID == "" && w.DefaultApp)
+	return r.Key == w.Key && r.ETag == w.ETag && r.ForApp(w)
+}
+
+// ForApp reports whether r was done for w's app, whatever its version.
+func (r Result) ForApp(w Work) bool {
+	return r.AppID == w.AppID || r.AppID == "" && w.DefaultApp
 }
 
 // Store is the part of the bucket the ledger uses.

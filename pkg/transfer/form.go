@@ -152,7 +152,8 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if e.Found() && (e.Result.Of(w) || IsFormKey(key)) { // a form's result is its first file's
+	// A form's result is its first file's, for the app its policy named.
+	if e.Found() && (e.Result.Of(w) || IsFormKey(key) && e.Result.ForApp(w)) {
 		return e.Result, nil
 	}
 	// None yet, or an older version's: the current one's is under way.
