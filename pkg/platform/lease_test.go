@@ -80,6 +80,10 @@ func (g gated) Put(ctx context.Context, r tokenstore.Record) error {
 	g.at("put")
 	return g.Store.Put(ctx, r)
 }
+func (g gated) Swap(ctx context.Context, r tokenstore.Record, old string) (bool, error) {
+	g.at("swap")
+	return g.Store.Swap(ctx, r, old)
+}
 func (g gated) Lease(ctx context.Context, k, o string, now, until time.Time) (bool, error) {
 	g.at("lease")
 	return g.Store.Lease(ctx, k, o, now, until)
@@ -180,14 +184,7 @@ func schedules() map[string]func() func([]int) int {
 // refresh works too. In process (make local's store) and in DynamoDB
 // (moto_server), with the same answers.
 func TestOneRefreshForAColdCrowd(t *testing.T) {
-	stores := map[string]func(t *testing.T) Store{
-		"Memory": func(*testing.T) Store { return tokenstore.NewMemory(nil) },
-		"DynamoDB": func(t *testing.T) Store {
-			m := awstest.Start(t)
-			return tokenstore.NewDynamo(m.DynamoDB(), m.Table(t))
-		},
-	}
-	for sname, newStore := range stores {
+	for sname, newStore := range stores() {
 		for name, sched := range schedules() {
 			t.Run(sname+"/"+name, func(t *testing.T) {
 				n := 200
@@ -228,8 +225,6 @@ func TestOneRefreshForAColdCrowd(t *testing.T) {
 	}
 }
 
-func newMemory() *tokenstore.Memory { return tokenstore.NewMemory(nil) }
-
 // countingStore counts the writes.
 type countingStore struct {
 	Store
@@ -249,4 +244,9 @@ func (c *countingStore) Delete(ctx context.Context, k string) error {
 func (c *countingStore) Lease(ctx context.Context, k, o string, now, until time.Time) (bool, error) {
 	c.writes++
 	return c.Store.Lease(ctx, k, o, now, until)
+}
+
+func (c *countingStore) Swap(ctx context.Context, r tokenstore.Record, old string) (bool, error) {
+	c.writes++
+	return c.Store.Swap(ctx, r, old)
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ import (
 type Store interface {
 	Get(ctx context.Context, key string) (tokenstore.Record, bool, error)
 	Put(ctx context.Context, r tokenstore.Record) error
+	Swap(ctx context.Context, r tokenstore.Record, old string) (bool, error)
 	Delete(ctx context.Context, key string) error
 	Lease(ctx context.Context, key, owner string, now, until time.Time) (bool, error)
 	Release(ctx context.Context, l tokenstore.Lease) error
@@ -68,7 +70,9 @@ type Options struct {
 	// ms, doubling up to 1 s, until ctx ends.
 	Wait func(ctx context.Context, attempt int) error
 	// LeaseTTL bounds a refresh: a container that dies holding a lease
-	// holds off the others this long; default 15 s.
+	// holds off the others this long, and a container's call to WeChat
+	// under the lease ends before it does (at four fifths of it), so that
+	// no two containers refresh at once; default 15 s.
 	LeaseTTL time.Duration
 	// Margin is how long before WeChat's expiry a token is refreshed;
 	// default 5 minutes.
@@ -196,11 +200,14 @@ func (p *Platform) authorizerToken(ctx context.Context, a string) (string, error
 			return "", 0, err
 		}
 		if at.RefreshToken != rt.Value() {
-			// WeChat rotated it: the next fetch needs the new one.
-			if err := p.o.Store.Put(ctx, tokenstore.NewRecord(refreshKey(c.AppID, a), at.RefreshToken, time.Time{})); err != nil {
+			// WeChat rotated it: the next fetch needs the new one, unless
+			// a newer one (a new authorization, an operator's) replaced
+			// the one sent meanwhile: that one stands.
+			swapped, err := p.o.Store.Swap(ctx, tokenstore.NewRecord(refreshKey(c.AppID, a), at.RefreshToken, time.Time{}), rt.Value())
+			if err != nil {
 				return "", 0, err
 			}
-			p.o.Logger.InfoContext(ctx, "authorizer refresh token rotated", "authorizer_appid", a)
+			p.o.Logger.InfoContext(ctx, "authorizer refresh token rotated", "authorizer_appid", a, "stored", swapped)
 		}
 		return at.AccessToken, at.ExpiresIn, nil
 	})
@@ -286,8 +293,14 @@ func (p *Platform) fill(ctx context.Context, key string, fetch func(context.Cont
 		return r.Value(), nil
 	}
 	start := p.o.Now()
-	v, ttl, err := fetch(ctx)
+	fctx, cancel := context.WithTimeout(ctx, p.o.LeaseTTL-p.o.LeaseTTL/5)
+	defer cancel()
+	v, ttl, err := fetch(fctx)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded) {
+			return "", failure.Wrap(failure.WeChat, failure.CodeSystem, err,
+				"system error: WeChat did not answer the token call within the refresh lease (%s); try again", p.o.LeaseTTL)
+		}
 		return "", err
 	}
 	r := tokenstore.NewRecord(key, v, start.Add(ttl))

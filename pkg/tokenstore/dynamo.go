@@ -78,17 +78,38 @@ func (d *Dynamo) Get(ctx context.Context, k string) (Record, bool, error) {
 	return r, true, nil
 }
 
-// Put writes r.
-func (d *Dynamo) Put(ctx context.Context, r Record) error {
+func item(r Record) map[string]types.AttributeValue {
 	item := key(r.Key)
 	item[AttrValue] = &types.AttributeValueMemberS{Value: r.Value()}
 	if !r.ExpiresAt.IsZero() {
 		item[AttrExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.ExpiresAt.Unix(), 10)}
 	}
-	if _, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.table, Item: item}); err != nil {
+	return item
+}
+
+// Put writes r.
+func (d *Dynamo) Put(ctx context.Context, r Record) error {
+	if _, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.table, Item: item(r)}); err != nil {
 		return d.fail("write", r.Key, err)
 	}
 	return nil
+}
+
+// Swap writes r only where r.Key holds the value old, with one
+// conditional write.
+func (d *Dynamo) Swap(ctx context.Context, r Record, old string) (bool, error) {
+	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.table, Item: item(r),
+		ConditionExpression:       aws.String("#value = :old"),
+		ExpressionAttributeNames:  map[string]string{"#value": AttrValue},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":old": &types.AttributeValueMemberS{Value: old}}})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return false, nil
+	case err != nil:
+		return false, d.fail("write", r.Key, err)
+	}
+	return true, nil
 }
 
 // Delete removes the record under key.

@@ -48,6 +48,20 @@ func (m *Memory) Put(ctx context.Context, r Record) error {
 	return nil
 }
 
+// Swap writes r only where r.Key holds the value old.
+func (m *Memory) Swap(ctx context.Context, r Record, old string) (bool, error) {
+	if err := ctxDone(ctx); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.records[r.Key]; !ok || cur.Value() != old {
+		return false, nil
+	}
+	m.records[r.Key] = r
+	return true, nil
+}
+
 // Delete removes the record under key.
 func (m *Memory) Delete(ctx context.Context, key string) error {
 	if err := ctxDone(ctx); err != nil {

@@ -77,6 +77,9 @@ func leaseKey(key string) string { return "lease#" + key }
 //
 //	Get(ctx, key) (Record, bool, error)    a strongly consistent read
 //	Put(ctx, Record) error
+//	Swap(ctx, Record, old) (bool, error)   writes the record only where
+//	    its key holds the value old (a conditional write): false, and
+//	    nothing written, when another value replaced old meanwhile
 //	Delete(ctx, key) error
 //	Lease(ctx, key, owner, now, until) (bool, error)
 //	    true when the caller holds the lease: none was held, or the one
