@@ -210,8 +210,19 @@ func TestTwoAppsSideBySide(t *testing.T) {
 			t.Fatalf("a final refusal fails no invocation: %v", err)
 		}
 		r := st.Result(t, key)
-		if r["errcode"] != float64(40013) || r["final"] != true || st.Sim.Stats().Upload != before {
-			t.Errorf("result %v after %d uploads: want a final 40013 and no upload", r, st.Sim.Stats().Upload-before)
+		if r["errcode"] != float64(40013) || r["final"] != true || r["appid"] != "wx-nobody" || st.Sim.Stats().Upload != before {
+			t.Errorf("result %v after %d uploads: want a final 40013 for wx-nobody and no upload", r, st.Sim.Stats().Upload-before)
+		}
+		// Metadata that is no AppID is recorded and told cut to an AppID's
+		// most, 64 bytes: what a caller sends is not repeated at length.
+		long := strings.Repeat("not-an-app-id!", 100)
+		etag = st.PutFor(t, long, key, jpeg)
+		if _, err := st.Functions["upload"].Invoke(context.Background(), st.S3Event(stacktest.Created{Key: key, ETag: etag})); err != nil {
+			t.Fatal(err)
+		}
+		r = st.Result(t, key)
+		if r["errcode"] != float64(40013) || r["appid"] != long[:64]+"…" || strings.Contains(r["errmsg"].(string), long[:65]) {
+			t.Errorf("result %v: want a final 40013 for the metadata cut to 64 bytes", r)
 		}
 	})
 

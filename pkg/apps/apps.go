@@ -157,11 +157,8 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 }
 
 func unknown(appID string) error {
-	if len(appID) > 64 {
-		appID = appID[:64] + "…"
-	}
 	return failure.New(failure.Caller, CodeInvalidAppID,
-		"invalid appid: %s is neither an app of this deployment's secret nor an authorizer of its third-party platform", appID)
+		"invalid appid: %s is neither an app of this deployment's secret nor an authorizer of its third-party platform", token.ShownAppID(appID))
 }
 
 // Token is the access token of the app in ctx (the default app's if none).

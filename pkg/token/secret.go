@@ -90,6 +90,11 @@ func (s Secret) App(appID string) (Credentials, bool) {
 // digits): it bounds what a path or an object's metadata can name.
 var AppIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// ShownAppID is what a caller named as an AppID, as a message or a record
+// may show it: cut after 64 bytes, the most an AppID has, so that nothing
+// longer that a caller sends is repeated.
+func ShownAppID(id string) string { return truncate(id, 64) }
+
 var errNotJSON = errors.New(`it is not JSON; want {"appid":"…","appsecret":"…"}, or {"default":"…","apps":{"<appid>":"<appsecret>"},"component":{…}}`)
 
 // ParseSecret reads a secret of either shape. Its errors name fields,
@@ -134,7 +139,7 @@ func ParseSecret(v string) (Secret, error) {
 		secret := strings.TrimSpace(raw.Apps[id])
 		switch {
 		case !AppIDPattern.MatchString(id):
-			return Secret{}, fmt.Errorf(`field "apps": key %q: want an AppID (letters, digits, - or _)`, truncate(id, 64))
+			return Secret{}, fmt.Errorf(`field "apps": key %q: want an AppID (letters, digits, - or _)`, ShownAppID(id))
 		case secret == "":
 			return Secret{}, fmt.Errorf(`field "apps": app %s has no appsecret`, id)
 		}

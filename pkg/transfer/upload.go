@@ -14,6 +14,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
@@ -136,9 +137,10 @@ func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result
 			return base, err // the request's app, not the object's: nothing to record
 		}
 		// An unknown app (40013) is the object's final refusal, recorded
-		// under the AppID it names so that no other app's work takes it
-		// for its own; a secret that cannot be read is retried.
-		w.AppID = requested
+		// under the AppID it names (cut as an AppID is) so that no other
+		// app's work takes it for its own; a secret that cannot be read is
+		// retried.
+		w.AppID = token.ShownAppID(requested)
 		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event)
 		s.announced(ctx, w, r, fresh)
 		return r, err
