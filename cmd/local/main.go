@@ -410,8 +410,16 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	p("  curl %s%s   # the metrics so far, as the functions log them (CloudWatch EMF)", api, MetricsPath)
 	if st.embedWeChat && st.embedSecrets {
 		p("")
-		p("Third-party platform (simulated): component appid %s (%s), token %s (%s),", st.compAppID, EnvComponentAppID, st.compToken, EnvComponentToken)
-		p("  encoding_aes_key %s (%s); its component_verify_ticket is pushed to %s%s every 10 minutes.", st.compAESKey, EnvComponentAESKey, api, platform.EventsPath)
+		// The defaults are shown; a token or key the user set is not
+		// repeated (it may be one used elsewhere).
+		shown := func(v, def, env string) string {
+			if v == def {
+				return v + " (" + env + ")"
+			}
+			return "from " + env
+		}
+		p("Third-party platform (simulated): component appid %s (%s), token %s,", st.compAppID, EnvComponentAppID, shown(st.compToken, DefaultComponentToken, EnvComponentToken))
+		p("  encoding_aes_key %s; its component_verify_ticket is pushed to %s%s every 10 minutes.", shown(st.compAESKey, DefaultComponentAESKey, EnvComponentAESKey), api, platform.EventsPath)
 		p("  curl -X POST \"%s/_sim/component/authorize?appid=wx-local-authorizer\"   # an account authorises the platform", st.wxURL)
 		p("  curl -F \"media=@%s\" \"%s/wx-local-authorizer/cgi-bin/media/upload?type=image\"   # then upload for it", sample, api)
 	}

@@ -100,3 +100,37 @@ func TestResolveHost(t *testing.T) {
 		}
 	}
 }
+
+// The banner shows the simulated platform's default token and key, and
+// never one the user set.
+func TestBannerShowsOnlyDefaultComponentKeys(t *testing.T) {
+	const token, key = "users-own-token", "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		show, hide []string
+	}{
+		{"Defaults", nil, []string{DefaultComponentToken, DefaultComponentAESKey}, nil},
+		{"UserSet", map[string]string{EnvComponentToken: token, EnvComponentAESKey: key},
+			[]string{"token from " + EnvComponentToken, "encoding_aes_key from " + EnvComponentAESKey}, []string{token, key}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := resolve(lookupIn(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			printBanner(&b, s, "sample.jpg", 0)
+			for _, want := range tc.show {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("banner: want %q in\n%s", want, b.String())
+				}
+			}
+			for _, secret := range tc.hide {
+				if strings.Contains(b.String(), secret) {
+					t.Errorf("banner shows the user's %q", secret)
+				}
+			}
+		})
+	}
+}
