@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -88,6 +89,10 @@ func (p *Platform) Events() http.Handler {
 			push, err = p.Handle(r.Context(), q.Get("encrypt_type"), wxcrypt.Envelope{Body: body, Timestamp: q.Get("timestamp"),
 				Nonce: q.Get("nonce"), Signature: q.Get("msg_signature")})
 		}
+		if errors.Is(err, ErrSeen) {
+			p.o.Logger.InfoContext(r.Context(), "platform push seen already: answered, nothing changed", "info_type", push.InfoType)
+			err = nil
+		}
 		if err != nil {
 			st := status(err)
 			lvl := slog.LevelWarn
@@ -137,22 +142,44 @@ func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Env
 	if push.AppID != c.AppID {
 		return push, ErrAppID
 	}
+	// A push acted on is noted by its signature until its timestamp is
+	// stale: the same push again (WeChat's retry after a lost answer, or
+	// one replayed by whoever copied it) is answered and changes nothing.
+	seen := pushKey(c.AppID, e.Signature)
+	if _, dup, err := p.o.Store.Get(ctx, seen); err != nil || dup {
+		return push, cmp.Or(err, ErrSeen)
+	}
+	if err := p.act(ctx, c.AppID, push, now); err != nil {
+		return push, err
+	}
+	return push, p.o.Store.Put(ctx, tokenstore.NewRecord(seen, "acted", time.Unix(ts, 0).Add(p.o.MaxSkew+time.Minute)))
+}
+
+// pushKey is where a push acted on is noted (its signature, checked to
+// be the platform's, names it).
+func pushKey(c, signature string) string { return "push#" + c + "#" + signature }
+
+// ErrSeen is a push acted on already: it is answered "success" again.
+var ErrSeen = errors.New("the push was acted on already")
+
+// act does what push asks of platform c.
+func (p *Platform) act(ctx context.Context, c string, push Push, now time.Time) error {
 	switch push.InfoType {
 	case "component_verify_ticket":
 		if push.ComponentVerifyTicket == "" {
-			return push, fmt.Errorf("%w: no ComponentVerifyTicket", ErrMalformed)
+			return fmt.Errorf("%w: no ComponentVerifyTicket", ErrMalformed)
 		}
-		return push, p.o.Store.Put(ctx, tokenstore.NewRecord(ticketKey(c.AppID), push.ComponentVerifyTicket, now.Add(TicketLifetime)))
+		return p.o.Store.Put(ctx, tokenstore.NewRecord(ticketKey(c), push.ComponentVerifyTicket, now.Add(TicketLifetime)))
 	case "authorized", "updateauthorized":
-		return push, p.authorized(ctx, c.AppID, push)
+		return p.authorized(ctx, c, push)
 	case "unauthorized":
-		if err := p.o.Store.Delete(ctx, refreshKey(c.AppID, push.AuthorizerAppID)); err != nil {
-			return push, err
+		if err := p.o.Store.Delete(ctx, refreshKey(c, push.AuthorizerAppID)); err != nil {
+			return err
 		}
-		p.drop(authorizerKey(c.AppID, push.AuthorizerAppID))
-		return push, p.o.Store.Delete(ctx, authorizerKey(c.AppID, push.AuthorizerAppID))
+		p.drop(authorizerKey(c, push.AuthorizerAppID))
+		return p.o.Store.Delete(ctx, authorizerKey(c, push.AuthorizerAppID))
 	}
-	return push, nil // other events (notify_third_fasteregister, …) ask nothing of this platform
+	return nil // other events (notify_third_fasteregister, …) ask nothing of this platform
 }
 
 // authorized exchanges an authorization's code for the authorizer's tokens.

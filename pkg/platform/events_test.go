@@ -86,4 +86,19 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 			t.Errorf("ticket stored: %v %v, want T-1", ok, r)
 		}
 	})
+	// The same push again, within its timestamp's window: WeChat's retry
+	// of a push whose answer was lost, or someone replaying a copy after
+	// a newer ticket came. Answered, and nothing changes.
+	t.Run("Replayed", func(t *testing.T) {
+		if err := store.Put(context.Background(), tokenstore.NewRecord(ticketKey(componentAppID), "T-2", now.Add(TicketLifetime))); err != nil {
+			t.Fatal(err)
+		}
+		writes := store.writes
+		if status, body := post(t, h, good, "aes"); status != 200 || body != "success" {
+			t.Fatalf("got %d %q, want 200 success", status, body)
+		}
+		if r, _, _ := store.Get(context.Background(), ticketKey(componentAppID)); r.Value() != "T-2" || store.writes != writes {
+			t.Errorf("after the replay: ticket %q, %d writes; want T-2 kept, none", r.Value(), store.writes-writes)
+		}
+	})
 }
