@@ -24,7 +24,13 @@ func postFile(t *testing.T, url string, data []byte) map[string]any {
 	fw, _ := mw.CreateFormFile("media", "photo.jpg")
 	fw.Write(data)
 	mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	return post(t, url, mw.FormDataContentType(), &body)
+}
+
+// post sends body to url and decodes the JSON answer.
+func post(t *testing.T, url, contentType string, body io.Reader) map[string]any {
+	t.Helper()
+	resp, err := http.Post(url, contentType, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,16 +246,7 @@ func TestTwoAppsSideBySide(t *testing.T) {
 
 func postJSON(t *testing.T, url, body string) map[string]any {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	return out
+	return post(t, url, "application/json", strings.NewReader(body))
 }
 
 func truncate(b []byte) []byte {

@@ -394,12 +394,7 @@ func (c *Client) StableToken(ctx context.Context, appID, appSecret string) (toke
 		body, _ := json.Marshal(map[string]any{
 			"grant_type": "client_credential", "appid": appID, "secret": appSecret, "force_refresh": false,
 		})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/cgi-bin/stable_token", bytes.NewReader(body))
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		return req, nil, nil
+		return jsonRequest(ctx, c.base+"/cgi-bin/stable_token", body)
 	}, func(resp *http.Response) error {
 		defer resp.Body.Close()
 		var r struct {
@@ -799,4 +794,14 @@ func (c *Client) once(ctx context.Context, op string, build func(string) (*http.
 		return classify(op, err, whole())
 	}
 	return nil
+}
+
+// jsonRequest is a POST of body, JSON, to u.
+func jsonRequest(ctx context.Context, u string, body []byte) (*http.Request, *sendTracker, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil, nil
 }

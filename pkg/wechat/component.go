@@ -1,7 +1,6 @@
 package wechat
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -108,12 +107,7 @@ func (c *Client) platformCall(ctx context.Context, op, componentToken string, bo
 		if componentToken != "" {
 			u += "?" + url.Values{"component_access_token": {componentToken}}.Encode()
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(data))
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		return req, nil, nil
+		return jsonRequest(ctx, u, data)
 	}, func(resp *http.Response) error {
 		defer resp.Body.Close()
 		return platformKind(decodeReply(resp, out))
