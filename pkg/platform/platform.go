@@ -12,6 +12,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -172,7 +173,13 @@ func (p *Platform) ComponentToken(ctx context.Context) (string, error) {
 				"WeChat pushes one every 10 minutes to the platform's authorization event URL, POST /component/events")
 		}
 		p.o.Logger.InfoContext(ctx, "fetching the component_access_token", "component_appid", c.AppID)
-		return p.o.WeChat.ComponentToken(ctx, c.AppID, c.AppSecret(), t.Value())
+		var tok string
+		var ttl time.Duration
+		err = p.underLease(ctx, func(ctx context.Context) (err error) {
+			tok, ttl, err = p.o.WeChat.ComponentToken(ctx, c.AppID, c.AppSecret(), t.Value())
+			return err
+		})
+		return tok, ttl, err
 	})
 }
 
@@ -188,29 +195,45 @@ func (p *Platform) authorizerToken(ctx context.Context, a string) (string, error
 			return "", 0, err
 		}
 		if !ok {
-			return "", 0, failure.New(failure.Config, failure.CodeSystem, "system error: authorizer %s has no refresh token: it was unauthorised, or was never registered", a)
+			return "", 0, errNoRefresh(a)
 		}
 		ct, err := p.ComponentToken(ctx)
 		if err != nil {
 			return "", 0, err
 		}
 		p.o.Logger.InfoContext(ctx, "fetching an authorizer_access_token", "authorizer_appid", a)
-		at, err := p.o.WeChat.AuthorizerAccessToken(ctx, ct, c.AppID, a, rt.Value())
+		var at wechat.AuthorizerToken
+		err = p.underLease(ctx, func(ctx context.Context) (err error) {
+			at, err = p.o.WeChat.AuthorizerAccessToken(ctx, ct, c.AppID, a, rt.Value())
+			return err
+		})
 		if err != nil {
 			return "", 0, err
 		}
 		if at.RefreshToken != rt.Value() {
 			// WeChat rotated it: the next fetch needs the new one, unless
 			// a newer one (a new authorization, an operator's) replaced
-			// the one sent meanwhile: that one stands.
+			// the one sent meanwhile: that one stands. Written even if
+			// the lease ended meanwhile: the write is conditional.
 			swapped, err := p.o.Store.Swap(ctx, tokenstore.NewRecord(refreshKey(c.AppID, a), at.RefreshToken, time.Time{}), rt.Value())
 			if err != nil {
 				return "", 0, err
 			}
 			p.o.Logger.InfoContext(ctx, "authorizer refresh token rotated", "authorizer_appid", a, "stored", swapped)
+			if !swapped {
+				// Replaced, or removed: an account that withdrew its
+				// authorization meanwhile gets no token.
+				if _, ok, err := p.o.Store.Get(ctx, refreshKey(c.AppID, a)); err != nil || !ok {
+					return "", 0, cmp.Or(err, errNoRefresh(a))
+				}
+			}
 		}
 		return at.AccessToken, at.ExpiresIn, nil
 	})
+}
+
+func errNoRefresh(a string) error {
+	return failure.New(failure.Config, failure.CodeSystem, "system error: authorizer %s has no refresh token: it was unauthorised, or was never registered", a)
 }
 
 // shared is the token under key: this container's copy while it lives,
@@ -263,12 +286,13 @@ func (p *Platform) refresh(ctx context.Context, key string, fetch func(context.C
 			p.keep(r)
 			return r.Value(), nil
 		}
+		leased := time.Now() // on the clock deadlines keep (Options.Now may be a test's)
 		got, err := p.o.Store.Lease(ctx, key, p.o.Owner, now, now.Add(p.o.LeaseTTL))
 		if err != nil {
 			return "", err
 		}
 		if got {
-			return p.fill(ctx, key, fetch)
+			return p.fill(withLeaseEnd(ctx, leased.Add(p.o.LeaseTTL-p.o.LeaseTTL/5)), key, fetch)
 		}
 		if err := p.o.Wait(ctx, attempt); err != nil {
 			return "", err
@@ -293,14 +317,8 @@ func (p *Platform) fill(ctx context.Context, key string, fetch func(context.Cont
 		return r.Value(), nil
 	}
 	start := p.o.Now()
-	fctx, cancel := context.WithTimeout(ctx, p.o.LeaseTTL-p.o.LeaseTTL/5)
-	defer cancel()
-	v, ttl, err := fetch(fctx)
+	v, ttl, err := fetch(ctx)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded) {
-			return "", failure.Wrap(failure.WeChat, failure.CodeSystem, err,
-				"system error: WeChat did not answer the token call within the refresh lease (%s); try again", p.o.LeaseTTL)
-		}
 		return "", err
 	}
 	r := tokenstore.NewRecord(key, v, start.Add(ttl))
@@ -309,6 +327,38 @@ func (p *Platform) fill(ctx context.Context, key string, fetch func(context.Cont
 	}
 	p.keep(r)
 	return v, nil
+}
+
+type leaseEndKey struct{}
+
+// withLeaseEnd notes in ctx when the WeChat calls of the refresh under way
+// must end: before its lease does (four fifths of LeaseTTL from taking
+// it), or before an outer refresh's, if sooner (the component token
+// fetched within an authorizer token's refresh).
+func withLeaseEnd(ctx context.Context, end time.Time) context.Context {
+	if outer, ok := ctx.Value(leaseEndKey{}).(time.Time); ok && outer.Before(end) {
+		end = outer
+	}
+	return context.WithValue(ctx, leaseEndKey{}, end)
+}
+
+// underLease runs call, a WeChat call of a refresh, cut when its lease's
+// time is up, so that WeChat answering slowly (45011 retries, a slow
+// network) never lets a second container refresh the same token at once.
+// The store's reads and writes around it are not cut.
+func (p *Platform) underLease(ctx context.Context, call func(context.Context) error) error {
+	end, ok := ctx.Value(leaseEndKey{}).(time.Time)
+	if !ok {
+		return call(ctx)
+	}
+	cctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	err := call(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return failure.Wrap(failure.WeChat, failure.CodeSystem, err,
+			"system error: WeChat did not answer the token call within the refresh lease (%s); try again", p.o.LeaseTTL)
+	}
+	return err
 }
 
 // Authorized reports whether appID authorised the platform: the store

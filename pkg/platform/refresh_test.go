@@ -71,11 +71,14 @@ func TestRotationKeepsANewerRefreshToken(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, tc := range []struct {
 				name       string
-				meanwhile  string // registered while WeChat answers; "" none
-				wantStored string
+				meanwhile  string // registered while WeChat answers; "" none, "-" unauthorised
+				wantStored string // "" none
 			}{
 				{"Rotated", "", "refresh-2"},
 				{"ReplacedMeanwhile", "refresh-registered", "refresh-registered"},
+				// The account withdrew its authorization meanwhile: its
+				// token is not kept, nor its refresh token brought back.
+				{"UnauthorizedMeanwhile", "-", ""},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					store := seeded(t, newStore, "refresh-1")
@@ -84,7 +87,13 @@ func TestRotationKeepsANewerRefreshToken(t *testing.T) {
 						if rt != "refresh-1" {
 							return wechat.AuthorizerToken{}, errors.New("sent the wrong refresh token")
 						}
-						if tc.meanwhile != "" {
+						switch tc.meanwhile {
+						case "":
+						case "-":
+							if err := store.Delete(ctx, refreshKey(componentAppID, authorizer)); err != nil {
+								return wechat.AuthorizerToken{}, err
+							}
+						default:
 							if err := operator.Register(ctx, authorizer, tc.meanwhile); err != nil {
 								return wechat.AuthorizerToken{}, err
 							}
@@ -92,12 +101,16 @@ func TestRotationKeepsANewerRefreshToken(t *testing.T) {
 						return wechat.AuthorizerToken{AppID: authorizer, AccessToken: "access", ExpiresIn: 2 * time.Hour, RefreshToken: "refresh-2"}, nil
 					}}
 					p := New(Options{Store: store, WeChat: wx, Secrets: platformSecret})
-					if tok, err := p.Token(forAuthorizer); err != nil || tok != "access" {
-						t.Fatalf("Token: %q, %v; want the access token", tok, err)
+					tok, err := p.Token(forAuthorizer)
+					if want := tc.wantStored != ""; (err == nil && tok == "access") != want {
+						t.Fatalf("Token: %q, %v; want the access token: %v", tok, err, want)
 					}
 					r, ok, err := store.Get(context.Background(), refreshKey(componentAppID, authorizer))
-					if err != nil || !ok || r.Value() != tc.wantStored {
+					if err != nil || ok != (tc.wantStored != "") || r.Value() != tc.wantStored {
 						t.Errorf("stored refresh token %q (%v, %v), want %q", r.Value(), ok, err, tc.wantStored)
+					}
+					if _, ok, _ := store.Get(context.Background(), authorizerKey(componentAppID, authorizer)); ok != (tc.wantStored != "") {
+						t.Errorf("an access token stored: %v, want %v", ok, tc.wantStored != "")
 					}
 				})
 			}
@@ -147,4 +160,22 @@ func (l *leaseClock) Lease(ctx context.Context, k, o string, now, until time.Tim
 		*l.taken = time.Now()
 	}
 	return l.Store.Lease(ctx, k, o, now, until)
+}
+
+// WeChat answering just as the call's time is up: the refresh token it
+// rotated is stored all the same (the store's writes are not cut, and
+// the write is conditional), and the token it answered is used.
+func TestRotationAnsweredAtTheCutIsKept(t *testing.T) {
+	store := seeded(t, stores()["Memory"], "refresh-1")
+	wx := fakeWeChat{authorizerToken: func(ctx context.Context, _ string) (wechat.AuthorizerToken, error) {
+		<-ctx.Done() // the answer arrives as the call's time is up
+		return wechat.AuthorizerToken{AppID: authorizer, AccessToken: "access", ExpiresIn: 2 * time.Hour, RefreshToken: "refresh-2"}, nil
+	}}
+	p := New(Options{Store: store, WeChat: wx, Secrets: platformSecret, LeaseTTL: 100 * time.Millisecond})
+	if tok, err := p.Token(forAuthorizer); err != nil || tok != "access" {
+		t.Fatalf("Token: %q, %v; want the access token WeChat answered", tok, err)
+	}
+	if r, _, err := store.Get(context.Background(), refreshKey(componentAppID, authorizer)); err != nil || r.Value() != "refresh-2" {
+		t.Errorf("stored refresh token %q, %v; want the rotated refresh-2", r.Value(), err)
+	}
 }
