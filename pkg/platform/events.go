@@ -39,6 +39,7 @@ var statusOf = []struct {
 	{ErrStale, http.StatusForbidden},
 	{wxcrypt.ErrMalformed, http.StatusBadRequest},
 	{ErrMalformed, http.StatusBadRequest},
+	{ErrInProgress, http.StatusServiceUnavailable},
 }
 
 func status(err error) int {
@@ -96,7 +97,7 @@ func (p *Platform) Events() http.Handler {
 		if err != nil {
 			st := status(err)
 			lvl := slog.LevelWarn
-			if st >= 500 || st == http.StatusNotFound {
+			if (st >= 500 || st == http.StatusNotFound) && !errors.Is(err, ErrInProgress) {
 				lvl = slog.LevelError
 			}
 			p.o.Logger.Log(r.Context(), lvl, "platform push refused", "status", st, "info_type", push.InfoType, "error", err.Error())
@@ -145,14 +146,29 @@ func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Env
 	// A push acted on is noted by its signature until its timestamp is
 	// stale: the same push again (WeChat's retry after a lost answer, or
 	// one replayed by whoever copied it) is answered and changes nothing.
-	seen := pushKey(c.AppID, e.Signature)
+	// One delivery at a time acts on it, under a lease (a conditional
+	// write); another meanwhile is refused for WeChat to push it again.
+	seen, until := pushKey(c.AppID, e.Signature), time.Unix(ts, 0).Add(p.o.MaxSkew+time.Minute)
 	if _, dup, err := p.o.Store.Get(ctx, seen); err != nil || dup {
 		return push, cmp.Or(err, ErrSeen)
 	}
+	if got, err := p.o.Store.Lease(ctx, seen, p.o.Owner, now, until); err != nil || !got {
+		return push, cmp.Or(err, ErrInProgress)
+	}
 	if err := p.act(ctx, c.AppID, push, now); err != nil {
+		// Not acted on: WeChat's next push of it may be.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if rerr := p.o.Store.Release(rctx, tokenstore.Lease{Key: seen, Owner: p.o.Owner}); rerr != nil {
+			p.o.Logger.WarnContext(ctx, "cannot release a push's lease; it ends when the push is stale", "error", rerr.Error())
+		}
 		return push, err
 	}
-	return push, p.o.Store.Put(ctx, tokenstore.NewRecord(seen, "acted", time.Unix(ts, 0).Add(p.o.MaxSkew+time.Minute)))
+	if err := p.o.Store.Put(ctx, tokenstore.NewRecord(seen, "acted", until)); err != nil {
+		// Acted on: answered so; its lease holds off another push of it.
+		p.o.Logger.WarnContext(ctx, "cannot note a push acted on", "info_type", push.InfoType, "error", err.Error())
+	}
+	return push, nil
 }
 
 // pushKey is where a push acted on is noted (its signature, checked to
@@ -161,6 +177,10 @@ func pushKey(c, signature string) string { return "push#" + c + "#" + signature 
 
 // ErrSeen is a push acted on already: it is answered "success" again.
 var ErrSeen = errors.New("the push was acted on already")
+
+// ErrInProgress is a push another delivery is acting on: it is refused,
+// for WeChat to push it again.
+var ErrInProgress = errors.New("the push is being acted on by another delivery")
 
 // act does what push asks of platform c.
 func (p *Platform) act(ctx context.Context, c string, push Push, now time.Time) error {

@@ -88,17 +88,57 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 	})
 	// The same push again, within its timestamp's window: WeChat's retry
 	// of a push whose answer was lost, or someone replaying a copy after
-	// a newer ticket came. Answered, and nothing changes.
-	t.Run("Replayed", func(t *testing.T) {
-		if err := store.Put(context.Background(), tokenstore.NewRecord(ticketKey(componentAppID), "T-2", now.Add(TicketLifetime))); err != nil {
+	// the state changed. Answered, and nothing changes.
+	unauthorized := seal(ours, []byte("<xml><AppId>"+componentAppID+"</AppId><InfoType>unauthorized</InfoType><AuthorizerAppid>"+
+		authorizer+"</AuthorizerAppid></xml>"), ts)
+	for _, tc := range []struct {
+		name  string
+		push  wxcrypt.Envelope
+		key   string // what the push changes, set anew after it
+		value string // "" removed
+	}{
+		{"ReplayedTicket", seal(ours, ticket(componentAppID), ts), ticketKey(componentAppID), "T-1"},
+		// The account withdrew its authorization, then gave it again:
+		// the old withdrawal replayed leaves the new authorization be.
+		{"ReplayedUnauthorized", unauthorized, refreshKey(componentAppID, authorizer), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if err := store.Put(ctx, tokenstore.NewRecord(tc.key, "before", time.Time{})); err != nil {
+				t.Fatal(err)
+			}
+			if status, body := post(t, h, tc.push, "aes"); status != 200 || body != "success" {
+				t.Fatalf("first delivery: got %d %q, want 200 success", status, body)
+			}
+			if r, ok, _ := store.Get(ctx, tc.key); r.Value() != tc.value || ok != (tc.value != "") {
+				t.Fatalf("after the push: %q (%v), want %q", r.Value(), ok, tc.value)
+			}
+			if err := store.Put(ctx, tokenstore.NewRecord(tc.key, "newer", time.Time{})); err != nil {
+				t.Fatal(err)
+			}
+			writes := store.writes
+			if status, body := post(t, h, tc.push, "aes"); status != 200 || body != "success" {
+				t.Fatalf("again: got %d %q, want 200 success", status, body)
+			}
+			if r, _, _ := store.Get(ctx, tc.key); r.Value() != "newer" || store.writes != writes {
+				t.Errorf("after the replay: %q, %d writes; want the newer value kept, no write", r.Value(), store.writes-writes)
+			}
+		})
+	}
+	// A push another delivery is acting on (its lease held): refused for
+	// WeChat to push it again, and nothing changes.
+	t.Run("InProgress", func(t *testing.T) {
+		ctx := context.Background()
+		push := seal(ours, ticket(componentAppID), strconv.FormatInt(now.Unix()-1, 10))
+		if got, err := store.Lease(ctx, pushKey(componentAppID, push.Signature), "another container", now, now.Add(time.Minute)); err != nil || !got {
+			t.Fatalf("lease: %v %v", got, err)
+		}
+		if err := store.Put(ctx, tokenstore.NewRecord(ticketKey(componentAppID), "current", time.Time{})); err != nil {
 			t.Fatal(err)
 		}
-		writes := store.writes
-		if status, body := post(t, h, good, "aes"); status != 200 || body != "success" {
-			t.Fatalf("got %d %q, want 200 success", status, body)
-		}
-		if r, _, _ := store.Get(context.Background(), ticketKey(componentAppID)); r.Value() != "T-2" || store.writes != writes {
-			t.Errorf("after the replay: ticket %q, %d writes; want T-2 kept, none", r.Value(), store.writes-writes)
+		status, body := post(t, h, push, "aes")
+		if r, _, _ := store.Get(ctx, ticketKey(componentAppID)); status != http.StatusServiceUnavailable || body == "success" || r.Value() != "current" {
+			t.Errorf("got %d %q, ticket %q; want 503, the ticket unchanged", status, body, r.Value())
 		}
 	})
 }
