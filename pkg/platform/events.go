@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -148,7 +149,7 @@ func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Env
 	// one replayed by whoever copied it) is answered and changes nothing.
 	// One delivery at a time acts on it, under a lease (a conditional
 	// write); another meanwhile is refused for WeChat to push it again.
-	seen, until := pushKey(c.AppID, e.Signature), time.Unix(ts, 0).Add(p.o.MaxSkew+time.Minute)
+	seen, until := pushKey(c.AppID, strings.ToLower(e.Signature)), time.Unix(ts, 0).Add(p.o.MaxSkew+time.Minute)
 	if _, dup, err := p.o.Store.Get(ctx, seen); err != nil || dup {
 		return push, cmp.Or(err, ErrSeen)
 	}
@@ -171,8 +172,9 @@ func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Env
 	return push, nil
 }
 
-// pushKey is where a push acted on is noted (its signature, checked to
-// be the platform's, names it).
+// pushKey is where a push acted on is noted: its signature, checked to
+// be the platform's, names it, in lower case as it is checked (a copy in
+// upper case is the same push).
 func pushKey(c, signature string) string { return "push#" + c + "#" + signature }
 
 // ErrSeen is a push acted on already: it is answered "success" again.
