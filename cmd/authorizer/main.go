@@ -24,7 +24,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 )
 
 func main() {
@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	secrets := token.NewSecretStore(secretsmanager.NewFromConfig(cfg), *secretID, token.StoreOptions{})
-	p := platform.New(platform.Options{Store: tokenstore.NewDynamo(dynamodb.NewFromConfig(cfg), *table), Secrets: secrets})
+	p := platform.New(platform.Options{Store: tokentable.NewDynamo(dynamodb.NewFromConfig(cfg), *table), Secrets: secrets})
 	if err := p.Register(ctx, *appID, refresh); err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -28,7 +28,7 @@ func TestRegister(t *testing.T) {
 	if err := run(context.Background(), []string{"-appid", "wx-authorizer-1", "-table", table, "-secret", secret}, strings.NewReader(refresh+"\n"), &out); err != nil {
 		t.Fatal(err)
 	}
-	r, ok, err := tokenstore.NewDynamo(m.DynamoDB(), table).Get(context.Background(), "refresh#wx-op-component#wx-authorizer-1")
+	r, ok, err := tokentable.NewDynamo(m.DynamoDB(), table).Get(context.Background(), "refresh#wx-op-component#wx-authorizer-1")
 	if err != nil || !ok || r.Value() != refresh {
 		t.Fatalf("stored: %v %v %v, want the refresh token", r, ok, err)
 	}

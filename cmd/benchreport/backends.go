@@ -14,9 +14,9 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/internal/localaws"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // The cold starts' bucket, secret and objects. The {"key"} routes read
@@ -36,7 +36,7 @@ func coldKey(base string, i int) string {
 }
 
 // backends are what `make local` runs: the embedded S3 and Secrets
-// Manager of pkg/localaws and the WeChat simulator, each on 127.0.0.1.
+// Manager of internal/localaws and the WeChat simulator, each on 127.0.0.1.
 // S3 and Secrets Manager requests are counted as they arrive, WeChat calls
 // by the simulator.
 type backends struct {

@@ -6,8 +6,8 @@
 // HTTP handler's overhead), builds each function's arm64 bootstrap to check
 // its size, and cold-starts each function's host-arch bootstrap under the
 // Lambda Runtime Interface Emulator (internal/rie) against the backends
-// `make local` runs: the embedded S3 and Secrets Manager (pkg/localaws) and
-// the WeChat simulator (pkg/wechatsim). It prints one table (figure, ours, baseline, ratio,
+// `make local` runs: the embedded S3 and Secrets Manager (internal/localaws) and
+// the WeChat simulator (internal/wechatsim). It prints one table (figure, ours, baseline, ratio,
 // target) and writes it with the machine's description to
 // .bench/results.md, and a chart of bytes allocated per operation against
 // object size to .bench/memory.svg.

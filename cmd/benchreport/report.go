@@ -376,9 +376,9 @@ const notes = `
 - The 50 MB objects exceed WeChat's 10 MB image limit on purpose (the service
   is built with ` + "`image=100MB`" + `): they show the trend.
 - The cold start's S3, Secrets Manager and WeChat are those ` + "`make local`" + `
-  runs, on 127.0.0.1: the embedded S3 and Secrets Manager of pkg/localaws
+  runs, on 127.0.0.1: the embedded S3 and Secrets Manager of internal/localaws
   (each behind a handler that counts its requests) and the WeChat simulator
-  of pkg/wechatsim (its own stats count WeChat calls). Each invocation
+  of internal/wechatsim (its own stats count WeChat calls). Each invocation
   uploads its own object (` + "`upload/image/cold-<n>.jpg`" + `,
   ` + "`uploadimg/cold-<n>.png`" + `, 100 KB) or gets its own media_id, since a
   result recorded for the same object would be answered again without the

@@ -24,9 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/localaws"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 )
 
 // The sample events' bucket and secret: those of make local.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 )
 
 // localStatePath is make local's state file for environ.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
-	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
 // runningLocal is a cmd/local started by a test.

@@ -30,8 +30,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/rie"
-	"github.com/wxmedia/wxmedia/pkg/localaws"
 )
 
 const usage = `Usage: make invoke FN=<upload|get|uploadimg> EVENT=<file.json>

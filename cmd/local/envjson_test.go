@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
@@ -30,14 +30,14 @@ func TestEnvJSONPointsAtMakeLocal(t *testing.T) {
 	}
 	at := func(port int) string { return fmt.Sprintf("http://%s:%d", wechat.ContainerHost, port) }
 	want := map[string]string{
-		app.EnvBucket:      st.bucket,
-		app.EnvSecretID:    st.secretID,
-		app.EnvWeChatBase:  at(st.wechatPort),
-		EnvS3Endpoint:      at(st.s3Port),
-		EnvSMEndpoint:      at(st.smPort),
-		EnvEBEndpoint:      at(st.apiPort) + EventBridgePath, // the completion events, on the API's port
-		tracing.EnvTracing: "PassThrough",                    // no X-Ray daemon beside sam local
-		app.EnvTokenTable:  "",                               // the platform's tokens in process, as make local keeps them
+		bootstrap.EnvBucket:     st.bucket,
+		bootstrap.EnvSecretID:   st.secretID,
+		bootstrap.EnvWeChatBase: at(st.wechatPort),
+		EnvS3Endpoint:           at(st.s3Port),
+		EnvSMEndpoint:           at(st.smPort),
+		EnvEBEndpoint:           at(st.apiPort) + EventBridgePath, // the completion events, on the API's port
+		tracing.EnvTracing:      "PassThrough",                    // no X-Ray daemon beside sam local
+		bootstrap.EnvTokenTable: "",                               // the platform's tokens in process, as make local keeps them
 	}
 	for k, v := range want {
 		if got := f.Parameters[k]; got != v {
@@ -49,7 +49,7 @@ func TestEnvJSONPointsAtMakeLocal(t *testing.T) {
 			t.Errorf("%s: not one make local serves", k)
 		}
 	}
-	if _, err := app.FromEnv(func(k string) string { return f.Parameters[k] }); err != nil {
+	if _, err := bootstrap.FromEnv(func(k string) string { return f.Parameters[k] }); err != nil {
 		t.Errorf("the functions refuse events/env.json: %v", err)
 	}
 }

@@ -26,17 +26,17 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/internal/localaws"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
-	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // FunctionTimeout is the functions' Lambda timeout in template.yaml: it
@@ -130,11 +130,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("set %s: %w", k, err)
 		}
 	}
-	cfg, err := app.FromEnv(os.Getenv)
+	cfg, err := bootstrap.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	a, err := app.Build(ctx, cfg)
+	a, err := bootstrap.Build(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 )
 
 // MetricsPath answers the metrics the functions emitted so far.

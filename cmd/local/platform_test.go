@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/platform"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 

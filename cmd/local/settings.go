@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // The variables that choose ports and local credentials.
@@ -113,7 +113,7 @@ type settings struct {
 	ebURL                                        string // EventBridge's endpoint; embedded when embedEvents
 	s3From, smFrom                               string // the variable that named a real one
 
-	// setenv are the variables to set in the process before app.Build;
+	// setenv are the variables to set in the process before bootstrap.Build;
 	// variables the user set are never overwritten.
 	setenv map[string]string
 }
@@ -167,10 +167,10 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		}
 		s.apps[id] = secret
 	}
-	s.bucket = firstSet(get(app.EnvBucket), DefaultBucket)
-	s.secretID = firstSet(get(app.EnvSecretID), DefaultSecretID)
-	s.setenv[app.EnvBucket] = s.bucket
-	s.setenv[app.EnvSecretID] = s.secretID
+	s.bucket = firstSet(get(bootstrap.EnvBucket), DefaultBucket)
+	s.secretID = firstSet(get(bootstrap.EnvSecretID), DefaultSecretID)
+	s.setenv[bootstrap.EnvBucket] = s.bucket
+	s.setenv[bootstrap.EnvSecretID] = s.secretID
 
 	anyEndpoint := get(EnvAWSEndpoint)
 	s.s3URL, s.s3From = firstSet(get(EnvS3Endpoint), anyEndpoint), firstSet(nonEmpty(get(EnvS3Endpoint), EnvS3Endpoint), EnvAWSEndpoint)
@@ -181,7 +181,7 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	}
 
 	s.smURL, s.smFrom = firstSet(get(EnvSMEndpoint), anyEndpoint), firstSet(nonEmpty(get(EnvSMEndpoint), EnvSMEndpoint), EnvAWSEndpoint)
-	s.embedSecrets = s.smURL == "" && get(app.EnvSecretID) == ""
+	s.embedSecrets = s.smURL == "" && get(bootstrap.EnvSecretID) == ""
 	// The secret is in AWS itself: the user's credentials and region are needed.
 	realAWS := s.smURL == "" && !s.embedSecrets
 	switch {
@@ -189,7 +189,7 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		s.smURL = at(s.smPort)
 		s.setenv[EnvSMEndpoint] = s.smURL
 	case realAWS:
-		s.smURL, s.smFrom = "AWS Secrets Manager", app.EnvSecretID
+		s.smURL, s.smFrom = "AWS Secrets Manager", bootstrap.EnvSecretID
 	}
 
 	s.ebURL = firstSet(get(EnvEBEndpoint), anyEndpoint)
@@ -199,11 +199,11 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		s.setenv[EnvEBEndpoint] = s.ebURL
 	}
 
-	s.wxURL = get(app.EnvWeChatBase)
+	s.wxURL = get(bootstrap.EnvWeChatBase)
 	s.embedWeChat = s.wxURL == ""
 	if s.embedWeChat {
 		s.wxURL = at(s.wechatPort)
-		s.setenv[app.EnvWeChatBase] = s.wxURL
+		s.setenv[bootstrap.EnvWeChatBase] = s.wxURL
 	}
 
 	if s.embedWeChat && !s.exposed() {

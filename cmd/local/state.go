@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 )
 
 // announce writes the state file for st, and returns what removes it on a

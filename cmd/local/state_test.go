@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/localaws"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 )
 
 // TestMain points the state file of every cmd/local the tests start

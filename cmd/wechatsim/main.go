@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 )
 
 func main() {

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 )
 
-func main() { app.Main(httpapi.RouteUpload) }
+func main() { bootstrap.Main(httpapi.RouteUpload) }

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 )
 
-func main() { app.Main(httpapi.RouteUploadImg) }
+func main() { bootstrap.Main(httpapi.RouteUploadImg) }

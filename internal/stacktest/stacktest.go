@@ -26,16 +26,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
-	"github.com/wxmedia/wxmedia/pkg/localaws"
 	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // The simulator's app credentials, kept in the stack's secret. The
@@ -101,7 +101,7 @@ type Stack struct {
 	Moto     *awstest.Moto
 	Bucket   string
 	SecretID string
-	App      *app.App
+	App      *bootstrap.App
 	// Functions are the Lambda handlers by function name (upload, get, uploadimg).
 	Functions map[string]lambda.Handler
 	// URL is an HTTP server on 127.0.0.1 serving all three routes.
@@ -116,7 +116,7 @@ type Stack struct {
 	Table string
 
 	daemon *daemon
-	newApp func() *app.App
+	newApp func() *bootstrap.App
 	s3     *s3.Client // the media bucket's S3: moto's, or the embedded one (LocalS3)
 }
 
@@ -139,7 +139,7 @@ func localS3(t *testing.T, cfg aws.Config) *s3.Client {
 func (st *Stack) S3() *s3.Client { return st.s3 }
 
 // functions are a's Lambda handlers by function name.
-func functions(a *app.App) map[string]lambda.Handler {
+func functions(a *bootstrap.App) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
 		"upload":    sampled{lambda.NewHandler(a.Lambda(httpapi.RouteUpload))},
 		"get":       sampled{lambda.NewHandler(a.Lambda(httpapi.RouteGet))},
@@ -191,12 +191,12 @@ func Start(t *testing.T, opts Options) *Stack {
 	st.EventBus = moto.Bus(t)
 	// Tracing is Active, as deployed, to a daemon of the test's own.
 	st.daemon = startDaemon(t)
-	env := map[string]string{app.EnvBucket: st.Bucket, app.EnvSecretID: st.SecretID, app.EnvWeChatBase: base,
-		tracing.EnvTracing: tracing.Active, tracing.EnvDaemon: st.daemon.addr, app.EnvEventBus: st.EventBus}
+	env := map[string]string{bootstrap.EnvBucket: st.Bucket, bootstrap.EnvSecretID: st.SecretID, bootstrap.EnvWeChatBase: base,
+		tracing.EnvTracing: tracing.Active, tracing.EnvDaemon: st.daemon.addr, bootstrap.EnvEventBus: st.EventBus}
 	for k, v := range opts.Env {
 		env[k] = v
 	}
-	cfg, err := app.FromEnv(func(k string) string { return env[k] })
+	cfg, err := bootstrap.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,13 +209,13 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	deps := app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge()}
+	deps := bootstrap.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge()}
 	if opts.Platform {
 		st.Table = moto.Table(t)
-		deps.TokenStore = tokenstore.NewDynamo(moto.DynamoDB(), st.Table)
+		deps.TokenStore = tokentable.NewDynamo(moto.DynamoDB(), st.Table)
 	}
-	st.newApp = func() *app.App {
-		a := app.New(cfg, deps)
+	st.newApp = func() *bootstrap.App {
+		a := bootstrap.New(cfg, deps)
 		if opts.Logs != nil {
 			a.SetLogOutput(opts.Logs)
 		} else if !testing.Verbose() {

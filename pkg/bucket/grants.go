@@ -9,7 +9,7 @@ import (
 // Use is a call of one of the bucket's methods on the keys under Prefix.
 // Packages that call the bucket list their uses next to their calls; the
 // composition root adds them up into each function's IAM policy, and the
-// template is checked against that (pkg/deploy).
+// template is checked against that (internal/deploy).
 type Use struct {
 	Method, Prefix string
 	// Match, if set, narrows the keys under Prefix with an IAM resource

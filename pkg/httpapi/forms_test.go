@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/wxmedia/wxmedia/internal/stacktest"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // A form for a large file: a new key under the type's trigger prefix, the

@@ -158,7 +158,7 @@ func (a *api) routes() map[string][]endpoint {
 }
 
 // Paths are the paths a route's function serves, each also under an
-// app's prefix, for the template's events (pkg/deploy checks them).
+// app's prefix, for the template's events (internal/deploy checks them).
 func Paths(route string) []string {
 	var out []string
 	for _, ep := range (&api{}).routes()[route] {

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/wxmedia/wxmedia/internal/stacktest"
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
@@ -190,7 +190,7 @@ func TestGetAnswersTheMedia(t *testing.T) {
 // A file larger than a Lambda response carries answers a redirect to its
 // stored copy.
 func TestGetLargeFileRedirects(t *testing.T) {
-	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvInlineLimit: "4KB"}})
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{bootstrap.EnvInlineLimit: "4KB"}})
 	img := media.Sample(media.JPEG, 5000)
 	ct, body := form("photo.jpg", img)
 	id, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body).body["media_id"].(string)
@@ -237,7 +237,7 @@ func TestGetSpendsQuotaOnce(t *testing.T) {
 // WeChat call.
 func TestRefusals(t *testing.T) {
 	logs := &stacktest.Logs{}
-	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{app.EnvAllowedPrefixes: "incoming"}, Logs: logs})
+	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{bootstrap.EnvAllowedPrefixes: "incoming"}, Logs: logs})
 	st.Put(t, "incoming-x/ok.jpg", media.Sample(media.JPEG, 100))
 	st.Put(t, "media/ok.jpg", media.Sample(media.JPEG, 100))
 	st.Put(t, "incoming/big.jpg", media.Sample(media.JPEG, 10*media.MB+1))

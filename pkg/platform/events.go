@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
@@ -160,12 +160,12 @@ func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Env
 		// Not acted on: WeChat's next push of it may be.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if rerr := p.o.Store.Release(rctx, tokenstore.Lease{Key: seen, Owner: p.o.Owner}); rerr != nil {
+		if rerr := p.o.Store.Release(rctx, tokentable.Lease{Key: seen, Owner: p.o.Owner}); rerr != nil {
 			p.o.Logger.WarnContext(ctx, "cannot release a push's lease; it ends when the push is stale", "error", rerr.Error())
 		}
 		return push, err
 	}
-	if err := p.o.Store.Put(ctx, tokenstore.NewRecord(seen, "acted", until)); err != nil {
+	if err := p.o.Store.Put(ctx, tokentable.NewRecord(seen, "acted", until)); err != nil {
 		// Acted on: answered so; its lease holds off another push of it.
 		p.o.Logger.WarnContext(ctx, "cannot note a push acted on", "info_type", push.InfoType, "error", err.Error())
 	}
@@ -191,7 +191,7 @@ func (p *Platform) act(ctx context.Context, c string, push Push, now time.Time) 
 		if push.ComponentVerifyTicket == "" {
 			return fmt.Errorf("%w: no ComponentVerifyTicket", ErrMalformed)
 		}
-		return p.o.Store.Put(ctx, tokenstore.NewRecord(ticketKey(c), push.ComponentVerifyTicket, now.Add(TicketLifetime)))
+		return p.o.Store.Put(ctx, tokentable.NewRecord(ticketKey(c), push.ComponentVerifyTicket, now.Add(TicketLifetime)))
 	case "authorized", "updateauthorized":
 		return p.authorized(ctx, c, push)
 	case "unauthorized":
@@ -223,7 +223,7 @@ func (p *Platform) authorized(ctx context.Context, c string, push Push) error {
 	// The refresh token is what is kept: the authorizer's first call
 	// fetches its access token with it, as every later one does.
 	p.drop(authorizerKey(c, at.AppID))
-	return p.o.Store.Put(ctx, tokenstore.NewRecord(refreshKey(c, at.AppID), at.RefreshToken, time.Time{}))
+	return p.o.Store.Put(ctx, tokentable.NewRecord(refreshKey(c, at.AppID), at.RefreshToken, time.Time{}))
 }
 
 func truncate(s string) string {

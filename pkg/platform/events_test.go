@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
@@ -31,7 +31,7 @@ func post(t *testing.T, h http.Handler, e wxcrypt.Envelope, encryptType string) 
 func TestEventsRefuseTamperedPushes(t *testing.T) {
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	store := &countingStore{Store: tokenstore.NewMemory(clock)}
+	store := &countingStore{Store: tokentable.NewMemory(clock)}
 	p := New(Options{Store: store, WeChat: nil, Secrets: platformSecret, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	h := p.Events()
 	ours, _ := wxcrypt.New("component-token", aesKey, componentAppID)
@@ -104,7 +104,7 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			if err := store.Put(ctx, tokenstore.NewRecord(tc.key, "before", time.Time{})); err != nil {
+			if err := store.Put(ctx, tokentable.NewRecord(tc.key, "before", time.Time{})); err != nil {
 				t.Fatal(err)
 			}
 			if status, body := post(t, h, tc.push, "aes"); status != 200 || body != "success" {
@@ -113,7 +113,7 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 			if r, ok, _ := store.Get(ctx, tc.key); r.Value() != tc.value || ok != (tc.value != "") {
 				t.Fatalf("after the push: %q (%v), want %q", r.Value(), ok, tc.value)
 			}
-			if err := store.Put(ctx, tokenstore.NewRecord(tc.key, "newer", time.Time{})); err != nil {
+			if err := store.Put(ctx, tokentable.NewRecord(tc.key, "newer", time.Time{})); err != nil {
 				t.Fatal(err)
 			}
 			writes := store.writes
@@ -137,7 +137,7 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 		if got, err := store.Lease(ctx, pushKey(componentAppID, push.Signature), "another container", now, now.Add(time.Minute)); err != nil || !got {
 			t.Fatalf("lease: %v %v", got, err)
 		}
-		if err := store.Put(ctx, tokenstore.NewRecord(ticketKey(componentAppID), "current", time.Time{})); err != nil {
+		if err := store.Put(ctx, tokentable.NewRecord(ticketKey(componentAppID), "current", time.Time{})); err != nil {
 			t.Fatal(err)
 		}
 		status, body := post(t, h, push, "aes")

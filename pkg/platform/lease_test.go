@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -72,15 +72,15 @@ func (g gated) at(op string) {
 	<-s.release
 }
 
-func (g gated) Get(ctx context.Context, k string) (tokenstore.Record, bool, error) {
+func (g gated) Get(ctx context.Context, k string) (tokentable.Record, bool, error) {
 	g.at("get")
 	return g.Store.Get(ctx, k)
 }
-func (g gated) Put(ctx context.Context, r tokenstore.Record) error {
+func (g gated) Put(ctx context.Context, r tokentable.Record) error {
 	g.at("put")
 	return g.Store.Put(ctx, r)
 }
-func (g gated) Swap(ctx context.Context, r tokenstore.Record, old string) (bool, error) {
+func (g gated) Swap(ctx context.Context, r tokentable.Record, old string) (bool, error) {
 	g.at("swap")
 	return g.Store.Swap(ctx, r, old)
 }
@@ -88,7 +88,7 @@ func (g gated) Lease(ctx context.Context, k, o string, now, until time.Time) (bo
 	g.at("lease")
 	return g.Store.Lease(ctx, k, o, now, until)
 }
-func (g gated) Release(ctx context.Context, l tokenstore.Lease) error {
+func (g gated) Release(ctx context.Context, l tokentable.Lease) error {
 	g.at("release")
 	return g.Store.Release(ctx, l)
 }
@@ -231,7 +231,7 @@ type countingStore struct {
 	writes int
 }
 
-func (c *countingStore) Put(ctx context.Context, r tokenstore.Record) error {
+func (c *countingStore) Put(ctx context.Context, r tokentable.Record) error {
 	c.writes++
 	return c.Store.Put(ctx, r)
 }
@@ -246,7 +246,7 @@ func (c *countingStore) Lease(ctx context.Context, k, o string, now, until time.
 	return c.Store.Lease(ctx, k, o, now, until)
 }
 
-func (c *countingStore) Swap(ctx context.Context, r tokenstore.Record, old string) (bool, error) {
+func (c *countingStore) Swap(ctx context.Context, r tokentable.Record, old string) (bool, error) {
 	c.writes++
 	return c.Store.Swap(ctx, r, old)
 }

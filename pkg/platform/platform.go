@@ -7,7 +7,7 @@
 // authorizer's refresh token; and an authorizer's access token is fetched
 // with api_authorizer_token from that refresh token, which WeChat may
 // rotate. Tickets, refresh tokens and access tokens live in the shared
-// token store (package tokenstore), and each token is refreshed by one
+// token store (package tokentable), and each token is refreshed by one
 // container at a time, under a lease: the others wait for its token.
 package platform
 
@@ -26,23 +26,23 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
-// Store is the shared token store (package tokenstore's Dynamo or Memory).
+// Store is the shared token store (package tokentable's Dynamo or Memory).
 type Store interface {
-	Get(ctx context.Context, key string) (tokenstore.Record, bool, error)
-	Put(ctx context.Context, r tokenstore.Record) error
-	Swap(ctx context.Context, r tokenstore.Record, old string) (bool, error)
+	Get(ctx context.Context, key string) (tokentable.Record, bool, error)
+	Put(ctx context.Context, r tokentable.Record) error
+	Swap(ctx context.Context, r tokentable.Record, old string) (bool, error)
 	Delete(ctx context.Context, key string) error
 	Lease(ctx context.Context, key, owner string, now, until time.Time) (bool, error)
-	Release(ctx context.Context, l tokenstore.Lease) error
+	Release(ctx context.Context, l tokentable.Lease) error
 }
 
 var (
-	_ Store = (*tokenstore.Dynamo)(nil)
-	_ Store = (*tokenstore.Memory)(nil)
+	_ Store = (*tokentable.Dynamo)(nil)
+	_ Store = (*tokentable.Memory)(nil)
 )
 
 // WeChat is the platform's calls (package wechat's Client).
@@ -90,7 +90,7 @@ type Platform struct {
 	group singleflight.Group
 
 	mu    sync.Mutex
-	cache map[string]tokenstore.Record // this container's copies of the store's tokens
+	cache map[string]tokentable.Record // this container's copies of the store's tokens
 }
 
 var _ apps.Authorizers = (*Platform)(nil)
@@ -120,7 +120,7 @@ func New(o Options) *Platform {
 		_, _ = rand.Read(b[:])
 		o.Owner = hex.EncodeToString(b[:])
 	}
-	return &Platform{o: o, cache: map[string]tokenstore.Record{}}
+	return &Platform{o: o, cache: map[string]tokentable.Record{}}
 }
 
 func backoff(ctx context.Context, attempt int) error {
@@ -215,7 +215,7 @@ func (p *Platform) authorizerToken(ctx context.Context, a string) (string, error
 			// a newer one (a new authorization, an operator's) replaced
 			// the one sent meanwhile: that one stands. Written even if
 			// the lease ended meanwhile: the write is conditional.
-			swapped, err := p.o.Store.Swap(ctx, tokenstore.NewRecord(refreshKey(c.AppID, a), at.RefreshToken, time.Time{}), rt.Value())
+			swapped, err := p.o.Store.Swap(ctx, tokentable.NewRecord(refreshKey(c.AppID, a), at.RefreshToken, time.Time{}), rt.Value())
 			if err != nil {
 				return "", 0, err
 			}
@@ -260,7 +260,7 @@ func (p *Platform) cached(key string) (string, bool) {
 	return "", false
 }
 
-func (p *Platform) keep(r tokenstore.Record) {
+func (p *Platform) keep(r tokentable.Record) {
 	p.mu.Lock()
 	p.cache[r.Key] = r
 	p.mu.Unlock()
@@ -305,7 +305,7 @@ func (p *Platform) fill(ctx context.Context, key string, fetch func(context.Cont
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err := p.o.Store.Release(rctx, tokenstore.Lease{Key: key, Owner: p.o.Owner}); err != nil {
+		if err := p.o.Store.Release(rctx, tokentable.Lease{Key: key, Owner: p.o.Owner}); err != nil {
 			p.o.Logger.WarnContext(ctx, "cannot release a token lease; it ends by itself", "key", key, "error", err.Error())
 		}
 	}()
@@ -321,7 +321,7 @@ func (p *Platform) fill(ctx context.Context, key string, fetch func(context.Cont
 	if err != nil {
 		return "", err
 	}
-	r := tokenstore.NewRecord(key, v, start.Add(ttl))
+	r := tokentable.NewRecord(key, v, start.Add(ttl))
 	if err := p.o.Store.Put(ctx, r); err != nil {
 		return "", err
 	}
@@ -396,7 +396,7 @@ func (p *Platform) Invalidate(ctx context.Context, tok string) {
 	key := authorizerKey(c.AppID, a.ID)
 	p.drop(key)
 	if r, ok, err := p.o.Store.Get(ctx, key); err == nil && ok && r.Value() == tok {
-		_ = p.o.Store.Put(ctx, tokenstore.NewRecord(key, tok, p.o.Now()))
+		_ = p.o.Store.Put(ctx, tokentable.NewRecord(key, tok, p.o.Now()))
 	}
 }
 
@@ -411,16 +411,16 @@ func (p *Platform) Register(ctx context.Context, authorizerAppID, refreshToken s
 		return failure.New(failure.Caller, apps.CodeInvalidAppID, "want an authorizer AppID and its refresh token")
 	}
 	p.drop(authorizerKey(c.AppID, authorizerAppID))
-	return p.o.Store.Put(ctx, tokenstore.NewRecord(refreshKey(c.AppID, authorizerAppID), refreshToken, time.Time{}))
+	return p.o.Store.Put(ctx, tokentable.NewRecord(refreshKey(c.AppID, authorizerAppID), refreshToken, time.Time{}))
 }
 
 // TableActions are the token table's IAM actions a function needs: read,
 // write and lease for one that acts for authorizers; delete too for the
 // one serving the events (an unauthorization removes a refresh token).
 func TableActions(events bool) []string {
-	a := []string{tokenstore.ActionGet, tokenstore.ActionPut}
+	a := []string{tokentable.ActionGet, tokentable.ActionPut}
 	if events {
-		a = append(a, tokenstore.ActionDelete)
+		a = append(a, tokentable.ActionDelete)
 	}
 	return a
 }

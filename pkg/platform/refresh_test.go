@@ -10,7 +10,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
-	"github.com/wxmedia/wxmedia/pkg/tokenstore"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
@@ -36,10 +36,10 @@ func (f fakeWeChat) AuthorizerAccessToken(ctx context.Context, _, _, _, refreshT
 // (moto_server).
 func stores() map[string]func(t *testing.T) Store {
 	return map[string]func(t *testing.T) Store{
-		"Memory": func(*testing.T) Store { return tokenstore.NewMemory(nil) },
+		"Memory": func(*testing.T) Store { return tokentable.NewMemory(nil) },
 		"DynamoDB": func(t *testing.T) Store {
 			m := awstest.Start(t)
-			return tokenstore.NewDynamo(m.DynamoDB(), m.Table(t))
+			return tokentable.NewDynamo(m.DynamoDB(), m.Table(t))
 		},
 	}
 }
@@ -49,9 +49,9 @@ func seeded(t *testing.T, newStore func(*testing.T) Store, refresh string) Store
 	t.Helper()
 	store := newStore(t)
 	ctx := context.Background()
-	for _, r := range []tokenstore.Record{
-		tokenstore.NewRecord(ticketKey(componentAppID), "ticket", time.Now().Add(TicketLifetime)),
-		tokenstore.NewRecord(refreshKey(componentAppID, authorizer), refresh, time.Time{}),
+	for _, r := range []tokentable.Record{
+		tokentable.NewRecord(ticketKey(componentAppID), "ticket", time.Now().Add(TicketLifetime)),
+		tokentable.NewRecord(refreshKey(componentAppID, authorizer), refresh, time.Time{}),
 	} {
 		if err := store.Put(ctx, r); err != nil {
 			t.Fatal(err)

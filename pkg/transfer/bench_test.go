@@ -17,7 +17,7 @@ package transfer_test
 //   - WeChat is fakeWeChat, an httptest server on 127.0.0.1 that answers
 //     stable_token, streams and discards media/upload's multipart body,
 //     and streams a generated body for media/get. The simulator
-//     (pkg/wechatsim) keeps uploads in memory, which -benchmem would count.
+//     (internal/wechatsim) keeps uploads in memory, which -benchmem would count.
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/wxmedia/wxmedia/internal/mediatest"
-	"github.com/wxmedia/wxmedia/pkg/app"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/token"
@@ -278,11 +278,11 @@ func reply(w http.ResponseWriter, body string) {
 	io.WriteString(w, body)
 }
 
-// newApp wires the service as the functions do (app.New: the token
+// newApp wires the service as the functions do (bootstrap.New: the token
 // source, the WeChat client and its HTTP transport, the bucket, the
 // presigner), with the fakes at both ends. The image limit is raised to
 // 100 MB so the 50 MB object is allowed; logs are formatted and dropped.
-func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *app.App {
+func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *bootstrap.App {
 	tb.Helper()
 	rules, err := media.DefaultRules().WithLimits("image=100MB")
 	if err != nil {
@@ -290,15 +290,15 @@ func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *app.App {
 	}
 	s3c := s3.New(s3.Options{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench", "")})
-	a := app.New(app.Config{Bucket: benchBucket, SecretID: "bench", WeChatBase: wx.url, Rules: rules},
-		app.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Credentials: token.Static("wxbench", "bench")})
+	a := bootstrap.New(bootstrap.Config{Bucket: benchBucket, SecretID: "bench", WeChatBase: wx.url, Rules: rules},
+		bootstrap.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Credentials: token.Static("wxbench", "bench")})
 	a.SetLogOutput(io.Discard)
 	return a
 }
 
 // streamedUpload is ours: UploadObject of a generated S3 object, as its
 // S3 event names it (key and bare ETag).
-func streamedUpload(a *app.App, wx *fakeWeChat) func(ctx context.Context, key string, n int64) error {
+func streamedUpload(a *bootstrap.App, wx *fakeWeChat) func(ctx context.Context, key string, n int64) error {
 	return func(ctx context.Context, key string, n int64) error {
 		r, err := a.Service.UploadObject(ctx, key, strings.Trim(*etag(n), `"`))
 		if err != nil {
@@ -431,7 +431,7 @@ func bufferedFetch(api bucket.API, wx *fakeWeChat) func(ctx context.Context, n i
 }
 
 // streamedFetch is ours: Fetch, WeChat → S3 through one multipart part.
-func streamedFetch(a *app.App, api *fakeS3) func(ctx context.Context, n int64) error {
+func streamedFetch(a *bootstrap.App, api *fakeS3) func(ctx context.Context, n int64) error {
 	return func(ctx context.Context, n int64) error {
 		before := api.written.Load()
 		f, err := a.Service.Fetch(ctx, "M")

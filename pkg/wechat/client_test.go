@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 const appID, appSecret = "wx-test-app", "test-app-secret-do-not-leak"

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/quota"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
-	"github.com/wxmedia/wxmedia/pkg/wechatsim"
 )
 
 // waits records the client's waits between tries. Each wait moves the

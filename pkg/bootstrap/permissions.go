@@ -1,0 +1,58 @@
+package bootstrap
+
+import (
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
+)
+
+// Permission is one IAM grant a function needs: an action on the media
+// bucket (Resource ""), on the objects under a prefix ("<prefix>*"), or on
+// the app's secret (ResourceSecret).
+type Permission struct{ Action, Resource string }
+
+// The resources that are no bucket prefix, as a Permission's Resource.
+const (
+	ResourceSecret   = "secret"    // the app's secret
+	ResourceEventBus = "event-bus" // the completion events' bus (EventBusName)
+	// ResourceTokenTable is the third-party platform's shared token table.
+	ResourceTokenTable = "token-table"
+)
+
+// PublishAction is the IAM action of the completion events.
+const PublishAction = "events:PutEvents"
+
+// Permissions are exactly what function fn's code calls ("upload",
+// "uploadimg" or "get", by the routes it serves), added up from the tables
+// next to those calls (bucket, ledger, transfer, token). template.yaml must
+// grant exactly these; internal/deploy checks it.
+func Permissions(route string, c Config) []Permission {
+	var uses []bucket.Use
+	switch route {
+	case httpapi.RouteUpload:
+		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUpload)...)
+	case httpapi.RouteUploadImg:
+		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUploadImg)...)
+	case httpapi.RouteGet:
+		uses = append(transfer.FetchUses(c.AllowedPrefixes), transfer.OutcomeUses()...)
+	default:
+		panic("app: no function " + route)
+	}
+	var out []Permission
+	for _, g := range bucket.Grants(uses) {
+		out = append(out, Permission{Action: g.Action, Resource: g.Resource})
+	}
+	out = append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
+	if route != httpapi.RouteGet {
+		out = append(out, Permission{Action: PublishAction, Resource: ResourceEventBus}) // each result recorded
+	}
+	// Every function may act for an authorizer; upload also serves the
+	// platform's authorization events.
+	for _, a := range platform.TableActions(route == httpapi.RouteUpload) {
+		out = append(out, Permission{Action: a, Resource: ResourceTokenTable})
+	}
+	return out
+}
