@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/internal/rie"
-	"github.com/wxmedia/wxmedia/pkg/transfer"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
 )
 
 // functions are the Lambda functions, by folder under functions/.
@@ -139,7 +139,7 @@ func coldStarts(ctx context.Context, emulator, dir string) ([]coldStart, error) 
 				for _, id := range []string{mediaID(first), mediaID(warm)} {
 					// Forget that this deployment uploaded it: get's whole job,
 					// measured here, is fetching it from WeChat.
-					if err := be.bucket.Delete(coldBucket, transfer.MediaIndexPrefix+id+".json"); err != nil {
+					if err := be.bucket.Delete(coldBucket, bucket.MediaIndexPrefix+id+".json"); err != nil {
 						return nil, err
 					}
 					mediaIDs = append(mediaIDs, id)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxmedia/wxmedia/pkg/ledger"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -234,7 +234,7 @@ func TestTriggers(t *testing.T) {
 	}
 	// What the functions write must never trigger them.
 	for _, p := range triggerPrefix {
-		for _, written := range []string{ledger.ResultsPrefix, ledger.ClaimsPrefix, transfer.MediaPrefix} {
+		for _, written := range []string{bucket.ResultsPrefix, bucket.ClaimsPrefix, bucket.MediaPrefix} {
 			if p == "" || strings.HasPrefix(written, p) || strings.HasPrefix(p, written) {
 				t.Errorf("trigger prefix %q overlaps %s", p, written)
 			}
@@ -244,12 +244,12 @@ func TestTriggers(t *testing.T) {
 	expires := false
 	rules, _ := path(newStack(t, tpl, nil).resources()["MediaBucket"], "Properties", "LifecycleConfiguration", "Rules").([]any)
 	for _, r := range rules {
-		if path(r, "Prefix") == ledger.ClaimsPrefix && path(r, "Status") == "Enabled" && path(r, "ExpirationInDays") != nil {
+		if path(r, "Prefix") == bucket.ClaimsPrefix && path(r, "Status") == "Enabled" && path(r, "ExpirationInDays") != nil {
 			expires = true
 		}
 	}
 	if !expires {
-		t.Errorf("no lifecycle rule expires %s", ledger.ClaimsPrefix)
+		t.Errorf("no lifecycle rule expires %s", bucket.ClaimsPrefix)
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/completion"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
+	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/metrics"
@@ -246,7 +247,7 @@ func New(c Config, d Deps) *App {
 	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m, Authorizers: plat})
 	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: registry, Logger: log, Metrics: m, Tracer: tracer,
 		Quota: spent, QuotaScope: apps.Scope, Now: d.Now, Sleep: d.Sleep})
-	var announce transfer.Announcer
+	var announce ledger.Announcer
 	if d.Events != nil {
 		announce = completion.New(completion.Options{API: d.Events, Bus: c.EventBus, Bucket: c.Bucket, Logger: log,
 			AppID: func(ctx context.Context) string {
@@ -257,16 +258,17 @@ func New(c Config, d Deps) *App {
 				return cr.AppID
 			}})
 	}
+	mb := bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner, Metrics: m, Tracer: tracer})
 	svc := transfer.New(transfer.Options{
-		Bucket:          bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner, Metrics: m, Tracer: tracer}),
+		Bucket:          mb,
 		WeChat:          wx,
+		Ledger:          ledger.New(mb, ledger.Options{Announce: announce, Now: d.Now, Logger: log}),
 		Rules:           c.Rules,
 		AllowedPrefixes: c.AllowedPrefixes,
 		Downloads:       transfer.NewDownloader(transfer.DownloadOptions{Allow: transfer.AllowFor(c.WeChatBase)}),
 		Now:             d.Now,
 		Logger:          log,
 		Metrics:         m,
-		Announce:        announce,
 		Apps:            registry,
 	})
 	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Platform: plat, Metrics: m}

@@ -33,13 +33,16 @@ func Permissions(route string, c Config) []Permission {
 	var uses []bucket.Use
 	switch route {
 	case httpapi.RouteUpload:
-		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUpload)...)
+		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(transfer.APIUpload)...)
 	case httpapi.RouteUploadImg:
-		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(ledger.APIUploadImg)...)
+		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(transfer.APIUploadImg)...)
 	case httpapi.RouteGet:
 		uses = append(transfer.FetchUses(c.AllowedPrefixes), transfer.OutcomeUses()...)
 	default:
 		panic("app: no function " + route)
+	}
+	if route != httpapi.RouteGet {
+		uses = append(uses, ledger.Uses(transfer.NewKeyPolicy(c.AllowedPrefixes).Prefixes())...)
 	}
 	var out []Permission
 	for _, g := range bucket.Grants(uses) {

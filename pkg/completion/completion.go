@@ -95,7 +95,7 @@ func New(o Options) *Publisher {
 func (p *Publisher) Of(ctx context.Context, w ledger.Work, r ledger.Result, resultKey string) (string, Detail) {
 	d := Detail{Result: r, Bucket: p.o.Bucket, API: w.API, ResultKey: resultKey}
 	d.Key, d.ETag = w.Key, w.ETag
-	if d.Type == "" && w.API == ledger.APIUpload {
+	if d.Type == "" {
 		d.Type = w.Type
 	}
 	switch {

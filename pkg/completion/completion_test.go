@@ -18,6 +18,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/completion"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -39,7 +40,7 @@ func TestEachRecordedOutcomeIsPublished(t *testing.T) {
 		t.Fatalf("got %d events, want 2 (a duplicate delivery records nothing new): %v", len(got), got)
 	}
 	r := st.Result(t, ok)
-	want := completion.Detail{Bucket: st.Bucket, AppID: stacktest.AppID, API: ledger.APIUpload, ResultKey: "results/" + ok + ".json",
+	want := completion.Detail{Bucket: st.Bucket, AppID: stacktest.AppID, API: transfer.APIUpload, ResultKey: "results/" + ok + ".json",
 		Result: ledger.Result{Key: ok, ETag: r["etag"].(string), Type: "image", MediaID: r["media_id"].(string),
 			CreatedAt: int64(r["created_at"].(float64)), ExpiresAt: int64(r["expires_at"].(float64))}}
 	if e := got[0]; e.Source != "wxmedia" || e.DetailType != "Media Uploaded" || e.Detail != want {
@@ -106,7 +107,7 @@ func (a *api) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...
 }
 
 func TestRetries(t *testing.T) {
-	w := ledger.Work{Key: "upload/image/a.jpg", ETag: `"e"`, API: ledger.APIUpload, Type: "image"}
+	w := ledger.Work{Key: "upload/image/a.jpg", ETag: `"e"`, API: transfer.APIUpload, Type: "image"}
 	r := ledger.Result{Key: w.Key, ETag: w.ETag, Type: "image", MediaID: "M"}
 	for _, tt := range []struct {
 		name    string

@@ -131,7 +131,7 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		switch {
 		case err == nil:
 			sum.Done = append(sum.Done, res)
-		case errors.Is(err, transfer.ErrNotTrigger), errors.Is(err, transfer.ErrGone), errors.Is(err, transfer.ErrSuperseded), errors.Is(err, transfer.ErrFormUsed):
+		case errors.Is(err, failure.ErrSkipped):
 			h.log.InfoContext(rctx, "skipped record", "reason", failure.MessageOf(err))
 			sum.Skipped = append(sum.Skipped, key)
 		case retry[failure.KindOf(err)]:

@@ -47,7 +47,6 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/token"
-	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
 // benchSizes are the object sizes of the memory benchmarks. 50 MB is above
@@ -150,7 +149,7 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(aws.ToString(in.Key), transfer.MediaPrefix) {
+	if strings.HasPrefix(aws.ToString(in.Key), bucket.MediaPrefix) {
 		f.written.Add(n)
 	}
 	return &s3.PutObjectOutput{ETag: etag(n)}, nil
@@ -418,7 +417,7 @@ func bufferedFetch(api bucket.API, wx *fakeWeChat) func(ctx context.Context, n i
 			return err
 		}
 		before := api.(*fakeS3).written.Load()
-		_, err = api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(transfer.MediaPrefix + "M.jpg"),
+		_, err = api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(bucket.MediaPrefix + "M.jpg"),
 			Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String(resp.Header.Get("Content-Type"))})
 		if err != nil {
 			return err

@@ -1,11 +1,13 @@
 // Package transfer is the service: it moves media between the media bucket
-// and WeChat, one file per job.
+// and WeChat, one file per job, and says what is sent, for which app, and
+// from where; how each piece of work is done once is package ledger's.
 //
 //   - upload.go: S3 objects streamed to WeChat, for S3 events (UploadObject)
-//     and {"key"} requests (UploadKey), under the ledger's rules (package
-//     ledger): one holder per object version, API and type; one result;
-//     a recorded success or final refusal answered again; files from a
-//     request (UploadBytes).
+//     and {"key"} requests (UploadKey), each a job whose source (an event
+//     or a request) decides what differs; files from a request
+//     (UploadBytes).
+//   - form.go: presigned upload forms for large files (UploadForm), and
+//     the recorded result of an object (Outcome).
 //   - fetch.go: WeChat media streamed back into the bucket at
 //     media/<id><ext> with memory bounded by one multipart part (Fetch).
 //   - keys.go: the key policy: which keys a {"key"} request may name, and
@@ -13,6 +15,6 @@
 //   - download.go: the client that fetches the URLs WeChat answers
 //     (video_url), public addresses only.
 //
-// It talks to S3 through package bucket and to WeChat through a small
-// interface (WeChat); its errors are package failure's kinds.
+// It talks to S3 through package bucket, to the ledger and WeChat through
+// small interfaces (Ledger, WeChat); its errors are package failure's kinds.
 package transfer

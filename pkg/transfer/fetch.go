@@ -83,9 +83,9 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 // one app's, and one app's get never answers another's media).
 func mediaKey(a apps.App, mediaID string) string {
 	if a.Default || a.ID == "" {
-		return MediaPrefix + mediaID
+		return bucket.MediaPrefix + mediaID
 	}
-	return MediaPrefix + a.ID + "/" + mediaID
+	return bucket.MediaPrefix + a.ID + "/" + mediaID
 }
 
 // stored finds media an earlier get stored for app a.
@@ -104,7 +104,7 @@ func (s *Service) stored(ctx context.Context, a apps.App, mediaID string) (Fetch
 // keeps it.
 func (s *Service) uploaded(ctx context.Context, a apps.App, mediaID string) (Fetched, error) {
 	var ix mediaIndex
-	if _, err := s.bucket.ReadJSON(ctx, MediaIndexPrefix+mediaID+".json", &ix); err != nil {
+	if _, err := s.bucket.ReadJSON(ctx, bucket.MediaIndexPrefix+mediaID+".json", &ix); err != nil {
 		return Fetched{}, err
 	}
 	if ix.AppID != a.ID && !(ix.AppID == "" && a.Default) {

@@ -11,7 +11,6 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
-	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
@@ -73,7 +72,7 @@ const formIDPattern = "????????-????-4???-????-????????????"
 // FormUses are the bucket calls of the upload forms: a POST signed for a
 // form key of the function's trigger prefix, and for no other key.
 func FormUses(api string) []bucket.Use {
-	if api == ledger.APIUploadImg {
+	if api == APIUploadImg {
 		return []bucket.Use{{Method: "PresignPost", Prefix: UploadImgPrefix, Match: formIDPattern}}
 	}
 	return []bucket.Use{{Method: "PresignPost", Prefix: UploadPrefix, Match: "*/" + formIDPattern}}
@@ -115,10 +114,6 @@ func isUUID4(s string) bool {
 	return true
 }
 
-// ErrFormUsed is a second file sent with an upload form: it is not
-// uploaded, and the form's key keeps the result of the first.
-var ErrFormUsed = errors.New("a second file sent with an upload form")
-
 // ErrPending is an outcome not recorded yet: the object's upload is under
 // way, or its event has not arrived.
 var ErrPending = errors.New("no result recorded yet for the object's current version")
@@ -148,13 +143,13 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 		return Result{}, err
 	}
 	w = forApp(w, app)
-	e, err := s.ledger.Read(ctx, w)
+	r, err := s.ledger.Do(ctx, w, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	// A form's result is its first file's, for the app its policy named.
-	if e.Found() && (e.Result.Of(w) || IsFormKey(key) && e.Result.ForApp(w)) {
-		return e.Result, nil
+	if r.Key == key && (r.ETag == w.ETag || IsFormKey(key)) {
+		return Result(r), nil
 	}
 	// None yet, or an older version's: the current one's is under way.
 	return Result{Key: key, ETag: w.ETag}, ErrPending
@@ -163,7 +158,7 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 // OutcomeUses are the bucket calls of Outcome: the object's version, and
 // its result.
 func OutcomeUses() []bucket.Use {
-	uses := []bucket.Use{{Method: "ReadJSON", Prefix: ledger.ResultsPrefix}}
+	uses := []bucket.Use{{Method: "ReadJSON", Prefix: bucket.ResultsPrefix}}
 	for _, p := range TriggerPrefixes {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p})
 	}

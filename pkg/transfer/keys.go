@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -21,11 +22,17 @@ const (
 var TriggerPrefixes = []string{UploadPrefix, UploadImgPrefix}
 
 // reserved are prefixes the service writes and nobody may name as a source.
-var reserved = []string{ledger.ResultsPrefix, MediaPrefix, ledger.ClaimsPrefix, MediaIndexPrefix}
+var reserved = bucket.Records
+
+// The APIs a piece of work is sent to.
+const (
+	APIUpload    = "upload"
+	APIUploadImg = "uploadimg"
+)
 
 // ErrNotTrigger is a key under no trigger prefix (or a folder marker):
 // nothing to do for it.
-var ErrNotTrigger = errors.New("not under a trigger prefix")
+var ErrNotTrigger = fmt.Errorf("not under a trigger prefix: %w", failure.ErrSkipped)
 
 // TriggerWork is the work a key under a trigger prefix asks for, parsed
 // exactly: upload/<image|voice|video|thumb>/<name> or uploadimg/<name>.
@@ -39,10 +46,10 @@ func TriggerWork(key, etag string) (ledger.Work, error) {
 	case strings.HasSuffix(key, "/"):
 		return w, ErrNotTrigger
 	case strings.HasPrefix(key, UploadImgPrefix):
-		w.API = ledger.APIUploadImg
+		w.API = APIUploadImg
 		return w, nil
 	case strings.HasPrefix(key, UploadPrefix):
-		w.API = ledger.APIUpload
+		w.API = APIUpload
 		typ, name, ok := strings.Cut(strings.TrimPrefix(key, UploadPrefix), "/")
 		t, err := media.ParseType(typ)
 		if !ok || name == "" || err != nil || t == media.ArticleImage {
@@ -58,9 +65,9 @@ func TriggerWork(key, etag string) (ledger.Work, error) {
 // workFor is the work of a {"key"} request: the object's trigger work
 // when it asks the same, so the two share one claim and one result.
 func workFor(t media.Type, key, etag string) ledger.Work {
-	w := ledger.Work{Key: key, ETag: etag, API: ledger.APIUpload, Type: string(t)}
+	w := ledger.Work{Key: key, ETag: etag, API: APIUpload, Type: string(t)}
 	if t == media.ArticleImage {
-		w.API, w.Type = ledger.APIUploadImg, ""
+		w.API, w.Type = APIUploadImg, ""
 	}
 	if tw, err := TriggerWork(key, etag); err == nil && tw.API == w.API && tw.Type == w.Type {
 		w.Trigger = true
@@ -157,11 +164,11 @@ func (p KeyPolicy) Prefixes() []string { return append([]string(nil), p.allowed.
 // read (stat and pinned GET) and the ledger's records.
 func UploadUses(extra []string) []bucket.Use {
 	sources := NewKeyPolicy(extra).Prefixes()
-	uses := []bucket.Use{{Method: "WriteJSON", Prefix: MediaIndexPrefix}}
+	uses := []bucket.Use{{Method: "WriteJSON", Prefix: bucket.MediaIndexPrefix}}
 	for _, p := range sources {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p})
 	}
-	return append(uses, ledger.Uses(sources)...)
+	return uses
 }
 
 // FetchUses are the bucket calls of get, for a deployment allowing extra
@@ -170,9 +177,9 @@ func UploadUses(extra []string) []bucket.Use {
 // a presigned link); a presigned link to each.
 func FetchUses(extra []string) []bucket.Use {
 	uses := []bucket.Use{
-		{Method: "First", Prefix: MediaPrefix}, {Method: "Write", Prefix: MediaPrefix},
-		{Method: "Open", Prefix: MediaPrefix}, {Method: "PresignGet", Prefix: MediaPrefix},
-		{Method: "ReadJSON", Prefix: MediaIndexPrefix},
+		{Method: "First", Prefix: bucket.MediaPrefix}, {Method: "Write", Prefix: bucket.MediaPrefix},
+		{Method: "Open", Prefix: bucket.MediaPrefix}, {Method: "PresignGet", Prefix: bucket.MediaPrefix},
+		{Method: "ReadJSON", Prefix: bucket.MediaIndexPrefix},
 	}
 	for _, p := range NewKeyPolicy(extra).Prefixes() {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p}, bucket.Use{Method: "PresignGet", Prefix: p})

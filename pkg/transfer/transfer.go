@@ -34,13 +34,11 @@ type Metrics interface {
 	Reused(ctx context.Context)
 }
 
-// MediaPrefix is where media fetched from WeChat is stored.
-const MediaPrefix = "media/"
-
 // Options configure a Service. Zero values take the defaults.
 type Options struct {
 	Bucket *bucket.Bucket // required
 	WeChat WeChat         // required
+	Ledger Ledger         // required: the bucket's ledger
 	Rules  media.Rules    // default media.DefaultRules()
 	// AllowedPrefixes are key prefixes the {"key"} routes may read besides
 	// the trigger prefixes, matched on a "/" boundary (see NewKeyPolicy).
@@ -54,15 +52,6 @@ type Options struct {
 	Metrics   Metrics          // bytes moved and media_ids reused; nil records none
 	// PresignTTL is the life of the links get answers; default 15 minutes.
 	PresignTTL time.Duration
-	// ReuseMargin is how much life a recorded media_id must have left to
-	// be reused; default 1 hour.
-	ReuseMargin time.Duration
-	// ClaimTTL is how long an unreleased claim holds off other deliveries
-	// (see package ledger); default 2 minutes, longer than a function's run.
-	ClaimTTL time.Duration
-	// Announce, if set, is told of each outcome recorded (package
-	// completion publishes them).
-	Announce Announcer
 	// Apps resolves the app each piece of work is for (package apps);
 	// nil: everything is the default app's, and results name no app.
 	Apps Apps
@@ -74,15 +63,16 @@ type Apps interface {
 	Resolve(ctx context.Context, appID string) (apps.App, error)
 }
 
-// Announcer is told of each outcome the ledger records for w, at resultKey.
-type Announcer interface {
-	Recorded(ctx context.Context, w ledger.Work, r Result, resultKey string)
+// Ledger does each piece of work once: it claims, runs, records,
+// releases and announces (package ledger's Do).
+type Ledger interface {
+	Do(ctx context.Context, w ledger.Work, prepare func(context.Context) (ledger.Work, func(context.Context) (ledger.Result, error), error)) (ledger.Result, error)
 }
 
 // Service moves media between the bucket and WeChat.
 type Service struct {
 	bucket     *bucket.Bucket
-	ledger     *ledger.Ledger
+	ledger     Ledger
 	wx         WeChat
 	rules      media.Rules
 	keys       KeyPolicy
@@ -91,14 +81,13 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	presignTTL time.Duration
-	announce   Announcer
 	apps       Apps
 }
 
 // New returns a Service.
 func New(opts Options) *Service {
 	s := &Service{bucket: opts.Bucket, wx: opts.WeChat, rules: opts.Rules, downloads: opts.Downloads,
-		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, announce: opts.Announce, apps: opts.Apps}
+		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, apps: opts.Apps, ledger: opts.Ledger}
 	if s.rules == nil {
 		s.rules = media.DefaultRules()
 	}
@@ -115,16 +104,29 @@ func New(opts Options) *Service {
 		s.presignTTL = 15 * time.Minute
 	}
 	s.keys = NewKeyPolicy(opts.AllowedPrefixes)
-	s.ledger = ledger.New(opts.Bucket, ledger.Options{ClaimTTL: opts.ClaimTTL, ReuseMargin: opts.ReuseMargin, Now: s.now, Logger: s.log})
 	return s
 }
 
 // Rules are the media rules in force.
 func (s *Service) Rules() media.Rules { return s.rules }
 
-// Result is the outcome of an upload: what a caller is answered, and what
-// is recorded for an object (see package ledger).
-type Result = ledger.Result
+// Result is the outcome of an upload: what a caller is answered, and, for
+// an object, what its result records (the ledger writes it as it is): a
+// success (MediaID or URL) or a failure (ErrCode, ErrMsg; Final when the
+// object's own version fails that way every time).
+type Result struct {
+	Key       string `json:"key"`
+	ETag      string `json:"etag"`
+	AppID     string `json:"appid,omitempty"` // the app it was done for
+	Type      string `json:"type,omitempty"`
+	MediaID   string `json:"media_id,omitempty"`
+	CreatedAt int64  `json:"created_at,omitempty"`
+	ExpiresAt int64  `json:"expires_at,omitempty"`
+	URL       string `json:"url,omitempty"`
+	ErrCode   int    `json:"errcode,omitempty"`
+	ErrMsg    string `json:"errmsg,omitempty"`
+	Final     bool   `json:"final,omitempty"`
+}
 
 // reused counts an answer that spared WeChat's quota.
 func (s *Service) reused(ctx context.Context) {

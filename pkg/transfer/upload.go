@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,17 +20,89 @@ import (
 )
 
 // What became of an object that has no outcome to record: both are the
-// caller's (final), and s3event tells them apart to report them skipped.
+// caller's (final) and wrap failure.ErrSkipped, which s3event reports as
+// skipped.
 var (
 	// ErrGone is an object deleted before its event was handled.
-	ErrGone = errors.New("the object is gone")
+	ErrGone = fmt.Errorf("the object is gone: %w", failure.ErrSkipped)
 	// ErrSuperseded is an object version replaced by a newer one, whose own
 	// event records the object's result.
-	ErrSuperseded = errors.New("the object was replaced by a newer version")
+	ErrSuperseded = fmt.Errorf("the object was replaced by a newer version: %w", failure.ErrSkipped)
 )
 
 func skipped(err error, msg string) error {
 	return failure.Wrap(failure.Caller, failure.CodeInvalidParam, err, "%s", msg)
+}
+
+// job is one upload: what is sent (an object version, to one API as one
+// type), for which app, and from where.
+type job struct {
+	work ledger.Work
+	from source
+}
+
+// source is where an upload's work comes from, and what that changes.
+type source interface {
+	// unread is the failure to answer when the object could not be read
+	// because it is gone or was replaced (nothing is recorded for it), or
+	// nil when the read's failure is the work's outcome.
+	unread(err error) error
+	// app is w for its app, given the app the object names (its appid
+	// metadata): a failure is w's outcome.
+	app(ctx context.Context, s *Service, w ledger.Work, objApp string) (ledger.Work, apps.App, error)
+}
+
+// event is an S3 event's work, retried until its outcome is recorded. It
+// is for the object's own app; an object deleted or replaced meanwhile is
+// skipped; an upload form's key takes one file.
+type event struct{}
+
+func (event) unread(err error) error {
+	switch {
+	case errors.Is(err, bucket.ErrChanged):
+		return skipped(errors.Join(ErrSuperseded, err), "the object was replaced by a newer version")
+	case errors.Is(err, bucket.ErrNotFound):
+		return skipped(errors.Join(ErrGone, err), "the object is gone")
+	}
+	return nil
+}
+
+func (event) app(ctx context.Context, s *Service, w ledger.Work, objApp string) (ledger.Work, apps.App, error) {
+	_, a, err := s.app(ctx, objApp)
+	if err != nil {
+		// An unknown app (40013) is the object's final refusal, recorded
+		// under the AppID it names (cut as an AppID is) so that no other
+		// app's work takes it for its own; a secret that cannot be read is
+		// retried.
+		w.AppID = token.ShownAppID(objApp)
+		return w, apps.App{}, err
+	}
+	return forApp(w, a), a, nil
+}
+
+// request is a {"key"} request's work, answered at once, for the app its
+// path names (resolved before anything is read).
+type request struct {
+	id       string // as the path names it; "" for the default app
+	resolved apps.App
+}
+
+func (request) unread(err error) error {
+	if errors.Is(err, bucket.ErrNotFound) || errors.Is(err, bucket.ErrChanged) {
+		return err // no such key, or the version changed mid-request: try again
+	}
+	return nil
+}
+
+// app shares the object's trigger result only if the object is the
+// request's app's own; another app's result lives apart.
+func (r request) app(ctx context.Context, s *Service, w ledger.Work, objApp string) (ledger.Work, apps.App, error) {
+	if w.Trigger && objApp != r.id {
+		if _, own, err := s.app(ctx, objApp); err != nil || own.ID != r.resolved.ID {
+			w.Trigger = false
+		}
+	}
+	return forApp(w, r.resolved), r.resolved, nil
 }
 
 // UploadObject sends the object at key, version etag (as the S3 event
@@ -42,25 +115,14 @@ func (s *Service) UploadObject(ctx context.Context, key, etag string) (Result, e
 	if errors.Is(err, ErrNotTrigger) {
 		return Result{Key: key}, skipped(err, "not under a trigger prefix")
 	}
+	w.MustRecord, w.Once = true, IsFormKey(key) // a form uploads one file
+	j := job{work: w, from: event{}}
 	if err != nil {
 		// A key under a trigger prefix that asks for nothing valid: its
 		// result says why.
-		if w.ETag == "" {
-			obj, serr := s.bucket.Stat(ctx, key)
-			if serr != nil {
-				return Result{Key: key}, s.statFailed(serr, true)
-			}
-			w.ETag = obj.ETag
-		}
-		seen, rerr := s.ledger.Read(ctx, w)
-		if rerr != nil {
-			return Result{Key: key}, rerr
-		}
-		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, true)
-		s.announced(ctx, w, r, fresh)
-		return r, err
+		return s.refuse(ctx, j, err)
 	}
-	return s.upload(ctx, w, true)
+	return s.upload(ctx, j)
 }
 
 // UploadKey is the {"key"} request's upload of the object at key as type t
@@ -71,168 +133,155 @@ func (s *Service) UploadKey(ctx context.Context, t media.Type, key string) (Resu
 	if err := s.keys.Check(key); err != nil {
 		return Result{}, err
 	}
-	return s.upload(ctx, workFor(t, key, ""), false)
+	id := apps.Requested(ctx)
+	_, a, err := s.app(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.upload(ctx, job{work: workFor(t, key, ""), from: request{id: id, resolved: a}})
 }
 
-func (s *Service) statFailed(err error, event bool) error {
-	if errors.Is(err, bucket.ErrNotFound) && event {
-		return skipped(errors.Join(ErrGone, err), "the object is gone")
+// version is j's work with its object's version: the event's, or the
+// current one.
+func (s *Service) version(ctx context.Context, j job) (ledger.Work, error) {
+	w := j.work
+	if w.ETag != "" {
+		return w, nil
 	}
-	return err
+	obj, err := s.bucket.Stat(ctx, w.Key)
+	if err != nil {
+		return w, cmp.Or(j.from.unread(err), err)
+	}
+	w.ETag = obj.ETag
+	return w, nil
 }
 
-// upload does w under the ledger's rules (see package ledger).
-func (s *Service) upload(ctx context.Context, w ledger.Work, event bool) (Result, error) {
-	if w.ETag == "" {
-		obj, err := s.bucket.Stat(ctx, w.Key)
-		if err != nil {
-			return Result{Key: w.Key}, s.statFailed(err, event)
-		}
-		w.ETag = obj.ETag
+// refuse records why j's work is refused before anything is read.
+func (s *Service) refuse(ctx context.Context, j job, why error) (Result, error) {
+	w, err := s.version(ctx, j)
+	if err != nil {
+		return Result{Key: w.Key}, err
 	}
-	base := Result{Key: w.Key, ETag: w.ETag}
-	if event && IsFormKey(w.Key) {
-		// A form uploads one file: S3 takes a form's POST again until it
-		// expires, but only its first file is sent to WeChat. The first is
-		// told by its version alone: w's app is not resolved yet, and a
-		// form's files are all for the app its policy names.
-		first, err := s.ledger.Read(ctx, w)
-		if err != nil {
-			return base, err
-		}
-		if first.Found() && first.Result.ETag != w.ETag {
-			return base, skipped(ErrFormUsed, "the form was used already: only its first file is uploaded")
-		}
+	r, err := s.ledger.Do(ctx, w, func(context.Context) (ledger.Work, func(context.Context) (ledger.Result, error), error) {
+		return w, nil, why
+	})
+	return Result(r), err
+}
+
+// upload does j under the ledger's rules (see package ledger). The
+// object's version is pinned (If-Match) and opened before the ledger
+// claims the work, so that a read that fails costs no claim.
+func (s *Service) upload(ctx context.Context, j job) (Result, error) {
+	w, err := s.version(ctx, j)
+	if err != nil {
+		return Result{Key: w.Key}, err
 	}
-	var seen ledger.Entry // not read yet: on the happy path, never (see ledger.Begin)
-	// The object's version is pinned (If-Match) and opened before the
-	// claim, so that a read that fails costs no claim: the format comes from
-	// its first bytes, read from the stream that then serves the first
-	// attempt; a retry opens it again.
 	src, obj, err := s.bucket.Open(ctx, w.Key, w.ETag)
+	if err := j.from.unread(err); err != nil {
+		return Result{Key: w.Key, ETag: w.ETag}, err
+	}
+	a := &attempt{s: s, j: j, w: w, obj: obj, openErr: err}
+	if err == nil {
+		a.first.rc = src
+	}
+	defer a.first.close()
+	r, err := s.ledger.Do(ctx, w, a.prepare)
+	out := Result(r)
 	switch {
-	case errors.Is(err, bucket.ErrChanged) && event:
-		return base, skipped(errors.Join(ErrSuperseded, err), "the object was replaced by a newer version")
-	case errors.Is(err, bucket.ErrNotFound):
-		return base, s.statFailed(err, event)
-	case errors.Is(err, bucket.ErrChanged):
-		return base, err // the caller's version changed mid-request: a conflict, try again
-	case err != nil:
-		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event)
-		s.announced(ctx, w, r, fresh)
-		return r, err
+	case err == nil && a.sent == nil:
+		s.reused(ctx) // answered from its record
+	case err == nil && out.MediaID != "" && out.MediaID == a.sent.MediaID:
+		s.index(ctx, a.w, out, a.format)
 	}
-	// The app: an event's is the object's (its appid metadata, else the
-	// default); a request's is the one its path names, and it shares the
-	// object's trigger result only if that is the object's own app.
-	objApp := obj.Metadata[apps.MetadataKey]
-	requested := apps.Requested(ctx)
-	if event {
-		requested = objApp
-	}
-	actx, app, err := s.app(ctx, requested)
-	if err != nil {
-		src.Close()
-		if !event {
-			return base, err // the request's app, not the object's: nothing to record
-		}
-		// An unknown app (40013) is the object's final refusal, recorded
-		// under the AppID it names (cut as an AppID is) so that no other
-		// app's work takes it for its own; a secret that cannot be read is
-		// retried.
-		w.AppID = token.ShownAppID(requested)
-		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event)
-		s.announced(ctx, w, r, fresh)
-		return r, err
-	}
-	if !event && w.Trigger && objApp != requested {
-		if _, own, err := s.app(ctx, objApp); err != nil || own.ID != app.ID {
-			w.Trigger = false // another app's object: this app's result lives apart
-		}
-	}
-	ctx, w = actx, forApp(w, app)
-	base.AppID = app.ID
-	first := &primed{}
-	defer first.close()
-	head := make([]byte, min(obj.Size, media.SniffLen))
-	if _, err := io.ReadFull(src, head); err != nil {
-		src.Close()
-		r, _, fresh, err := s.record(ctx, w, seen, Result{}, fmt.Errorf("read s3://%s/%s: %w", s.bucket.Name(), w.Key, err), event)
-		s.announced(ctx, w, r, fresh)
-		return r, err
-	}
-	first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
-	f := media.Detect(head)
-	t := media.Type(w.Type)
-	if w.API == ledger.APIUploadImg {
-		t = media.ArticleImage
-	}
-	if err := s.rules.Check(t, f, obj.Size); err != nil {
-		r, _, fresh, err := s.record(ctx, w, seen, Result{}, err, event) // refused before any claim or WeChat call
-		s.announced(ctx, w, r, fresh)
-		return r, err
-	}
-
-	claim, seen, err := s.ledger.Begin(ctx, w, func(e ledger.Entry) bool { _, ok := s.ledger.Answers(w, e); return ok })
-	if err != nil {
-		return base, err // another holds it, or S3 failed: unsure what is recorded, nothing is uploaded
-	}
-	if claim == nil {
-		r, _ := s.ledger.Answers(w, seen)
-		s.log.InfoContext(ctx, "reused recorded result", "key", w.Key, "api", w.API, "media_type", w.Type, "errcode", r.ErrCode)
-		if r.Success() {
-			s.reused(ctx)
-		}
-		return answer(r)
-	}
-	if claim.TookOver {
-		// The claim was another delivery's: it may have recorded since.
-		if seen, err = s.ledger.Read(ctx, w); err != nil {
-			s.release(ctx, claim, 0)
-			return base, err
-		}
-		if r, ok := s.ledger.Answers(w, seen); ok {
-			if r.Success() {
-				s.reused(ctx)
-			}
-			return answer(r)
-		}
-	}
-	if claim.Unconfirmed >= ledger.MaxUnconfirmed {
-		held := failure.New(failure.WeChat, failure.CodeSystem, "system error: WeChat did not confirm %d uploads of this object version, "+
-			"which it may have stored: it is not sent again until its claim %s is deleted or expires (3 days), or a changed object is put",
-			claim.Unconfirmed, claim.Key())
-		out, fresh, err := s.finish(ctx, claim, event, seen, Result{}, held, 0)
-		s.announced(ctx, w, out, fresh)
-		return out, err
-	}
-	body := wechat.Body{Filename: f.Filename(), ContentType: f.ContentType(), Size: obj.Size,
-		Open: func(ctx context.Context) (io.ReadCloser, error) {
-			if rc := first.take(); rc != nil {
-				return rc, nil
-			}
-			rc, _, err := s.bucket.Open(ctx, w.Key, w.ETag)
-			return rc, err
-		}}
-	r, err := s.send(ctx, t, body)
-	unconfirmed := 0
-	if errors.Is(err, wechat.ErrMaybeStored) {
-		unconfirmed = 1
-	}
-	out, fresh, err := s.finish(ctx, claim, event, seen, r, err, unconfirmed)
-	if err == nil && out.MediaID == r.MediaID && r.MediaID != "" {
-		s.index(ctx, w, r, f)
-	}
-	s.announced(ctx, w, out, fresh)
 	return out, err
 }
 
-// MediaIndexPrefix is where each media_id this deployment uploaded names
-// its object: get answers it from that object, unchanged, rather than
-// spending WeChat's media/get quota.
-const MediaIndexPrefix = "media-ids/"
+// attempt is one try at a job's upload: the object opened, and what its
+// first bytes say.
+type attempt struct {
+	s       *Service
+	j       job
+	w       ledger.Work // as prepared: for its app
+	app     apps.App
+	obj     bucket.Object
+	openErr error
+	first   primed // the open object, for the first send
+	format  media.Format
+	sent    *Result // what WeChat answered, once sent
+}
 
-// mediaIndex is a media_id's index record.
+// typ is the media type the attempt's work sends.
+func (a *attempt) typ() media.Type {
+	if a.w.API == APIUploadImg {
+		return media.ArticleImage
+	}
+	return media.Type(a.w.Type)
+}
+
+// prepare resolves the work's app and checks the object's format and size
+// from its first bytes, read from the stream that then serves the first
+// send; a later send opens it again.
+func (a *attempt) prepare(ctx context.Context) (ledger.Work, func(context.Context) (ledger.Result, error), error) {
+	if a.openErr != nil {
+		return a.w, nil, a.openErr // S3 failed to read it: the outcome, to retry
+	}
+	w, app, err := a.j.from.app(ctx, a.s, a.w, a.obj.Metadata[apps.MetadataKey])
+	a.w, a.app = w, app
+	if err != nil {
+		return w, nil, err
+	}
+	src := a.first.take()
+	head := make([]byte, min(a.obj.Size, media.SniffLen))
+	if _, err := io.ReadFull(src, head); err != nil {
+		src.Close()
+		return w, nil, fmt.Errorf("read s3://%s/%s: %w", a.s.bucket.Name(), w.Key, err)
+	}
+	a.first.rc = readCloser{io.MultiReader(bytes.NewReader(head), src), src}
+	a.format = media.Detect(head)
+	if err := a.s.rules.Check(a.typ(), a.format, a.obj.Size); err != nil {
+		return w, nil, err // refused before any claim or WeChat call
+	}
+	return w, a.send, nil
+}
+
+// send uploads the object to WeChat for the work's app.
+func (a *attempt) send(ctx context.Context) (ledger.Result, error) {
+	body := wechat.Body{Filename: a.format.Filename(), ContentType: a.format.ContentType(), Size: a.obj.Size,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			if rc := a.first.take(); rc != nil {
+				return rc, nil
+			}
+			rc, _, err := a.s.bucket.Open(ctx, a.w.Key, a.w.ETag)
+			return rc, err
+		}}
+	r, err := a.s.send(apps.With(ctx, a.app), a.typ(), body)
+	if errors.Is(err, wechat.ErrMaybeStored) {
+		err = errors.Join(failure.ErrMaybeDone, err)
+	}
+	if err == nil {
+		a.sent = &r
+	}
+	return ledger.Result(r), err
+}
+
+// index records which object media_id r was uploaded from. It only spares
+// WeChat's quota: a failure is logged, never the upload's.
+func (s *Service) index(ctx context.Context, w ledger.Work, r Result, f media.Format) {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexTimeout)
+	defer cancel()
+	ix := mediaIndex{MediaID: r.MediaID, AppID: w.AppID, Key: w.Key, ETag: w.ETag, Type: w.Type, Ext: f.Ext(), ExpiresAt: r.ExpiresAt}
+	if _, err := s.bucket.WriteJSON(ictx, bucket.MediaIndexPrefix+r.MediaID+".json", ix, bucket.Condition{}); err != nil {
+		s.log.WarnContext(ctx, "cannot index the media_id; get will ask WeChat", "media_id", r.MediaID, "error", err.Error())
+	}
+}
+
+// indexTimeout bounds writing the media_id's index once the request's own
+// time is up, from the time kept back from the Lambda deadline.
+const indexTimeout = 1200 * time.Millisecond
+
+// mediaIndex is a media_id's index record (bucket.MediaIndexPrefix): get
+// answers it from the object it names, unchanged, rather than spending
+// WeChat's media/get quota.
 type mediaIndex struct {
 	MediaID   string `json:"media_id"`
 	AppID     string `json:"appid,omitempty"`
@@ -241,111 +290,6 @@ type mediaIndex struct {
 	Type      string `json:"type"`
 	Ext       string `json:"ext"`
 	ExpiresAt int64  `json:"expires_at"`
-}
-
-// index records which object media_id r was uploaded from. It only spares
-// WeChat's quota: a failure is logged, never the upload's.
-func (s *Service) index(ctx context.Context, w ledger.Work, r Result, f media.Format) {
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	ix := mediaIndex{MediaID: r.MediaID, AppID: w.AppID, Key: w.Key, ETag: w.ETag, Type: w.Type, Ext: f.Ext(), ExpiresAt: r.ExpiresAt}
-	if _, err := s.bucket.WriteJSON(ictx, MediaIndexPrefix+r.MediaID+".json", ix, bucket.Condition{}); err != nil {
-		s.log.WarnContext(ctx, "cannot index the media_id; get will ask WeChat", "media_id", r.MediaID, "error", err.Error())
-	}
-}
-
-// recordTimeout bounds writing an outcome once the request's own time is
-// up; releaseTimeout bounds giving the claim up. Both fit in the time kept
-// back from the Lambda deadline (invocation.Reserve).
-const (
-	recordTimeout  = 1200 * time.Millisecond
-	releaseTimeout = 500 * time.Millisecond
-)
-
-// finish records the outcome of claimed work and, unless it is a
-// success, releases the claim so that a retry takes it over at once.
-// unconfirmed counts this attempt's upload if it may have reached WeChat
-// without an answer.
-func (s *Service) finish(ctx context.Context, c *ledger.Claim, event bool, seen ledger.Entry, r Result, err error, unconfirmed int) (_ Result, fresh bool, _ error) {
-	out, recorded, fresh, rerr := s.record(ctx, c.Work, seen, r, err, event)
-	if err != nil || !recorded {
-		if err == nil && !recorded {
-			unconfirmed++ // uploaded, but nothing says so: the next one is the extra upload
-		}
-		s.release(ctx, c, unconfirmed)
-	}
-	return out, fresh, rerr
-}
-
-// record writes w's outcome, r or err. The answer is what stands: r, the
-// result that stood instead, or err. If the outcome cannot be written, an
-// event's answer says so, so that it is retried and not lost; a {"key"}
-// caller gets its media_id all the same (the record only serves reuse).
-// fresh says the outcome was written now: it is announced (announced) once
-// the claim is settled.
-func (s *Service) record(ctx context.Context, w ledger.Work, seen ledger.Entry, r Result, err error, event bool) (_ Result, recorded, fresh bool, _ error) {
-	r.Key, r.ETag, r.AppID = w.Key, w.ETag, w.AppID
-	if err != nil {
-		r = Result{Key: w.Key, ETag: w.ETag, AppID: w.AppID, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.KindOf(err) == failure.Caller}
-	}
-	// The time kept back from the Lambda deadline pays for this write, so a
-	// request that ran out of time still records its failure.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	out, outcome, werr := s.ledger.Record(wctx, w, seen, r)
-	switch {
-	case werr != nil && err != nil:
-		return r, false, false, errors.Join(werr, err) // not recorded comes first: the work is retried
-	case werr != nil && (!event || failure.KindOf(werr) == failure.Conflict):
-		// The caller has its answer: a {"key"} request, or an event whose
-		// slot others keep writing (they settle it).
-		s.log.WarnContext(ctx, "uploaded, but the result was not recorded", "key", w.Key, "error", werr.Error())
-		return r, false, false, nil
-	case werr != nil:
-		return r, false, false, werr
-	case outcome == ledger.Kept:
-		s.log.InfoContext(ctx, "a result of the same work stands", "key", w.Key, "outcome_errcode", r.ErrCode)
-		return out, true, false, nil // a valid success stands over this failure, or over a second success
-	case outcome == ledger.Superseded:
-		s.log.InfoContext(ctx, "not recorded: the object has a newer version", "key", w.Key, "etag", w.ETag)
-		return r, true, false, err
-	}
-	return r, true, true, err
-}
-
-// publishBy is how long past the work's deadline its outcome may still be
-// announced: the work's deadline is the Lambda deadline less
-// invocation.Reserve (2 s), which also pays for recording and releasing.
-const publishBy = 1800 * time.Millisecond
-
-// announced tells the announcer of an outcome just recorded, within the
-// invocation's time: a publish that cannot finish by then is logged by
-// the announcer, and the recorded result stands.
-func (s *Service) announced(ctx context.Context, w ledger.Work, r Result, fresh bool) {
-	if !fresh || s.announce == nil {
-		return
-	}
-	pctx := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithDeadline(pctx, dl.Add(publishBy))
-		defer cancel()
-	}
-	s.announce.Recorded(pctx, w, r, ledger.ResultKey(w))
-}
-
-func (s *Service) release(ctx context.Context, c *ledger.Claim, unconfirmed int) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer cancel()
-	s.ledger.Release(rctx, c, unconfirmed)
-}
-
-// answer is a recorded result as an answer: a success, or its refusal.
-func answer(r Result) (Result, error) {
-	if r.Success() {
-		return r, nil
-	}
-	return r, failure.New(failure.Caller, r.ErrCode, "%s", r.ErrMsg)
 }
 
 // primed holds a stream already open for the first attempt of an upload.
