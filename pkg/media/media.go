@@ -249,6 +249,27 @@ func (r Rules) Check(t Type, f Format, size int64) error {
 	return nil
 }
 
+// Largest is the largest size a temporary media file of format f may have:
+// the largest limit of the types that take f, or of every temporary type
+// when none does (f unrecognised). Media fetched back from WeChat is held
+// to it.
+func (r Rules) Largest(f Format) int64 {
+	var most, any int64
+	for t, rule := range r {
+		if t == ArticleImage {
+			continue // a URL, never fetched back
+		}
+		any = max(any, rule.MaxSize)
+		if rule.accepts(f) {
+			most = max(most, rule.MaxSize)
+		}
+	}
+	if most == 0 {
+		return any
+	}
+	return most
+}
+
 func (rule Rule) accepts(f Format) bool {
 	for _, ok := range rule.Formats {
 		if f == ok {

@@ -180,12 +180,16 @@ func (s *Service) fetch(ctx context.Context, a apps.App, mediaID string) (Fetche
 	}
 	out.ContentType = contentType(f, m.ContentType)
 	out.Key, out.Filename = mediaKey(a, mediaID)+f.Ext(), mediaID+f.Ext()
+	limit := s.rules.Largest(f)
+	if m.Size > limit {
+		return Fetched{}, tooLarge(f, limit, fmt.Errorf("%w: WeChat announced %d bytes", errTooLong, m.Size))
+	}
 	start := s.now()
-	out.Size, err = s.bucket.Write(ctx, out.Key, out.ContentType, br)
+	out.Size, err = s.bucket.Write(ctx, out.Key, out.ContentType, capped(io.NopCloser(br), limit))
 	var se *bucket.SourceError
 	switch {
 	case errors.As(err, &se) && errors.Is(err, errTooLong):
-		return Fetched{}, failure.Wrap(failure.WeChat, failure.CodeSystem, err, "system error: the video at WeChat's video_url is larger than the video limit")
+		return Fetched{}, tooLarge(f, limit, err)
 	case errors.As(err, &se) && ctx.Err() == nil:
 		return Fetched{}, failure.Wrap(failure.WeChat, failure.CodeSystem, fmt.Errorf("%w: %v", errCutShort, se.Err), "system error: the media from WeChat was cut short")
 	case errors.As(err, &se):
@@ -200,6 +204,16 @@ func (s *Service) fetch(ctx context.Context, a apps.App, mediaID string) (Fetche
 		s.metrics.FetchedFromWeChat(ctx, out.Size)
 	}
 	return out, nil
+}
+
+// tooLarge is the failure of media from WeChat over the largest size its
+// format may have: nothing of it is stored.
+func tooLarge(f media.Format, limit int64, err error) error {
+	what := "media"
+	if f != "" {
+		what = string(f) + " media"
+	}
+	return failure.Wrap(failure.WeChat, failure.CodeSystem, err, "system error: WeChat answered %s larger than its limit (%d bytes); nothing was stored", what, limit)
 }
 
 // download fetches a video from the video_url WeChat answered, within the
