@@ -133,22 +133,13 @@ func (l *Ledger) claim(ctx context.Context, w Work, seen entry) (*claim, error) 
 	return nil, held(errors.New("the claim kept changing"))
 }
 
-// begin claims w before anything is read: the happy path of a first
-// delivery costs only the claim. A claim that is already there is how a
-// delivery learns that w was done or is being done: only then is w's
-// result read. If that result answers w again, begin returns it with no
-// claim; otherwise it takes the claim under claim's rules (ErrHeld while
-// another holds it), and seen is the result as read (empty on the happy
-// path: the slot is then written with If-None-Match).
+// begin reads w's result and, unless it answers w again (then returned
+// with no claim), claims w under claim's rules (ErrHeld while another
+// holds it); seen is the result as read. The result is read first, however
+// long claims live: an article image's URL and a final refusal answer
+// their version for good, even once the claim is gone (expired by the
+// bucket's lifecycle, or deleted).
 func (l *Ledger) begin(ctx context.Context, w Work) (c *claim, seen entry, err error) {
-	key, mine := claimKey(w), l.mine(w)
-	v, err := l.store.WriteJSON(ctx, key, mine, bucket.Condition{IfAbsent: true})
-	switch {
-	case err == nil:
-		return &claim{key: key, version: v, record: mine}, entry{}, nil
-	case !errors.Is(err, bucket.ErrExists) && !errors.Is(err, bucket.ErrConflict):
-		return nil, entry{}, err
-	}
 	if seen, err = l.read(ctx, w); err != nil {
 		return nil, entry{}, err
 	}

@@ -17,15 +17,15 @@
 //     of time), is taken over with If-Match on that claim's own ETag, so of
 //     two deliveries that find it stale only one takes it. 412 means
 //     someone else holds it; S3's 409 (a concurrent conditional write)
-//     means read again, never "done". A claim lives as long as a temporary
-//     media_id (the bucket's lifecycle keeps claims 3 days): a claim
-//     already there is how a delivery learns the work was done or is being
-//     done, and only then is the work's result read, so the happy path
-//     costs the claim and the result's write.
-//   - Answer again. A recorded success of the same version that WeChat
-//     still honours for longer than the reuse margin (an article image's
-//     URL: always), or the final refusal of that version, answers the work
-//     again without a claim or an upload.
+//     means read again, never "done". The bucket's lifecycle expires
+//     claims after 3 days, the life of a temporary media_id.
+//   - Answer again. The work's result is read before it is claimed: a
+//     recorded success of the same version that WeChat still honours for
+//     longer than the reuse margin (an article image's URL: always), or
+//     the final refusal of that version, answers the work again without a
+//     claim or an upload, whatever became of its claim. The happy path
+//     costs the result's read (S3 answers 404), the claim and the result's
+//     write.
 //   - Record. A result is written conditionally: If-None-Match: * when the
 //     slot was empty, If-Match on the version read otherwise. Over a result
 //     of the same work, a failure never replaces a valid success, and a
