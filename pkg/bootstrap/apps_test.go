@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -142,11 +143,13 @@ func TestTwoAppsSideBySide(t *testing.T) {
 		if again["media_id"] != id || st.Sim.Stats().Upload != uploads {
 			t.Errorf("{\"key\"} for the object's app: got %v after %d uploads, want %s reused", again, st.Sim.Stats().Upload-uploads, id)
 		}
-		// For the default app: never the other app's media_id, a new upload.
+		// For the default app: another app's object reads as no object at
+		// all, and nothing is sent.
 		mine := postJSON(t, st.URL+"/cgi-bin/media/upload?type=image", `{"key":"`+key+`"}`)
-		mid, _ := mine["media_id"].(string)
-		if mid == "" || mid == id || owner(t, mid) != stacktest.AppID {
-			t.Errorf("{\"key\"} for the default app: got %v, want a media_id of its own", mine)
+		missing := postJSON(t, st.URL+"/cgi-bin/media/upload?type=image", `{"key":"upload/image/no-such.jpg"}`)
+		if mine["errcode"] != float64(40035) || mine["errmsg"] != missing["errmsg"] || st.Sim.Stats().Upload != uploads {
+			t.Errorf("{\"key\"} for the default app: got %v (a missing key: %v) after %d uploads, want the missing key's answer and none",
+				mine, missing, st.Sim.Stats().Upload-uploads)
 		}
 		if r := st.Result(t, key); r["media_id"] != id {
 			t.Errorf("the object's result became %v, want its own app's %s to stand", r, id)
@@ -176,10 +179,12 @@ func TestTwoAppsSideBySide(t *testing.T) {
 		if code, got := result("/" + stacktest.OtherAppID); code != 200 || got["media_id"] == nil {
 			t.Fatalf("the form's own app: got %d %v, want its media_id", code, got)
 		}
-		// Another app's media_id is never answered: for the default app
-		// nothing is recorded, as for any object of another app.
-		if code, got := result(""); code != 202 || got["media_id"] != nil {
-			t.Errorf("the default app: got %d %v, want 202 pending, no media_id", code, got)
+		// Another app's result is never answered, nor whether its object
+		// exists: for the default app, at once, the answer for no object.
+		code, got := result("")
+		if code != 200 || got["errcode"] != float64(40035) || got["media_id"] != nil || got["etag"] != nil ||
+			strings.Contains(fmt.Sprint(got), stacktest.OtherAppID) {
+			t.Errorf("the default app: got %d %v, want 40035 at once, naming no app", code, got)
 		}
 	})
 

@@ -653,8 +653,8 @@ func TestBenchFakes(t *testing.T) {
 	if err := streamedUpload(a, wx)(ctx, objectKey(n, false), n); err != nil {
 		t.Errorf("UploadObject: %v", err)
 	}
-	if got := api.requests() - r0; got != 4 {
-		t.Errorf("an S3-triggered upload made %d S3 requests, want 4 (result read, claim, object, result)", got)
+	if got := api.requests() - r0; got != 5 {
+		t.Errorf("an S3-triggered upload made %d S3 requests, want 5 (result read, object, claim, result, media_id index)", got)
 	}
 	if err := bufferedUpload(api, wx)(ctx, objectKey(n, false), n); err != nil {
 		t.Errorf("buffered upload: %v", err)

@@ -130,18 +130,20 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 	if errors.Is(err, ErrNotTrigger) {
 		return Result{}, refuseKey("key is under no trigger prefix (upload/<type>/ or uploadimg/): no result is recorded for it")
 	}
+	_, app, err := s.app(ctx, apps.Requested(ctx))
+	if err != nil {
+		return Result{}, err
+	}
 	obj, err := s.bucket.Stat(ctx, key)
-	if errors.Is(err, bucket.ErrNotFound) {
-		return Result{}, refuseKey("no object at key: send the file first")
+	if errors.Is(err, bucket.ErrNotFound) || err == nil && !s.owns(ctx, app, obj) {
+		// Another app's object reads as none: whose it is, and that it
+		// exists, are not this caller's to learn.
+		return Result{}, refuseKey("no object at key for this app: send the file first, under the app's own path prefix /<appid>/… if it has one")
 	}
 	if err != nil {
 		return Result{}, err
 	}
 	w.ETag = obj.ETag
-	_, app, err := s.app(ctx, apps.Requested(ctx))
-	if err != nil {
-		return Result{}, err
-	}
 	w = forApp(w, app)
 	r, err := s.ledger.Do(ctx, w, nil)
 	if err != nil {

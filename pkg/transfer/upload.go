@@ -47,6 +47,9 @@ type source interface {
 	// because it is gone or was replaced (nothing is recorded for it), or
 	// nil when the read's failure is the work's outcome.
 	unread(err error) error
+	// admit refuses, before anything is recorded, an object the source
+	// may not send.
+	admit(ctx context.Context, s *Service, obj bucket.Object) error
 	// app is w for its app, given the app the object names (its appid
 	// metadata): a failure is w's outcome.
 	app(ctx context.Context, s *Service, w ledger.Work, objApp string) (ledger.Work, apps.App, error)
@@ -67,6 +70,8 @@ func (event) unread(err error) error {
 	return nil
 }
 
+func (event) admit(context.Context, *Service, bucket.Object) error { return nil }
+
 func (event) app(ctx context.Context, s *Service, w ledger.Work, objApp string) (ledger.Work, apps.App, error) {
 	_, a, err := s.app(ctx, objApp)
 	if err != nil {
@@ -81,9 +86,9 @@ func (event) app(ctx context.Context, s *Service, w ledger.Work, objApp string) 
 }
 
 // request is a {"key"} request's work, answered at once, for the app its
-// path names (resolved before anything is read).
+// path names (resolved before anything is read). It sends only that
+// app's own objects.
 type request struct {
-	id       string // as the path names it; "" for the default app
 	resolved apps.App
 }
 
@@ -94,15 +99,28 @@ func (request) unread(err error) error {
 	return nil
 }
 
-// app shares the object's trigger result only if the object is the
-// request's app's own; another app's result lives apart.
-func (r request) app(ctx context.Context, s *Service, w ledger.Work, objApp string) (ledger.Work, apps.App, error) {
-	if w.Trigger && objApp != r.id {
-		if _, own, err := s.app(ctx, objApp); err != nil || own.ID != r.resolved.ID {
-			w.Trigger = false
-		}
+func (r request) admit(ctx context.Context, s *Service, obj bucket.Object) error {
+	if !s.owns(ctx, r.resolved, obj) {
+		return notFound() // another app's object reads as no object at all
 	}
+	return nil
+}
+
+func (r request) app(_ context.Context, _ *Service, w ledger.Work, _ string) (ledger.Work, apps.App, error) {
 	return forApp(w, r.resolved), r.resolved, nil
+}
+
+// owns reports whether obj is app a's: the app its appid metadata names,
+// or the default app's when it names none.
+func (s *Service) owns(ctx context.Context, a apps.App, obj bucket.Object) bool {
+	_, own, err := s.app(ctx, obj.Metadata[apps.MetadataKey])
+	return err == nil && (own.ID == a.ID || own.Default && a.Default)
+}
+
+// notFound is the answer for a key that names no object of the caller's
+// app, whether it names none at all or another app's: the two read alike.
+func notFound() error {
+	return failure.New(failure.Caller, failure.CodeInvalidParam, "no such key in the media bucket")
 }
 
 // UploadObject sends the object at key, version etag (as the S3 event
@@ -133,12 +151,11 @@ func (s *Service) UploadKey(ctx context.Context, t media.Type, key string) (Resu
 	if err := s.keys.Check(key); err != nil {
 		return Result{}, err
 	}
-	id := apps.Requested(ctx)
-	_, a, err := s.app(ctx, id)
+	_, a, err := s.app(ctx, apps.Requested(ctx))
 	if err != nil {
 		return Result{}, err
 	}
-	return s.upload(ctx, job{work: workFor(t, key, ""), from: request{id: id, resolved: a}})
+	return s.upload(ctx, job{work: workFor(t, key, ""), from: request{resolved: a}})
 }
 
 // version is j's work with its object's version: the event's, or the
@@ -179,6 +196,12 @@ func (s *Service) upload(ctx context.Context, j job) (Result, error) {
 	src, obj, err := s.bucket.Open(ctx, w.Key, w.ETag)
 	if err := j.from.unread(err); err != nil {
 		return Result{Key: w.Key, ETag: w.ETag}, err
+	}
+	if err == nil {
+		if err := j.from.admit(ctx, s, obj); err != nil {
+			src.Close()
+			return Result{Key: w.Key}, err
+		}
 	}
 	a := &attempt{s: s, j: j, w: w, obj: obj, openErr: err}
 	if err == nil {
