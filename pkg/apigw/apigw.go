@@ -36,13 +36,9 @@ func FromContext(ctx context.Context) (events.APIGatewayV2HTTPRequest, bool) {
 	return e, ok
 }
 
-// CodeInvalidRequest is the errcode of an event that is no valid request:
-// WeChat's "invalid parameter".
-const CodeInvalidRequest = 40035
-
 // Handler adapts h to a Lambda handler for API Gateway HTTP API events
 // (payload 2.0). An event that is no valid request is not given to h: bad
-// answers it, with a caller's failure (errcode CodeInvalidRequest) that
+// answers it, with a caller's failure (errcode failure.CodeInvalidParam) that
 // wraps the *RequestError.
 func Handler(h http.Handler, bad func(http.ResponseWriter, error)) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -54,7 +50,7 @@ func Handler(h http.Handler, bad func(http.ResponseWriter, error)) func(context.
 			if e.IsBase64Encoded && field == "body" {
 				msg += " encoding"
 			}
-			bad(w, failure.Wrap(failure.Caller, CodeInvalidRequest, err, "%s", msg))
+			bad(w, failure.Wrap(failure.Caller, failure.CodeInvalidParam, err, "%s", msg))
 			return w.response(), nil
 		}
 		h.ServeHTTP(w, r)

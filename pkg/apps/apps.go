@@ -19,9 +19,6 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
-// CodeInvalidAppID is WeChat's errcode for an AppID it does not know.
-const CodeInvalidAppID = wechat.CodeInvalidAppID
-
 // MetadataKey is the S3 user metadata (x-amz-meta-appid) that names an
 // object's app.
 const MetadataKey = "appid"
@@ -133,7 +130,7 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 	}
 	if appID == "" {
 		if sec.Default.AppID == "" {
-			return App{}, failure.New(failure.Caller, CodeInvalidAppID,
+			return App{}, failure.New(failure.Caller, failure.CodeInvalidAppID,
 				"invalid appid: this deployment has no default app; put the AppID first in the path, /<appid>/cgi-bin/media/…")
 		}
 		return App{ID: sec.Default.AppID, Default: true}, nil
@@ -157,7 +154,7 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 }
 
 func unknown(appID string) error {
-	return failure.New(failure.Caller, CodeInvalidAppID,
+	return failure.New(failure.Caller, failure.CodeInvalidAppID,
 		"invalid appid: %s is neither an app of this deployment's secret nor an authorizer of its third-party platform", token.ShownAppID(appID))
 }
 

@@ -478,7 +478,7 @@ func (b *Bucket) wrap(op, key string, err error) error {
 		return failure.Wrap(failure.Config, failure.CodeSystem, e, "system error: the media bucket does not exist")
 	case errors.As(err, &nsk), errors.As(err, &nf), code == "NoSuchKey", code == "NotFound", status == http.StatusNotFound && code == "":
 		e.Kind = ErrNotFound
-		return failure.Wrap(failure.Caller, CodeNoSuchKey, e, "no such key in the media bucket")
+		return failure.Wrap(failure.Caller, failure.CodeInvalidParam, e, "no such key in the media bucket")
 	case code == "ConditionalRequestConflict", status == http.StatusConflict:
 		e.Kind = ErrConflict
 		return failure.Wrap(failure.Conflict, failure.CodeSystem, e, "system error: the object is being written by another request; try again")
@@ -493,10 +493,6 @@ func (b *Bucket) wrap(op, key string, err error) error {
 	}
 	return failure.Wrap(failure.S3, failure.CodeSystem, e, "system error: S3 failed")
 }
-
-// CodeNoSuchKey is the errcode of a key that names no object: WeChat's
-// "invalid parameter".
-const CodeNoSuchKey = 40035
 
 func nonEmpty(s string) *string {
 	if s == "" {

@@ -230,7 +230,7 @@ func upload(ctx context.Context, svc Service, t media.Type, req Request) (transf
 	case req.Key != "":
 		return svc.UploadKey(ctx, t, req.Key)
 	}
-	return transfer.Result{}, failure.New(failure.Caller, media.CodeMissing, "media data missing: give media {contentType, value} or key")
+	return transfer.Result{}, failure.New(failure.Caller, failure.CodeMediaMissing, "media data missing: give media {contentType, value} or key")
 }
 
 // thrown is a failure as the cloud call throws it: errCode and errMsg, as

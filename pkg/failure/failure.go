@@ -1,6 +1,7 @@
 // Package failure names the ways wxmedia's work fails, by the system that
 // failed: the caller, the deployment's configuration, WeChat, S3, Secrets
-// Manager, a conflict with concurrent work, or wxmedia itself.
+// Manager, a conflict with concurrent work, or wxmedia itself; and WeChat's
+// errcodes that wxmedia answers or reads, each once (codes.go).
 //
 // Every adapter returns an *Error at its boundary (the WeChat client, the
 // bucket, the ledger, the credentials store), carrying the kind, the
@@ -59,15 +60,6 @@ func (k Kind) String() string {
 func Kinds() []Kind {
 	return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict, DynamoDB}
 }
-
-// WeChat's errcodes for failures of no more particular code.
-const (
-	// CodeSystem is a system error, answered for every failure that is not
-	// the caller's.
-	CodeSystem       = -1
-	CodeInvalidParam = 40035 // invalid parameter
-	CodeDataFormat   = 47001 // data format error (malformed JSON or multipart)
-)
 
 // Error is a failure of one kind. Code and Message are what a caller may be
 // told: WeChat's errcode and a message with no secret and no internal

@@ -9,8 +9,6 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
-	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
 // statusOfKind is the HTTP status each kind of failure is answered with.
@@ -27,15 +25,15 @@ var statusOfKind = map[failure.Kind]int{
 
 // statusOfCode refines it for WeChat's errcodes that say more than their kind.
 var statusOfCode = map[int]int{
-	media.CodeFileType:        http.StatusUnsupportedMediaType,
-	media.CodeSize:            http.StatusRequestEntityTooLarge,
-	media.CodeImageSize:       http.StatusRequestEntityTooLarge,
-	media.CodeVoiceSize:       http.StatusRequestEntityTooLarge,
-	media.CodeVideoSize:       http.StatusRequestEntityTooLarge,
-	media.CodeThumbSize:       http.StatusRequestEntityTooLarge,
-	wechat.CodeInvalidMediaID: http.StatusNotFound,
-	wechat.CodeQuota:          http.StatusTooManyRequests,
-	wechat.CodeMinuteQuota:    http.StatusTooManyRequests,
+	failure.CodeInvalidFileType:  http.StatusUnsupportedMediaType,
+	failure.CodeInvalidMediaSize: http.StatusRequestEntityTooLarge,
+	failure.CodeInvalidImageSize: http.StatusRequestEntityTooLarge,
+	failure.CodeInvalidVoiceSize: http.StatusRequestEntityTooLarge,
+	failure.CodeInvalidVideoSize: http.StatusRequestEntityTooLarge,
+	failure.CodeInvalidThumbSize: http.StatusRequestEntityTooLarge,
+	failure.CodeInvalidMediaID:   http.StatusNotFound,
+	failure.CodeDailyQuota:       http.StatusTooManyRequests,
+	failure.CodeMinuteQuota:      http.StatusTooManyRequests,
 }
 
 // The route's own refusals, which carry their status.
@@ -131,6 +129,6 @@ func TooLarge(n, limit int64) error {
 	if n >= 0 {
 		size = fmt.Sprintf("the request body of %d bytes", n)
 	}
-	return failure.Wrap(failure.Caller, media.CodeSize, errBodyTooLarge,
+	return failure.Wrap(failure.Caller, failure.CodeInvalidMediaSize, errBodyTooLarge,
 		"%s is over this deployment's %d-byte limit (API Gateway and Lambda carry no more); put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", size, limit)
 }

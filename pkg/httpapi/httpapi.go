@@ -242,7 +242,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 				}
 			}()
 			if appID != "" && !token.AppIDPattern.MatchString(appID) {
-				return failure.New(failure.Caller, apps.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
+				return failure.New(failure.Caller, failure.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
 			}
 			if len(r.URL.RawQuery) > 2048 {
 				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errQueryTooLong, "query string too long")
@@ -401,7 +401,7 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, failure.New(failure.Caller, media.CodeMissing, `media data missing: no "media" file part`)
+			return nil, failure.New(failure.Caller, failure.CodeMediaMissing, `media data missing: no "media" file part`)
 		}
 		if err != nil {
 			if isTooLarge(err) {

@@ -408,7 +408,7 @@ func (p *Platform) Register(ctx context.Context, authorizerAppID, refreshToken s
 		return err
 	}
 	if !token.AppIDPattern.MatchString(authorizerAppID) || refreshToken == "" {
-		return failure.New(failure.Caller, apps.CodeInvalidAppID, "want an authorizer AppID and its refresh token")
+		return failure.New(failure.Caller, failure.CodeInvalidAppID, "want an authorizer AppID and its refresh token")
 	}
 	p.drop(authorizerKey(c.AppID, authorizerAppID))
 	return p.o.Store.Put(ctx, tokentable.NewRecord(refreshKey(c.AppID, authorizerAppID), refreshToken, time.Time{}))

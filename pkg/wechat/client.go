@@ -377,7 +377,7 @@ var tokenless = map[string]bool{"stable_token": true, opComponentToken: true, op
 
 // credentialCodes are the stable_token answers that blame the app's
 // credentials (40001 there is a wrong AppSecret, not a token).
-var credentialCodes = map[int]bool{CodeInvalidToken: true, CodeInvalidAppID: true, CodeBadSecret: true}
+var credentialCodes = map[int]bool{failure.CodeInvalidCredential: true, failure.CodeInvalidAppID: true, failure.CodeInvalidAppSecret: true}
 
 // CredentialsRejected reports whether err is WeChat refusing the app's
 // AppID or AppSecret on a token call.
@@ -687,7 +687,7 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 		if errors.As(last, &a) {
 			// WeChat's own errmsg, for operators: it may name the egress IP (40164).
 			c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", a.Code, "errmsg", a.Message, "attempt", attempt)
-			if a.Code == CodeQuota && c.quota != nil {
+			if a.Code == failure.CodeDailyQuota && c.quota != nil {
 				until := c.quota.Exhausted(quotaKey)
 				c.log.WarnContext(ctx, "wechat daily quota spent: no more calls to this API until the daily reset", "op", op, "until", until.UTC().Format(time.RFC3339))
 				return quotaSpent(until, a)
@@ -732,8 +732,8 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 // spent, by WeChat (cause its answer) or by the breaker in its stead
 // (cause ErrQuotaSpent): the same kind, errcode and message either way.
 func quotaSpent(until time.Time, cause error) *failure.Error {
-	return failure.Wrap(failure.Config, CodeQuota, cause, "%s; not called again before %s (the daily reset)",
-		callerMessage[CodeQuota], until.UTC().Format(time.RFC3339))
+	return failure.Wrap(failure.Config, failure.CodeDailyQuota, cause, "%s; not called again before %s (the daily reset)",
+		callerMessage[failure.CodeDailyQuota], until.UTC().Format(time.RFC3339))
 }
 
 func (c *Client) retried(ctx context.Context) {
@@ -756,7 +756,7 @@ func (c *Client) finish(ctx context.Context, span trace.Span, sent int, err erro
 		if err != nil {
 			code := failure.CodeOf(err)
 			span.SetAttributes(attribute.Int("wechat.errcode", code), attribute.Bool(tracing.AttrCallerFault, !failed),
-				attribute.Bool(tracing.AttrThrottled, code == CodeQuota || code == CodeMinuteQuota))
+				attribute.Bool(tracing.AttrThrottled, code == failure.CodeDailyQuota || code == failure.CodeMinuteQuota))
 			// What a caller may be told, never the cause: it may quote WeChat's errmsg.
 			span.SetStatus(codes.Error, failure.MessageOf(err))
 		}
