@@ -238,7 +238,7 @@ func upload(ctx context.Context, svc Service, t media.Type, req Request) (transf
 // (WeChatError) or try again later (SystemError).
 func thrown(api string, err error) error {
 	typ := "SystemError"
-	if failure.KindOf(err) == failure.Caller {
+	if failure.Final(err) {
 		typ = "WeChatError"
 	}
 	msg, _ := json.Marshal(map[string]any{"errCode": failure.CodeOf(err), "errMsg": api + ":fail " + failure.MessageOf(err)})

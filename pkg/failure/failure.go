@@ -5,9 +5,11 @@
 //
 // Every adapter returns an *Error at its boundary (the WeChat client, the
 // bucket, the ledger, the credentials store), carrying the kind, the
-// errcode and message a caller may see, and the cause for the logs. The
-// edges decide from the kind alone, each in one table: package httpapi maps
-// it to an HTTP status and errcode, package s3event to "retry" or "done".
+// errcode and message a caller may see, and the cause for the logs. Final
+// says from the kind alone whether a failure is final: the S3 trigger
+// records a final failure as done and has any other retried, the cloud
+// call throws it as the caller's (WeChatError) rather than a system's.
+// Package httpapi maps a failure to the HTTP status it stands for.
 // The package imports nothing of wxmedia's, so every package can use it.
 package failure
 
@@ -25,7 +27,7 @@ const (
 	Internal Kind = iota
 	// Caller is the request or the object at fault (a bad parameter, a
 	// file WeChat does not take, a key that is not allowed): it fails the
-	// same way until the caller changes it, so it is final.
+	// same way until the caller changes it, so it is final (see Final).
 	Caller
 	// Config is the deployment at fault: the secret's content, an AppSecret
 	// or AppID WeChat rejects, an egress IP outside WeChat's allow-list, an
@@ -107,6 +109,13 @@ func KindOf(err error) Kind {
 	}
 	return Internal
 }
+
+// Final reports whether err fails the same way however often it is tried
+// again unchanged: a caller's failure (a bad parameter, a file WeChat does
+// not take, a key that is not allowed). Any other failure may pass on
+// another try, or once an operator mends the deployment, and so is kept to
+// be retried or redriven; so is an error no adapter classified.
+func Final(err error) bool { return KindOf(err) == Caller }
 
 // CodeOf is the errcode a caller is answered for err: CodeSystem for an
 // error no adapter classified.
