@@ -63,6 +63,11 @@ func Kinds() []Kind {
 	return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict, DynamoDB}
 }
 
+// ErrNotFound is wrapped by a failure whose object does not exist: a key
+// that names nothing in the media bucket, a record not written yet. The
+// HTTP status table says 404 of it.
+var ErrNotFound = errors.New("no such key")
+
 // Error is a failure of one kind. Code and Message are what a caller may be
 // told: WeChat's errcode and a message with no secret and no internal
 // detail. Err is the cause, for the operator's logs.

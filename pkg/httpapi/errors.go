@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
@@ -55,7 +54,7 @@ var (
 		{errBodyTooLarge, http.StatusRequestEntityTooLarge},
 		{errOtherBucket, http.StatusForbidden},
 		{errMethod, http.StatusMethodNotAllowed},
-		{bucket.ErrNotFound, http.StatusNotFound},
+		{failure.ErrNotFound, http.StatusNotFound},
 	}
 )
 
