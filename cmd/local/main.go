@@ -33,6 +33,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -304,7 +305,7 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 			io.CopyN(io.Discard, r.Body, drainLimit) // so that the client reads the answer, not a reset
 			log.InfoContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "bytes", size)
 			w.Header().Set("Connection", "close")
-			httpapi.WritePlatformError(w, http.StatusRequestEntityTooLarge, httpapi.TooLarge(size, httpapi.MaxBody))
+			reply.ErrorStatus(w, http.StatusRequestEntityTooLarge, reply.ContentTypeJSON, httpapi.TooLarge(size, httpapi.MaxBody))
 			return
 		}
 		if err != nil {

@@ -312,7 +312,7 @@ var PublicPaths = []string{platform.EventsPath}
 
 // Trigger is the S3 event handler.
 func (a *App) Trigger() *s3event.Handler {
-	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics, httpapi.Status)
+	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics)
 }
 
 // Lambda is the handler of the function serving route: its HTTP route,

@@ -9,7 +9,7 @@
 // says from the kind alone whether a failure is final: the S3 trigger
 // records a final failure as done and has any other retried, the cloud
 // call throws it as the caller's (WeChatError) rather than a system's.
-// Package httpapi maps a failure to the HTTP status it stands for.
+// Package reply says which HTTP status a failure stands for.
 // The package imports nothing of wxmedia's, so every package can use it.
 package failure
 
@@ -65,7 +65,7 @@ func Kinds() []Kind {
 
 // ErrNotFound is wrapped by a failure whose object does not exist: a key
 // that names nothing in the media bucket, a record not written yet. The
-// HTTP status table says 404 of it.
+// HTTP status table (package reply) says 404 of it.
 var ErrNotFound = errors.New("no such key")
 
 // Error is a failure of one kind. Code and Message are what a caller may be

@@ -21,6 +21,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
@@ -254,19 +255,19 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			return h(w, r)
 		}()
 		if err != nil {
-			contentType := contentTypeJSON
+			contentType := reply.ContentTypeJSON
 			if route == RouteGet {
-				contentType = contentTypeText
+				contentType = reply.ContentTypeText
 			}
 			status := http.StatusOK // as WeChat answers its errors
 			if errors.Is(err, errMethod) {
 				status = http.StatusMethodNotAllowed // HTTP's own, with Allow
 			}
-			writeError(w, status, contentType, err)
+			reply.ErrorStatus(w, status, contentType, err)
 		}
 		code, stands := 0, sw.status
 		if err != nil {
-			code, stands = failure.CodeOf(err), Status(err)
+			code, stands = failure.CodeOf(err), reply.Status(err)
 		}
 		if a.metrics != nil {
 			a.metrics.End(ctx, code, stands)
@@ -328,7 +329,7 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, uploaded(res))
+	reply.JSON(w, http.StatusOK, uploaded(res))
 	return nil
 }
 
@@ -348,7 +349,7 @@ func (a *api) uploadImg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"url": res.URL})
+	reply.JSON(w, http.StatusOK, map[string]string{"url": res.URL})
 	return nil
 }
 
@@ -445,13 +446,13 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case q.Get("format") == "json":
-		writeJSON(w, http.StatusOK, f)
+		reply.JSON(w, http.StatusOK, f)
 	case q.Get("redirect") == "true", !f.Video() && f.Size > a.inlineLimit:
 		w.Header().Set("Location", f.URL)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusFound)
 	case f.Video():
-		writeJSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
+		reply.JSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
 	default:
 		body, err := a.svc.OpenMedia(ctx, f)
 		if err != nil {

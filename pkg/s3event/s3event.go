@@ -21,6 +21,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -37,7 +38,6 @@ type Handler struct {
 	bucket  string
 	log     *slog.Logger
 	metrics Metrics
-	status  func(error) int
 }
 
 // Metrics measures each record (package metrics' Recorder): Begin starts
@@ -51,10 +51,10 @@ type Metrics interface {
 // RouteS3 is the route an S3 event's records are measured under.
 const RouteS3 = "s3"
 
-// WithMetrics measures each record with m; status is the HTTP status a
-// failure stands for (httpapi.Status), for the metrics' Status dimension.
-func (h *Handler) WithMetrics(m Metrics, status func(error) int) *Handler {
-	h.metrics, h.status = m, status
+// WithMetrics measures each record with m, a failure's Status dimension
+// being the HTTP status it stands for (reply.Status).
+func (h *Handler) WithMetrics(m Metrics) *Handler {
+	h.metrics = m
 	return h
 }
 
@@ -142,14 +142,11 @@ func (h *Handler) measured(ctx context.Context, err error) {
 	if h.metrics == nil {
 		return
 	}
-	code, status := 0, 200
+	code := 0
 	if err != nil {
 		code = failure.CodeOf(err)
-		if h.status != nil {
-			status = h.status(err)
-		}
 	}
-	h.metrics.End(ctx, code, status)
+	h.metrics.End(ctx, code, reply.Status(err))
 }
 
 // HandleSQS handles S3 notifications delivered through SQS (S3 -> SQS ->
