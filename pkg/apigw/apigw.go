@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
@@ -34,6 +35,24 @@ type eventKey struct{}
 func FromContext(ctx context.Context) (events.APIGatewayV2HTTPRequest, bool) {
 	e, ok := ctx.Value(eventKey{}).(events.APIGatewayV2HTTPRequest)
 	return e, ok
+}
+
+// Caller is who made the request in ctx, as API Gateway's authorizer
+// vouched: the IAM user or role ARN (AuthMode=IAM), or the JWT's subject
+// (AuthMode=JWT, "jwt:<sub>"); "" for an unauthenticated request or one
+// that came through no API Gateway.
+func Caller(ctx context.Context) string {
+	e, ok := FromContext(ctx)
+	if !ok || e.RequestContext.Authorizer == nil {
+		return ""
+	}
+	switch auth := e.RequestContext.Authorizer; {
+	case auth.IAM != nil && auth.IAM.UserARN != "":
+		return auth.IAM.UserARN
+	case auth.JWT != nil && auth.JWT.Claims["sub"] != "":
+		return "jwt:" + auth.JWT.Claims["sub"]
+	}
+	return ""
 }
 
 // Handler adapts h to a Lambda handler for API Gateway HTTP API events

@@ -19,6 +19,11 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
+// IsAppID reports whether id looks like an AppID (token.AppIDPattern: the
+// secret's apps are named the same way): what a path or an object's
+// metadata may name, checked before anything is read for it.
+func IsAppID(id string) bool { return token.AppIDPattern.MatchString(id) }
+
 // MetadataKey is the S3 user metadata (x-amz-meta-appid) that names an
 // object's app.
 const MetadataKey = "appid"
@@ -135,7 +140,7 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 		}
 		return App{ID: sec.Default.AppID, Default: true}, nil
 	}
-	if !token.AppIDPattern.MatchString(appID) {
+	if !IsAppID(appID) {
 		return App{}, unknown(appID)
 	}
 	if _, ok := sec.App(appID); ok {

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/wxmedia/wxmedia/pkg/apigw"
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/cloudcall"
@@ -286,7 +287,7 @@ func (a *App) SetLogOutput(w io.Writer) {
 // function also serves the third-party platform's authorization events.
 func (a *App) HTTP(routes ...string) http.Handler {
 	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
-		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics})
+		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: apigw.Caller})
 	if len(routes) > 0 && !slices.Contains(routes, httpapi.RouteUpload) {
 		return api
 	}

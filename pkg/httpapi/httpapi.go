@@ -16,13 +16,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/apigw"
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/reply"
-	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -62,6 +60,9 @@ type Options struct {
 	InlineLimit int64
 	// Metrics measures each request; nil measures none.
 	Metrics Metrics
+	// Caller is who made a request, for its access line (apigw.Caller:
+	// as API Gateway's authorizer vouched); nil names nobody.
+	Caller func(ctx context.Context) string
 }
 
 // Metrics measures requests (package metrics' Recorder): Begin starts a
@@ -84,11 +85,16 @@ type api struct {
 	maxBody     int64
 	inlineLimit int64
 	metrics     Metrics
+	caller      func(ctx context.Context) string
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
-	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics}
+	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics,
+		caller: opts.Caller}
+	if a.caller == nil {
+		a.caller = func(context.Context) string { return "" }
+	}
 	if a.inlineLimit <= 0 {
 		a.inlineLimit = MaxInline
 	}
@@ -242,7 +248,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 					err = errors.New("panic in handler")
 				}
 			}()
-			if appID != "" && !token.AppIDPattern.MatchString(appID) {
+			if appID != "" && !apps.IsAppID(appID) {
 				return failure.New(failure.Caller, failure.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
 			}
 			if len(r.URL.RawQuery) > 2048 {
@@ -276,7 +282,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if err != nil {
 			attrs = append(attrs, "failure_status", stands, "kind", failure.KindOf(err).String())
 		}
-		attrs = append(attrs, "caller", Caller(ctx), "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
+		attrs = append(attrs, "caller", a.caller(ctx), "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
 			"bytes_in", max(r.ContentLength, 0), "bytes_out", sw.bytes, "ms", time.Since(start).Milliseconds())
 		switch {
 		case err == nil:
@@ -294,23 +300,6 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 // line is written without reading. A request under an app's prefix is
 // named by the AppID of its path.
 const DefaultApp = "default"
-
-// Caller is who made the request, as API Gateway's authorizer vouched:
-// the IAM user or role ARN (AuthMode=IAM), or the JWT's subject
-// (AuthMode=JWT, "jwt:<sub>"); "" for an unauthenticated request.
-func Caller(ctx context.Context) string {
-	e, ok := apigw.FromContext(ctx)
-	if !ok || e.RequestContext.Authorizer == nil {
-		return ""
-	}
-	switch auth := e.RequestContext.Authorizer; {
-	case auth.IAM != nil && auth.IAM.UserARN != "":
-		return auth.IAM.UserARN
-	case auth.JWT != nil && auth.JWT.Claims["sub"] != "":
-		return "jwt:" + auth.JWT.Claims["sub"]
-	}
-	return ""
-}
 
 // sourceIP is the client's address without its port.
 func sourceIP(r *http.Request) string {

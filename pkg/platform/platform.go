@@ -407,7 +407,7 @@ func (p *Platform) Register(ctx context.Context, authorizerAppID, refreshToken s
 	if err != nil {
 		return err
 	}
-	if !token.AppIDPattern.MatchString(authorizerAppID) || refreshToken == "" {
+	if !apps.IsAppID(authorizerAppID) || refreshToken == "" {
 		return failure.New(failure.Caller, failure.CodeInvalidAppID, "want an authorizer AppID and its refresh token")
 	}
 	p.drop(authorizerKey(c.AppID, authorizerAppID))
