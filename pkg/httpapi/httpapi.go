@@ -21,6 +21,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/reply"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -35,13 +36,6 @@ type Service interface {
 }
 
 var _ Service = (*transfer.Service)(nil)
-
-// The routes.
-const (
-	RouteUpload    = "upload"
-	RouteGet       = "get"
-	RouteUploadImg = "uploadimg"
-)
 
 // MaxBody is the largest request body accepted: what fits in Lambda's 6 MB
 // invoke payload once API Gateway has base64-encoded it, less room for the
@@ -106,11 +100,11 @@ func New(opts Options) http.Handler {
 	}
 	served := opts.Routes
 	if len(served) == 0 {
-		served = []string{RouteUpload, RouteGet, RouteUploadImg}
+		served = routes.All()
 	}
 	mux := http.NewServeMux()
 	for _, name := range served {
-		eps, ok := a.routes()[name]
+		eps, ok := a.endpoints()[name]
 		if !ok {
 			panic(fmt.Sprintf("httpapi: unknown route %q", name)) // a wiring mistake, caught at start
 		}
@@ -121,7 +115,7 @@ func New(opts Options) http.Handler {
 				allow += ", " + http.MethodHead // a GET pattern serves HEAD too
 			}
 			// Each path also under an app's prefix: /<appid>/cgi-bin/media/….
-			for _, p := range []string{path, AppPrefix + path} {
+			for _, p := range []string{path, routes.AppPrefix + path} {
 				mux.Handle(method+" "+p, a.handle(ep.name, ep.h))
 				// Another method on a known path: 405 with the methods it takes.
 				mux.Handle(p, a.handle(ep.name, func(w http.ResponseWriter, r *http.Request) error {
@@ -144,22 +138,22 @@ type endpoint struct {
 	h       func(w http.ResponseWriter, r *http.Request) error
 }
 
-// routes are each function's endpoints: WeChat's path; for the uploads
-// the presigned forms for large files; for get, their results.
-func (a *api) routes() map[string][]endpoint {
+// endpoints are each route's paths: WeChat's; for the uploads the
+// presigned forms for large files; for get, their results.
+func (a *api) endpoints() map[string][]endpoint {
 	return map[string][]endpoint{
-		RouteUpload: {
-			{"upload", "POST " + PathUpload, a.upload},
-			{"upload-url", "POST " + PathUploadForm, a.uploadForm},
+		routes.Upload: {
+			{routes.Upload, "POST " + routes.PathUpload, a.upload},
+			{"upload-url", "POST " + routes.PathUploadForm, a.uploadForm},
 		},
 		// result reads, as get does; its waits take none of upload's capacity.
-		RouteGet: {
-			{"get", "GET " + PathGet, a.get},
-			{"result", "GET " + PathResult, a.result},
+		routes.Get: {
+			{routes.Get, "GET " + routes.PathGet, a.get},
+			{"result", "GET " + routes.PathResult, a.result},
 		},
-		RouteUploadImg: {
-			{"uploadimg", "POST " + PathUploadImg, a.uploadImg},
-			{"uploadimg-url", "POST " + PathUploadImgForm, a.uploadImgForm},
+		routes.UploadImg: {
+			{routes.UploadImg, "POST " + routes.PathUploadImg, a.uploadImg},
+			{"uploadimg-url", "POST " + routes.PathUploadImgForm, a.uploadImgForm},
 		},
 	}
 }
@@ -168,27 +162,12 @@ func (a *api) routes() map[string][]endpoint {
 // app's prefix, for the template's events (internal/deploy checks them).
 func Paths(route string) []string {
 	var out []string
-	for _, ep := range (&api{}).routes()[route] {
+	for _, ep := range (&api{}).endpoints()[route] {
 		_, path, _ := strings.Cut(ep.pattern, " ")
-		out = append(out, path, AppPrefix+path)
+		out = append(out, path, routes.AppPrefix+path)
 	}
 	return out
 }
-
-// AppPrefix is the path prefix that names an app (API Gateway's and
-// net/http's syntax alike): /<appid>/cgi-bin/media/… is that app's,
-// /cgi-bin/media/… the default app's.
-const AppPrefix = "/{appid}"
-
-// The paths.
-const (
-	PathUpload        = "/cgi-bin/media/upload"
-	PathGet           = "/cgi-bin/media/get"
-	PathUploadImg     = "/cgi-bin/media/uploadimg"
-	PathUploadForm    = "/cgi-bin/media/upload-url"
-	PathUploadImgForm = "/cgi-bin/media/uploadimg-url"
-	PathResult        = "/cgi-bin/media/result"
-)
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -262,7 +241,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		}()
 		if err != nil {
 			contentType := reply.ContentTypeJSON
-			if route == RouteGet {
+			if route == routes.Get {
 				contentType = reply.ContentTypeText
 			}
 			status := http.StatusOK // as WeChat answers its errors

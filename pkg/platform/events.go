@@ -18,10 +18,6 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
-// EventsPath is the platform's authorization event URL, the one to give
-// WeChat (deployed, it is public: WeChat signs its pushes instead).
-const EventsPath = "/component/events"
-
 // Why a push is refused; none changes anything.
 var (
 	ErrStale     = errors.New("the push's timestamp is too far from now")
@@ -71,7 +67,7 @@ type Push struct {
 // maxPush bounds a push's body.
 const maxPush = 64 << 10
 
-// Events is the HTTP handler of POST EventsPath: it answers "success" to
+// Events is the HTTP handler of POST routes.PathPlatformEvents: it answers "success" to
 // a push it verified and acted on, and refuses one with a bad signature,
 // for another platform, or stale, having changed nothing.
 func (p *Platform) Events() http.Handler {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
@@ -21,7 +22,7 @@ func post(t *testing.T, h http.Handler, e wxcrypt.Envelope, encryptType string) 
 	t.Helper()
 	q := url.Values{"timestamp": {e.Timestamp}, "nonce": {e.Nonce}, "msg_signature": {e.Signature}, "encrypt_type": {encryptType}}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, EventsPath+"?"+q.Encode(), strings.NewReader(string(e.Body))))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, routes.PathPlatformEvents+"?"+q.Encode(), strings.NewReader(string(e.Body))))
 	return rec.Code, rec.Body.String()
 }
 

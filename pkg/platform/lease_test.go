@@ -12,6 +12,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/apps"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -40,7 +41,7 @@ func setup(t *testing.T, store Store) (*wechatsim.Server, *wechat.Client) {
 	wx := wechat.New(wechat.Options{BaseURL: base})
 	events := httptest.NewServer(New(Options{Store: store, WeChat: wx, Secrets: platformSecret}).Events())
 	t.Cleanup(events.Close)
-	sim.SetPushURL(events.URL + EventsPath)
+	sim.SetPushURL(events.URL + routes.PathPlatformEvents)
 	for _, push := range []func(context.Context) (wechatsim.PushResult, error){
 		sim.PushTicket, func(ctx context.Context) (wechatsim.PushResult, error) { return sim.Authorize(ctx, authorizer) },
 	} {
