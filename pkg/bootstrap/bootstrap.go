@@ -295,7 +295,7 @@ func (a *App) HTTP(served ...string) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
-	mux.Handle(routes.PathPlatformEvents, a.Platform.Events())
+	mux.Handle(routes.PathPlatformEvents, httpapi.PlatformEvents(a.Platform, a.Logger))
 	return mux
 }
 

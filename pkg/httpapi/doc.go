@@ -13,4 +13,11 @@
 // (package failure's kind, and WeChat's errcode where it says more) to an
 // HTTP status; the route's own refusals carry theirs. Each request's log
 // line records the status sent, the errcode and the failure's kind.
+//
+// PlatformEvents is the third-party platform's push route,
+//
+//	POST /component/events                WeChat's signed, encrypted pushes, answered "success"
+//
+// which WeChat calls: package platform verifies and acts on each push,
+// and a refusal is answered with the HTTP status its own table gives.
 package httpapi
