@@ -32,7 +32,8 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/logging"
-	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/reply"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -145,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		simLog := logging.New(stderr, cfg.LogLevel).With("component", "wechatsim")
 		sim = wechatsim.New(wechatsim.Options{AppID: st.appID, AppSecret: st.appSecret, Apps: st.apps, BaseURL: st.simBaseURL,
 			Component: &wechatsim.Component{AppID: st.compAppID, AppSecret: st.compSecret, Token: st.compToken, EncodingAESKey: st.compAESKey,
-				PushURL: st.apiURL() + platform.EventsPath},
+				PushURL: st.apiURL() + routes.PathPlatformEvents},
 			Logf: func(format string, args ...any) { simLog.Info(fmt.Sprintf(format, args...)) }})
 		wxL.h = sim
 	}
@@ -304,7 +305,7 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 			io.CopyN(io.Discard, r.Body, drainLimit) // so that the client reads the answer, not a reset
 			log.InfoContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "bytes", size)
 			w.Header().Set("Connection", "close")
-			httpapi.WritePlatformError(w, http.StatusRequestEntityTooLarge, httpapi.TooLarge(size, httpapi.MaxBody))
+			reply.ErrorStatus(w, http.StatusRequestEntityTooLarge, reply.ContentTypeJSON, httpapi.TooLarge(size, httpapi.MaxBody))
 			return
 		}
 		if err != nil {
@@ -419,7 +420,7 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 			return "from " + env
 		}
 		p("Third-party platform (simulated): component appid %s (%s), token %s,", st.compAppID, EnvComponentAppID, shown(st.compToken, DefaultComponentToken, EnvComponentToken))
-		p("  encoding_aes_key %s; its component_verify_ticket is pushed to %s%s every 10 minutes.", shown(st.compAESKey, DefaultComponentAESKey, EnvComponentAESKey), api, platform.EventsPath)
+		p("  encoding_aes_key %s; its component_verify_ticket is pushed to %s%s every 10 minutes.", shown(st.compAESKey, DefaultComponentAESKey, EnvComponentAESKey), api, routes.PathPlatformEvents)
 		p("  curl -X POST \"%s/_sim/component/authorize?appid=wx-local-authorizer\"   # an account authorises the platform", st.wxURL)
 		p("  curl -F \"media=@%s\" \"%s/wx-local-authorizer/cgi-bin/media/upload?type=image\"   # then upload for it", sample, api)
 	}

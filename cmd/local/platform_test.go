@@ -16,7 +16,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
@@ -179,7 +179,7 @@ func testPlatform(t *testing.T, bin string) {
 	}
 	for name, mk := range tampered {
 		q, body := mk()
-		resp, err := client.Post(l.api+platform.EventsPath+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
+		resp, err := client.Post(l.api+routes.PathPlatformEvents+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

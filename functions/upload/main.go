@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 )
 
-func main() { bootstrap.Main(httpapi.RouteUpload) }
+func main() { bootstrap.Main(routes.Upload) }

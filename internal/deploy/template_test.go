@@ -26,7 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
 )
 
@@ -235,7 +235,7 @@ func TestAuth(t *testing.T) {
 
 // routeOf is the route each function serves, which names its code in
 // bootstrap.Permissions.
-var routeOf = map[string]string{"UploadFunction": httpapi.RouteUpload, "UploadImgFunction": httpapi.RouteUploadImg, "GetFunction": httpapi.RouteGet}
+var routeOf = map[string]string{"UploadFunction": routes.Upload, "UploadImgFunction": routes.UploadImg, "GetFunction": routes.Get}
 
 // TestIAM checks that each function is granted exactly what its code calls:
 // bootstrap.Permissions, added up from the tables next to the calls (bucket,

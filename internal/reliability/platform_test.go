@@ -13,7 +13,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 )
 
 // A third-party platform against moto (the token table in its DynamoDB,
@@ -99,7 +99,7 @@ func TestPlatformUnderFaults(t *testing.T) {
 		}
 	})
 	t.Run("TamperedPush", func(t *testing.T) {
-		resp, err := http.Post(st.URL+platform.EventsPath+"?timestamp=1&nonce=n&encrypt_type=aes&msg_signature=00", "text/xml",
+		resp, err := http.Post(st.URL+routes.PathPlatformEvents+"?timestamp=1&nonce=n&encrypt_type=aes&msg_signature=00", "text/xml",
 			strings.NewReader("<xml><AppId>"+stacktest.ComponentAppID+"</AppId><Encrypt>AAAA</Encrypt></xml>"))
 		if err != nil {
 			t.Fatal(err)

@@ -31,8 +31,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
-	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
@@ -141,9 +140,9 @@ func (st *Stack) S3() *s3.Client { return st.s3 }
 // functions are a's Lambda handlers by function name.
 func functions(a *bootstrap.App) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"upload":    sampled{lambda.NewHandler(a.Lambda(httpapi.RouteUpload))},
-		"get":       sampled{lambda.NewHandler(a.Lambda(httpapi.RouteGet))},
-		"uploadimg": sampled{lambda.NewHandler(a.Lambda(httpapi.RouteUploadImg))},
+		"upload":    sampled{lambda.NewHandler(a.Lambda(routes.Upload))},
+		"get":       sampled{lambda.NewHandler(a.Lambda(routes.Get))},
+		"uploadimg": sampled{lambda.NewHandler(a.Lambda(routes.UploadImg))},
 	}
 }
 
@@ -229,7 +228,7 @@ func Start(t *testing.T, opts Options) *Stack {
 	t.Cleanup(srv.Close)
 	st.URL = srv.URL
 	if opts.Platform {
-		sim.SetPushURL(srv.URL + platform.EventsPath)
+		sim.SetPushURL(srv.URL + routes.PathPlatformEvents)
 	}
 	if opts.OnStart != nil {
 		opts.OnStart(st)

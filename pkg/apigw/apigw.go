@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
@@ -36,13 +37,27 @@ func FromContext(ctx context.Context) (events.APIGatewayV2HTTPRequest, bool) {
 	return e, ok
 }
 
-// CodeInvalidRequest is the errcode of an event that is no valid request:
-// WeChat's "invalid parameter".
-const CodeInvalidRequest = 40035
+// Caller is who made the request in ctx, as API Gateway's authorizer
+// vouched: the IAM user or role ARN (AuthMode=IAM), or the JWT's subject
+// (AuthMode=JWT, "jwt:<sub>"); "" for an unauthenticated request or one
+// that came through no API Gateway.
+func Caller(ctx context.Context) string {
+	e, ok := FromContext(ctx)
+	if !ok || e.RequestContext.Authorizer == nil {
+		return ""
+	}
+	switch auth := e.RequestContext.Authorizer; {
+	case auth.IAM != nil && auth.IAM.UserARN != "":
+		return auth.IAM.UserARN
+	case auth.JWT != nil && auth.JWT.Claims["sub"] != "":
+		return "jwt:" + auth.JWT.Claims["sub"]
+	}
+	return ""
+}
 
 // Handler adapts h to a Lambda handler for API Gateway HTTP API events
 // (payload 2.0). An event that is no valid request is not given to h: bad
-// answers it, with a caller's failure (errcode CodeInvalidRequest) that
+// answers it, with a caller's failure (errcode failure.CodeInvalidParam) that
 // wraps the *RequestError.
 func Handler(h http.Handler, bad func(http.ResponseWriter, error)) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -54,7 +69,7 @@ func Handler(h http.Handler, bad func(http.ResponseWriter, error)) func(context.
 			if e.IsBase64Encoded && field == "body" {
 				msg += " encoding"
 			}
-			bad(w, failure.Wrap(failure.Caller, CodeInvalidRequest, err, "%s", msg))
+			bad(w, failure.Wrap(failure.Caller, failure.CodeInvalidParam, err, "%s", msg))
 			return w.response(), nil
 		}
 		h.ServeHTTP(w, r)

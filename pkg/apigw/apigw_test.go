@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 )
 
 // seen is what the echo handler reports about the request it got.
@@ -76,7 +76,7 @@ func invoke(t *testing.T, h http.Handler, file string) events.APIGatewayV2HTTPRe
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := lambda.NewHandler(apigw.Handler(h, httpapi.WriteError)).Invoke(context.Background(), payload)
+	out, err := lambda.NewHandler(apigw.Handler(h, reply.Error)).Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
@@ -341,7 +341,7 @@ func TestHandlerResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := apigw.Handler(tt.serve, httpapi.WriteError)(context.Background(), get("/"))
+			resp, err := apigw.Handler(tt.serve, reply.Error)(context.Background(), get("/"))
 			if err != nil {
 				t.Fatalf("Handler: %v", err)
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 )
 
 func ExampleHandler() {
@@ -18,9 +18,9 @@ func ExampleHandler() {
 		fmt.Fprintf(w, `{"media_id":%q}`, r.URL.Query().Get("media_id"))
 	})
 
-	// In functions/get/main.go: lambda.Start(apigw.Handler(mux, httpapi.WriteError)); locally the
+	// In functions/get/main.go: lambda.Start(apigw.Handler(mux, reply.Error)); locally the
 	// same mux goes to http.ListenAndServe.
-	handle := apigw.Handler(mux, httpapi.WriteError)
+	handle := apigw.Handler(mux, reply.Error)
 
 	var e events.APIGatewayV2HTTPRequest
 	e.RequestContext.HTTP.Method = "GET"

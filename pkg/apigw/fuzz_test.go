@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 )
 
 func FuzzRequest(f *testing.F) {
@@ -81,7 +81,7 @@ func check(t *testing.T, e events.APIGatewayV2HTTPRequest, want []byte, decodeEr
 		t.Fatal("no event in context")
 	}
 	// Whatever arrived, the handler side must not crash either.
-	if _, err := apigw.Handler(http.NotFoundHandler(), httpapi.WriteError)(context.Background(), e); err != nil {
+	if _, err := apigw.Handler(http.NotFoundHandler(), reply.Error)(context.Background(), e); err != nil {
 		t.Fatalf("Handler: %v", err)
 	}
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
 
-// CodeInvalidAppID is WeChat's errcode for an AppID it does not know.
-const CodeInvalidAppID = wechat.CodeInvalidAppID
+// IsAppID reports whether id looks like an AppID (token.AppIDPattern: the
+// secret's apps are named the same way): what a path or an object's
+// metadata may name, checked before anything is read for it.
+func IsAppID(id string) bool { return token.AppIDPattern.MatchString(id) }
 
 // MetadataKey is the S3 user metadata (x-amz-meta-appid) that names an
 // object's app.
@@ -133,12 +135,12 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 	}
 	if appID == "" {
 		if sec.Default.AppID == "" {
-			return App{}, failure.New(failure.Caller, CodeInvalidAppID,
+			return App{}, failure.New(failure.Caller, failure.CodeInvalidAppID,
 				"invalid appid: this deployment has no default app; put the AppID first in the path, /<appid>/cgi-bin/media/…")
 		}
 		return App{ID: sec.Default.AppID, Default: true}, nil
 	}
-	if !token.AppIDPattern.MatchString(appID) {
+	if !IsAppID(appID) {
 		return App{}, unknown(appID)
 	}
 	if _, ok := sec.App(appID); ok {
@@ -157,7 +159,7 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 }
 
 func unknown(appID string) error {
-	return failure.New(failure.Caller, CodeInvalidAppID,
+	return failure.New(failure.Caller, failure.CodeInvalidAppID,
 		"invalid appid: %s is neither an app of this deployment's secret nor an authorizer of its third-party platform", token.ShownAppID(appID))
 }
 

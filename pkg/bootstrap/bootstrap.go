@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/wxmedia/wxmedia/pkg/apigw"
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/cloudcall"
@@ -38,6 +39,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/metrics"
 	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/quota"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
@@ -284,17 +286,18 @@ func (a *App) SetLogOutput(w io.Writer) {
 	a.Metrics.SetOutput(w)
 }
 
-// HTTP is the HTTP handler for routes (all of them if none). The upload
-// function also serves the third-party platform's authorization events.
-func (a *App) HTTP(routes ...string) http.Handler {
-	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: routes, Logger: a.Logger,
-		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics})
-	if len(routes) > 0 && !slices.Contains(routes, httpapi.RouteUpload) {
+// HTTP is the HTTP handler for the routes served (all of them if none).
+// The upload function also serves the third-party platform's
+// authorization events.
+func (a *App) HTTP(served ...string) http.Handler {
+	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: served, Logger: a.Logger,
+		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: apigw.Caller})
+	if len(served) > 0 && !slices.Contains(served, routes.Upload) {
 		return api
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
-	mux.Handle(platform.EventsPath, a.Platform.Events())
+	mux.Handle(routes.PathPlatformEvents, httpapi.PlatformEvents(a.Platform, a.Logger))
 	return mux
 }
 
@@ -302,19 +305,19 @@ func (a *App) HTTP(routes ...string) http.Handler {
 // template's routes against them).
 func Paths(route string) []string {
 	p := httpapi.Paths(route)
-	if route == httpapi.RouteUpload {
-		p = append(p, platform.EventsPath)
+	if route == routes.Upload {
+		p = append(p, routes.PathPlatformEvents)
 	}
 	return p
 }
 
 // PublicPaths are the paths no authorizer guards: WeChat calls them, and
 // signs its calls instead.
-var PublicPaths = []string{platform.EventsPath}
+var PublicPaths = []string{routes.PathPlatformEvents}
 
 // Trigger is the S3 event handler.
 func (a *App) Trigger() *s3event.Handler {
-	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics, httpapi.Status)
+	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics)
 }
 
 // Lambda is the handler of the function serving route: its HTTP route,
@@ -322,7 +325,7 @@ func (a *App) Trigger() *s3event.Handler {
 // uploadimg, the S3 notifications of its trigger prefix.
 func (a *App) Lambda(route string) func(ctx context.Context, payload json.RawMessage) (any, error) {
 	opts := invocation.Options{HTTP: a.HTTP(route), Direct: cloudcall.Handler(a.Service, route, a.Logger)}
-	if route != httpapi.RouteGet {
+	if route != routes.Get {
 		opts.S3 = a.Trigger() // upload/<type>/ and uploadimg/ puts
 	}
 	h := invocation.Handler(opts)

@@ -2,9 +2,9 @@ package bootstrap
 
 import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/platform"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
@@ -32,16 +32,16 @@ const PublishAction = "events:PutEvents"
 func Permissions(route string, c Config) []Permission {
 	var uses []bucket.Use
 	switch route {
-	case httpapi.RouteUpload:
+	case routes.Upload:
 		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(transfer.APIUpload)...)
-	case httpapi.RouteUploadImg:
+	case routes.UploadImg:
 		uses = append(transfer.UploadUses(c.AllowedPrefixes), transfer.FormUses(transfer.APIUploadImg)...)
-	case httpapi.RouteGet:
+	case routes.Get:
 		uses = append(transfer.FetchUses(c.AllowedPrefixes), transfer.OutcomeUses()...)
 	default:
 		panic("app: no function " + route)
 	}
-	if route != httpapi.RouteGet {
+	if route != routes.Get {
 		uses = append(uses, ledger.Uses(transfer.NewKeyPolicy(c.AllowedPrefixes).Prefixes())...)
 	}
 	var out []Permission
@@ -49,12 +49,12 @@ func Permissions(route string, c Config) []Permission {
 		out = append(out, Permission{Action: g.Action, Resource: g.Resource})
 	}
 	out = append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
-	if route != httpapi.RouteGet {
+	if route != routes.Get {
 		out = append(out, Permission{Action: PublishAction, Resource: ResourceEventBus}) // each result recorded
 	}
 	// Every function may act for an authorizer; upload also serves the
 	// platform's authorization events.
-	for _, a := range platform.TableActions(route == httpapi.RouteUpload) {
+	for _, a := range platform.TableActions(route == routes.Upload) {
 		out = append(out, Permission{Action: a, Resource: ResourceTokenTable})
 	}
 	return out

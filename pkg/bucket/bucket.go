@@ -41,9 +41,9 @@ type Presigner interface {
 	PresignPostObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.PresignPostOptions)) (*s3.PresignedPostRequest, error)
 }
 
-// What S3 answered, found in a bucket error with errors.Is.
+// What S3 answered, found in a bucket error with errors.Is; a key that
+// names no object is failure.ErrNotFound.
 var (
-	ErrNotFound = errors.New("no such key")
 	// ErrChanged is a condition on the object's ETag that failed (412): a
 	// pinned read of an object that was replaced, or an If-Match write over
 	// a version that is no longer there.
@@ -131,7 +131,7 @@ type Object struct {
 	Metadata map[string]string
 }
 
-// Stat returns the object at key, or an error wrapping ErrNotFound.
+// Stat returns the object at key, or an error wrapping failure.ErrNotFound.
 func (b *Bucket) Stat(ctx context.Context, key string) (Object, error) {
 	out, err := b.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.name, Key: &key})
 	if err != nil {
@@ -397,7 +397,7 @@ func (b *Bucket) PresignPost(ctx context.Context, key string, ttl time.Duration,
 }
 
 // First returns the first object whose key starts with prefix, or an error
-// wrapping ErrNotFound.
+// wrapping failure.ErrNotFound.
 func (b *Bucket) First(ctx context.Context, prefix string) (Object, error) {
 	out, err := b.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix, MaxKeys: aws.Int32(1)})
 	if err != nil {
@@ -411,7 +411,7 @@ func (b *Bucket) First(ctx context.Context, prefix string) (Object, error) {
 }
 
 // Error is a failed S3 call, naming the operation and the object. Kind,
-// when set, is one of ErrNotFound, ErrChanged, ErrExists, ErrConflict.
+// when set, is one of failure.ErrNotFound, ErrChanged, ErrExists, ErrConflict.
 type Error struct {
 	Op, Bucket, Key string
 	Kind            error
@@ -444,17 +444,17 @@ func (b *Bucket) wrapPut(key string, err error, cond Condition) error {
 	switch {
 	case be.Kind == ErrChanged && cond.IfAbsent:
 		be.Kind = ErrExists
-	case be.Kind == ErrNotFound && cond.IfMatch != "":
+	case be.Kind == failure.ErrNotFound && cond.IfMatch != "":
 		be.Kind = ErrChanged
 	}
 	return e
 }
 
-// wrap names the operation and object, tells S3's answer apart (ErrNotFound
-// and the others) and classifies it: a missing key is the caller's failure,
-// a missing bucket or a refused permission the deployment's, a failed
-// condition a conflict, anything else (throttling, 5xx, the network, out
-// of time) S3's.
+// wrap names the operation and object, tells S3's answer apart
+// (failure.ErrNotFound and the others) and classifies it: a missing key is
+// the caller's failure, a missing bucket or a refused permission the
+// deployment's, a failed condition a conflict, anything else (throttling,
+// 5xx, the network, out of time) S3's.
 func (b *Bucket) wrap(op, key string, err error) error {
 	if fe := failure.As(err); fe != nil {
 		return err
@@ -477,8 +477,8 @@ func (b *Bucket) wrap(op, key string, err error) error {
 	case errors.As(err, &nsb), code == "NoSuchBucket":
 		return failure.Wrap(failure.Config, failure.CodeSystem, e, "system error: the media bucket does not exist")
 	case errors.As(err, &nsk), errors.As(err, &nf), code == "NoSuchKey", code == "NotFound", status == http.StatusNotFound && code == "":
-		e.Kind = ErrNotFound
-		return failure.Wrap(failure.Caller, CodeNoSuchKey, e, "no such key in the media bucket")
+		e.Kind = failure.ErrNotFound
+		return failure.Wrap(failure.Caller, failure.CodeInvalidParam, e, "no such key in the media bucket")
 	case code == "ConditionalRequestConflict", status == http.StatusConflict:
 		e.Kind = ErrConflict
 		return failure.Wrap(failure.Conflict, failure.CodeSystem, e, "system error: the object is being written by another request; try again")
@@ -493,10 +493,6 @@ func (b *Bucket) wrap(op, key string, err error) error {
 	}
 	return failure.Wrap(failure.S3, failure.CodeSystem, e, "system error: S3 failed")
 }
-
-// CodeNoSuchKey is the errcode of a key that names no object: WeChat's
-// "invalid parameter".
-const CodeNoSuchKey = 40035
 
 func nonEmpty(s string) *string {
 	if s == "" {

@@ -78,7 +78,7 @@ func TestWriteAbortsOnFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("Write of a broken source succeeded")
 	}
-	if _, err := b.Stat(ctx, "media/broken.mp4"); !errors.Is(err, bucket.ErrNotFound) {
+	if _, err := b.Stat(ctx, "media/broken.mp4"); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("Stat after a failed write = %v, want ErrNotFound", err)
 	}
 	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &name})
@@ -93,7 +93,7 @@ func TestWriteAbortsOnFailure(t *testing.T) {
 func TestErrors(t *testing.T) {
 	b, c, name := setup(t)
 	ctx := context.Background()
-	if _, err := b.Stat(ctx, "no/such/key"); !errors.Is(err, bucket.ErrNotFound) {
+	if _, err := b.Stat(ctx, "no/such/key"); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("Stat(missing) = %v, want ErrNotFound", err)
 	}
 	if _, err := b.Write(ctx, "k", "", bytes.NewReader([]byte("one"))); err != nil {
@@ -135,12 +135,12 @@ func TestErrors(t *testing.T) {
 	// A missing bucket is no missing object (S3 says which on GET; a HEAD
 	// answers a bare 404 either way).
 	other := bucket.New(c, bucket.Options{Name: "no-such-bucket-" + name})
-	if _, _, err := other.Open(ctx, "k", ""); errors.Is(err, bucket.ErrNotFound) || failure.KindOf(err) != failure.Config {
+	if _, _, err := other.Open(ctx, "k", ""); errors.Is(err, failure.ErrNotFound) || failure.KindOf(err) != failure.Config {
 		t.Errorf("a missing bucket = %v (kind %v), want the configuration's failure, not a missing key", err, failure.KindOf(err))
 	}
 	key = "claims/garbled"
 	c.PutObject(ctx, &s3.PutObjectInput{Bucket: &name, Key: &key, Body: strings.NewReader("{not json")})
-	if _, err := b.ReadJSON(ctx, key, &v); failure.KindOf(err) != failure.S3 || errors.Is(err, bucket.ErrNotFound) {
+	if _, err := b.ReadJSON(ctx, key, &v); failure.KindOf(err) != failure.S3 || errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("a record that does not decode = %v, want an S3 failure, never absent", err)
 	}
 	u, err := b.PresignGet(ctx, "k", time.Minute, bucket.Served{ContentType: "image/jpeg", Filename: "MEDIA.jpg"})
@@ -167,7 +167,7 @@ func TestErrors(t *testing.T) {
 	if obj, err := b.First(ctx, "claims/"); err != nil || obj.Key != "claims/c" {
 		t.Errorf("First(claims/) = %+v, %v; want claims/c", obj, err)
 	}
-	if _, err := b.First(ctx, "nothing/"); !errors.Is(err, bucket.ErrNotFound) {
+	if _, err := b.First(ctx, "nothing/"); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("First of an empty prefix = %v, want ErrNotFound", err)
 	}
 }
@@ -184,7 +184,7 @@ func TestWriteRefusesTruncatedSource(t *testing.T) {
 		if !errors.As(err, &se) || !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("%d bytes then cut: error %v, want a SourceError wrapping io.ErrUnexpectedEOF", n, err)
 		}
-		if _, err := b.Stat(ctx, "media/cut.jpg"); !errors.Is(err, bucket.ErrNotFound) {
+		if _, err := b.Stat(ctx, "media/cut.jpg"); !errors.Is(err, failure.ErrNotFound) {
 			t.Errorf("%d bytes then cut: something was stored (%v)", n, err)
 		}
 	}

@@ -4,7 +4,7 @@
 // with memory bounded by one multipart part; small JSON records read with
 // their version and written under a condition (If-None-Match: *, If-Match),
 // for the ledger; presigned links. Its errors are package failure's kinds,
-// with what S3 answered (ErrNotFound, ErrChanged, ErrExists, ErrConflict)
-// findable with errors.Is. Use and Grants list the IAM actions each method
-// needs.
+// with what S3 answered (failure.ErrNotFound, ErrChanged, ErrExists,
+// ErrConflict) findable with errors.Is. Use and Grants list the IAM actions
+// each method needs.
 package bucket

@@ -36,6 +36,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -152,13 +153,13 @@ func IsCall(keys []string) bool {
 	return len(keys) > 0
 }
 
-// Handler answers direct invocations for one function's route: "upload",
-// "uploadimg" or "get".
+// Handler answers direct invocations for one function's route:
+// routes.Upload, routes.UploadImg or routes.Get.
 func Handler(svc Service, route string, log *slog.Logger) func(ctx context.Context, payload json.RawMessage) (any, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	api := map[string]string{"upload": APIUpload, "uploadimg": APIUploadImg, "get": APIGet}[route]
+	api := map[string]string{routes.Upload: APIUpload, routes.UploadImg: APIUploadImg, routes.Get: APIGet}[route]
 	if api == "" {
 		panic("cloudcall: no route " + route) // a wiring mistake, caught at start
 	}
@@ -191,7 +192,7 @@ func call(ctx context.Context, svc Service, route, api string, payload json.RawM
 	}
 	ok := map[string]any{"errCode": 0, "errMsg": api + ":ok"}
 	switch route {
-	case "get":
+	case routes.Get:
 		f, err := svc.Fetch(ctx, req.MediaID)
 		if err != nil {
 			return nil, err
@@ -201,7 +202,7 @@ func call(ctx context.Context, svc Service, route, api string, payload json.RawM
 			ok["videoUrl"] = f.VideoURL
 		}
 		return ok, nil
-	case "uploadimg":
+	case routes.UploadImg:
 		r, err := upload(ctx, svc, media.ArticleImage, req)
 		if err != nil {
 			return nil, err
@@ -230,7 +231,7 @@ func upload(ctx context.Context, svc Service, t media.Type, req Request) (transf
 	case req.Key != "":
 		return svc.UploadKey(ctx, t, req.Key)
 	}
-	return transfer.Result{}, failure.New(failure.Caller, media.CodeMissing, "media data missing: give media {contentType, value} or key")
+	return transfer.Result{}, failure.New(failure.Caller, failure.CodeMediaMissing, "media data missing: give media {contentType, value} or key")
 }
 
 // thrown is a failure as the cloud call throws it: errCode and errMsg, as
@@ -238,7 +239,7 @@ func upload(ctx context.Context, svc Service, t media.Type, req Request) (transf
 // (WeChatError) or try again later (SystemError).
 func thrown(api string, err error) error {
 	typ := "SystemError"
-	if failure.KindOf(err) == failure.Caller {
+	if failure.Final(err) {
 		typ = "WeChatError"
 	}
 	msg, _ := json.Marshal(map[string]any{"errCode": failure.CodeOf(err), "errMsg": api + ":fail " + failure.MessageOf(err)})

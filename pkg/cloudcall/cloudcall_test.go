@@ -138,7 +138,7 @@ func TestFailuresAreThrown(t *testing.T) {
 		{"NotJSON", "upload", `["image"]`, nil, "WeChatError", failure.CodeDataFormat, "data format error"},
 		{"BadBase64", "upload", `{"type":"image","media":{"value":"not base64!"}}`, nil, "WeChatError", failure.CodeDataFormat, "media.value is not base64"},
 		{"ByteOutOfRange", "uploadimg", `{"media":{"value":{"type":"Buffer","data":[256]}}}`, nil, "WeChatError", failure.CodeDataFormat, "out of range"},
-		{"NeitherMediaNorKey", "uploadimg", `{}`, nil, "WeChatError", media.CodeMissing, "media data missing"},
+		{"NeitherMediaNorKey", "uploadimg", `{}`, nil, "WeChatError", failure.CodeMediaMissing, "media data missing"},
 		{"MediaAndKey", "upload", `{"type":"image","key":"upload/image/a.jpg","media":{"value":""}}`, nil, "WeChatError", failure.CodeDataFormat, "not both"},
 		{"UnknownType", "upload", `{"type":"gif","key":"upload/image/a.jpg"}`, nil, "WeChatError", 40004, "invalid media type"},
 		{"RefusedByRules", "upload", `{"type":"voice","key":"upload/voice/a.mp3"}`, failure.New(failure.Caller, 40005, "invalid file type"), "WeChatError", 40005, "invalid file type"},

@@ -16,8 +16,8 @@ import (
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/completion"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
-	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -46,7 +46,7 @@ func TestEachRecordedOutcomeIsPublished(t *testing.T) {
 	if e := got[0]; e.Source != "wxmedia" || e.DetailType != "Media Uploaded" || e.Detail != want {
 		t.Errorf("first event:\n got %v\nwant wxmedia Media Uploaded %+v", e, want)
 	}
-	if e := got[1]; e.DetailType != "Media Upload Failed" || e.Detail.Key != refused || e.Detail.ErrCode != media.CodeFileType || !e.Detail.Final || e.Detail.MediaID != "" {
+	if e := got[1]; e.DetailType != "Media Upload Failed" || e.Detail.Key != refused || e.Detail.ErrCode != failure.CodeInvalidFileType || !e.Detail.Final || e.Detail.MediaID != "" {
 		t.Errorf("second event: got %v, want Media Upload Failed of %s with errcode 40005, final", e, refused)
 	}
 

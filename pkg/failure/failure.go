@@ -1,12 +1,15 @@
 // Package failure names the ways wxmedia's work fails, by the system that
 // failed: the caller, the deployment's configuration, WeChat, S3, Secrets
-// Manager, a conflict with concurrent work, or wxmedia itself.
+// Manager, a conflict with concurrent work, or wxmedia itself; and WeChat's
+// errcodes that wxmedia answers or reads, each once (codes.go).
 //
 // Every adapter returns an *Error at its boundary (the WeChat client, the
 // bucket, the ledger, the credentials store), carrying the kind, the
-// errcode and message a caller may see, and the cause for the logs. The
-// edges decide from the kind alone, each in one table: package httpapi maps
-// it to an HTTP status and errcode, package s3event to "retry" or "done".
+// errcode and message a caller may see, and the cause for the logs. Final
+// says from the kind alone whether a failure is final: the S3 trigger
+// records a final failure as done and has any other retried, the cloud
+// call throws it as the caller's (WeChatError) rather than a system's.
+// Package reply says which HTTP status a failure stands for.
 // The package imports nothing of wxmedia's, so every package can use it.
 package failure
 
@@ -24,7 +27,7 @@ const (
 	Internal Kind = iota
 	// Caller is the request or the object at fault (a bad parameter, a
 	// file WeChat does not take, a key that is not allowed): it fails the
-	// same way until the caller changes it, so it is final.
+	// same way until the caller changes it, so it is final (see Final).
 	Caller
 	// Config is the deployment at fault: the secret's content, an AppSecret
 	// or AppID WeChat rejects, an egress IP outside WeChat's allow-list, an
@@ -60,14 +63,10 @@ func Kinds() []Kind {
 	return []Kind{Internal, Caller, Config, WeChat, S3, SecretsManager, Conflict, DynamoDB}
 }
 
-// WeChat's errcodes for failures of no more particular code.
-const (
-	// CodeSystem is a system error, answered for every failure that is not
-	// the caller's.
-	CodeSystem       = -1
-	CodeInvalidParam = 40035 // invalid parameter
-	CodeDataFormat   = 47001 // data format error (malformed JSON or multipart)
-)
+// ErrNotFound is wrapped by a failure whose object does not exist: a key
+// that names nothing in the media bucket, a record not written yet. The
+// HTTP status table (package reply) says 404 of it.
+var ErrNotFound = errors.New("no such key")
 
 // Error is a failure of one kind. Code and Message are what a caller may be
 // told: WeChat's errcode and a message with no secret and no internal
@@ -115,6 +114,13 @@ func KindOf(err error) Kind {
 	}
 	return Internal
 }
+
+// Final reports whether err fails the same way however often it is tried
+// again unchanged: a caller's failure (a bad parameter, a file WeChat does
+// not take, a key that is not allowed). Any other failure may pass on
+// another try, or once an operator mends the deployment, and so is kept to
+// be retried or redriven; so is an error no adapter classified.
+func Final(err error) bool { return KindOf(err) == Caller }
 
 // CodeOf is the errcode a caller is answered for err: CodeSystem for an
 // error no adapter classified.

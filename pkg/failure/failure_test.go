@@ -42,6 +42,23 @@ func TestKindCodeMessage(t *testing.T) {
 	}
 }
 
+// Only the caller's failures are final: every other kind may pass on
+// another try or once an operator mends the deployment, and so may an
+// error no adapter classified.
+func TestFinal(t *testing.T) {
+	for _, k := range failure.Kinds() {
+		t.Run(k.String(), func(t *testing.T) {
+			err := fmt.Errorf("upload x: %w", failure.New(k, 40164, "what a caller may see"))
+			if got, want := failure.Final(err), k == failure.Caller; got != want {
+				t.Errorf("Final(%s failure) = %v, want %v", k, got, want)
+			}
+		})
+	}
+	if failure.Final(errors.New("boom")) {
+		t.Error("an unclassified error is final, want it retried")
+	}
+}
+
 func Example() {
 	err := fmt.Errorf("record: %w", failure.Wrap(failure.Config, -1, errors.New("AccessDenied on s3://b/k"), "system error: access to the media bucket was denied"))
 	fmt.Println(failure.KindOf(err), failure.CodeOf(err))

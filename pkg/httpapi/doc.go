@@ -8,8 +8,16 @@
 //	POST /cgi-bin/media/uploadimg         multipart field "media", or JSON {"key":"…"}
 //
 // Every error is WeChat-shaped JSON {"errcode":N,"errmsg":"…"}, written by
-// WriteError, the one place an error becomes an answer. Its status comes
-// from Status, the one table from a failure (package failure's kind, and
-// WeChat's errcode where it says more) to an HTTP status. Each request's log
+// package reply, the one place an error becomes an answer. The status it
+// stands for comes from reply.Status, the one table from a failure
+// (package failure's kind, and WeChat's errcode where it says more) to an
+// HTTP status; the route's own refusals carry theirs. Each request's log
 // line records the status sent, the errcode and the failure's kind.
+//
+// PlatformEvents is the third-party platform's push route,
+//
+//	POST /component/events                WeChat's signed, encrypted pushes, answered "success"
+//
+// which WeChat calls: package platform verifies and acts on each push,
+// and a refusal is answered with the HTTP status its own table gives.
 package httpapi

@@ -10,6 +10,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -38,7 +39,7 @@ func (a *api) form(w http.ResponseWriter, r *http.Request, t media.Type) error {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, f)
+	reply.JSON(w, http.StatusOK, f)
 	return nil
 }
 
@@ -71,14 +72,14 @@ func (a *api) result(w http.ResponseWriter, r *http.Request) error {
 		res, err := a.svc.Outcome(ctx, key)
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, res)
+			reply.JSON(w, http.StatusOK, res)
 			return nil
 		case !errors.Is(err, transfer.ErrPending):
 			return err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			writeJSON(w, http.StatusAccepted, map[string]any{"key": res.Key, "etag": res.ETag, "pending": true})
+			reply.JSON(w, http.StatusAccepted, map[string]any{"key": res.Key, "etag": res.ETag, "pending": true})
 			return nil
 		}
 		select {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
@@ -54,7 +55,7 @@ func TestUploadFormIsAPresignedPost(t *testing.T) {
 		})
 	}
 	a := do(t, "POST", st.URL+"/cgi-bin/media/upload-url?type=gif", "", nil)
-	if a.status != 200 || a.body["errcode"] != float64(media.CodeInvalidType) {
+	if a.status != 200 || a.body["errcode"] != float64(failure.CodeInvalidMediaType) {
 		t.Errorf("type=gif: got %d %s, want errcode 40004", a.status, a.raw)
 	}
 }
@@ -94,7 +95,7 @@ func TestResult(t *testing.T) {
 	bad := "upload/image/notes.jpg"
 	st.Put(t, bad, []byte("plain text"))
 	st.Functions["upload"].Invoke(t.Context(), st.S3Event(stacktest.Created{Key: bad}))
-	if a := result(bad, ""); a.status != 200 || a.body["errcode"] != float64(media.CodeFileType) || a.body["final"] != true {
+	if a := result(bad, ""); a.status != 200 || a.body["errcode"] != float64(failure.CodeInvalidFileType) || a.body["final"] != true {
 		t.Errorf("a refused file: got %d %s, want its recorded errcode 40005", a.status, a.raw)
 	}
 

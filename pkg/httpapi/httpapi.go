@@ -16,12 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wxmedia/wxmedia/pkg/apigw"
 	"github.com/wxmedia/wxmedia/pkg/apps"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/token"
+	"github.com/wxmedia/wxmedia/pkg/reply"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -36,13 +36,6 @@ type Service interface {
 }
 
 var _ Service = (*transfer.Service)(nil)
-
-// The routes.
-const (
-	RouteUpload    = "upload"
-	RouteGet       = "get"
-	RouteUploadImg = "uploadimg"
-)
 
 // MaxBody is the largest request body accepted: what fits in Lambda's 6 MB
 // invoke payload once API Gateway has base64-encoded it, less room for the
@@ -61,6 +54,9 @@ type Options struct {
 	InlineLimit int64
 	// Metrics measures each request; nil measures none.
 	Metrics Metrics
+	// Caller is who made a request, for its access line (apigw.Caller:
+	// as API Gateway's authorizer vouched); nil names nobody.
+	Caller func(ctx context.Context) string
 }
 
 // Metrics measures requests (package metrics' Recorder): Begin starts a
@@ -83,11 +79,16 @@ type api struct {
 	maxBody     int64
 	inlineLimit int64
 	metrics     Metrics
+	caller      func(ctx context.Context) string
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
-	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics}
+	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics,
+		caller: opts.Caller}
+	if a.caller == nil {
+		a.caller = func(context.Context) string { return "" }
+	}
 	if a.inlineLimit <= 0 {
 		a.inlineLimit = MaxInline
 	}
@@ -99,11 +100,11 @@ func New(opts Options) http.Handler {
 	}
 	served := opts.Routes
 	if len(served) == 0 {
-		served = []string{RouteUpload, RouteGet, RouteUploadImg}
+		served = routes.All()
 	}
 	mux := http.NewServeMux()
 	for _, name := range served {
-		eps, ok := a.routes()[name]
+		eps, ok := a.endpoints()[name]
 		if !ok {
 			panic(fmt.Sprintf("httpapi: unknown route %q", name)) // a wiring mistake, caught at start
 		}
@@ -114,7 +115,7 @@ func New(opts Options) http.Handler {
 				allow += ", " + http.MethodHead // a GET pattern serves HEAD too
 			}
 			// Each path also under an app's prefix: /<appid>/cgi-bin/media/….
-			for _, p := range []string{path, AppPrefix + path} {
+			for _, p := range []string{path, routes.AppPrefix + path} {
 				mux.Handle(method+" "+p, a.handle(ep.name, ep.h))
 				// Another method on a known path: 405 with the methods it takes.
 				mux.Handle(p, a.handle(ep.name, func(w http.ResponseWriter, r *http.Request) error {
@@ -137,22 +138,22 @@ type endpoint struct {
 	h       func(w http.ResponseWriter, r *http.Request) error
 }
 
-// routes are each function's endpoints: WeChat's path; for the uploads
-// the presigned forms for large files; for get, their results.
-func (a *api) routes() map[string][]endpoint {
+// endpoints are each route's paths: WeChat's; for the uploads the
+// presigned forms for large files; for get, their results.
+func (a *api) endpoints() map[string][]endpoint {
 	return map[string][]endpoint{
-		RouteUpload: {
-			{"upload", "POST " + PathUpload, a.upload},
-			{"upload-url", "POST " + PathUploadForm, a.uploadForm},
+		routes.Upload: {
+			{routes.Upload, "POST " + routes.PathUpload, a.upload},
+			{"upload-url", "POST " + routes.PathUploadForm, a.uploadForm},
 		},
 		// result reads, as get does; its waits take none of upload's capacity.
-		RouteGet: {
-			{"get", "GET " + PathGet, a.get},
-			{"result", "GET " + PathResult, a.result},
+		routes.Get: {
+			{routes.Get, "GET " + routes.PathGet, a.get},
+			{"result", "GET " + routes.PathResult, a.result},
 		},
-		RouteUploadImg: {
-			{"uploadimg", "POST " + PathUploadImg, a.uploadImg},
-			{"uploadimg-url", "POST " + PathUploadImgForm, a.uploadImgForm},
+		routes.UploadImg: {
+			{routes.UploadImg, "POST " + routes.PathUploadImg, a.uploadImg},
+			{"uploadimg-url", "POST " + routes.PathUploadImgForm, a.uploadImgForm},
 		},
 	}
 }
@@ -161,27 +162,12 @@ func (a *api) routes() map[string][]endpoint {
 // app's prefix, for the template's events (internal/deploy checks them).
 func Paths(route string) []string {
 	var out []string
-	for _, ep := range (&api{}).routes()[route] {
+	for _, ep := range (&api{}).endpoints()[route] {
 		_, path, _ := strings.Cut(ep.pattern, " ")
-		out = append(out, path, AppPrefix+path)
+		out = append(out, path, routes.AppPrefix+path)
 	}
 	return out
 }
-
-// AppPrefix is the path prefix that names an app (API Gateway's and
-// net/http's syntax alike): /<appid>/cgi-bin/media/… is that app's,
-// /cgi-bin/media/… the default app's.
-const AppPrefix = "/{appid}"
-
-// The paths.
-const (
-	PathUpload        = "/cgi-bin/media/upload"
-	PathGet           = "/cgi-bin/media/get"
-	PathUploadImg     = "/cgi-bin/media/uploadimg"
-	PathUploadForm    = "/cgi-bin/media/upload-url"
-	PathUploadImgForm = "/cgi-bin/media/uploadimg-url"
-	PathResult        = "/cgi-bin/media/result"
-)
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -241,8 +227,8 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 					err = errors.New("panic in handler")
 				}
 			}()
-			if appID != "" && !token.AppIDPattern.MatchString(appID) {
-				return failure.New(failure.Caller, apps.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
+			if appID != "" && !apps.IsAppID(appID) {
+				return failure.New(failure.Caller, failure.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
 			}
 			if len(r.URL.RawQuery) > 2048 {
 				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errQueryTooLong, "query string too long")
@@ -254,19 +240,19 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			return h(w, r)
 		}()
 		if err != nil {
-			contentType := contentTypeJSON
-			if route == RouteGet {
-				contentType = contentTypeText
+			contentType := reply.ContentTypeJSON
+			if route == routes.Get {
+				contentType = reply.ContentTypeText
 			}
 			status := http.StatusOK // as WeChat answers its errors
 			if errors.Is(err, errMethod) {
 				status = http.StatusMethodNotAllowed // HTTP's own, with Allow
 			}
-			writeError(w, status, contentType, err)
+			reply.ErrorStatus(w, status, contentType, err)
 		}
 		code, stands := 0, sw.status
 		if err != nil {
-			code, stands = failure.CodeOf(err), Status(err)
+			code, stands = failure.CodeOf(err), reply.Status(err)
 		}
 		if a.metrics != nil {
 			a.metrics.End(ctx, code, stands)
@@ -275,7 +261,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if err != nil {
 			attrs = append(attrs, "failure_status", stands, "kind", failure.KindOf(err).String())
 		}
-		attrs = append(attrs, "caller", Caller(ctx), "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
+		attrs = append(attrs, "caller", a.caller(ctx), "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
 			"bytes_in", max(r.ContentLength, 0), "bytes_out", sw.bytes, "ms", time.Since(start).Milliseconds())
 		switch {
 		case err == nil:
@@ -294,23 +280,6 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 // named by the AppID of its path.
 const DefaultApp = "default"
 
-// Caller is who made the request, as API Gateway's authorizer vouched:
-// the IAM user or role ARN (AuthMode=IAM), or the JWT's subject
-// (AuthMode=JWT, "jwt:<sub>"); "" for an unauthenticated request.
-func Caller(ctx context.Context) string {
-	e, ok := apigw.FromContext(ctx)
-	if !ok || e.RequestContext.Authorizer == nil {
-		return ""
-	}
-	switch auth := e.RequestContext.Authorizer; {
-	case auth.IAM != nil && auth.IAM.UserARN != "":
-		return auth.IAM.UserARN
-	case auth.JWT != nil && auth.JWT.Claims["sub"] != "":
-		return "jwt:" + auth.JWT.Claims["sub"]
-	}
-	return ""
-}
-
 // sourceIP is the client's address without its port.
 func sourceIP(r *http.Request) string {
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -328,7 +297,7 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, uploaded(res))
+	reply.JSON(w, http.StatusOK, uploaded(res))
 	return nil
 }
 
@@ -348,7 +317,7 @@ func (a *api) uploadImg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"url": res.URL})
+	reply.JSON(w, http.StatusOK, map[string]string{"url": res.URL})
 	return nil
 }
 
@@ -401,7 +370,7 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, failure.New(failure.Caller, media.CodeMissing, `media data missing: no "media" file part`)
+			return nil, failure.New(failure.Caller, failure.CodeMediaMissing, `media data missing: no "media" file part`)
 		}
 		if err != nil {
 			if isTooLarge(err) {
@@ -445,13 +414,13 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case q.Get("format") == "json":
-		writeJSON(w, http.StatusOK, f)
+		reply.JSON(w, http.StatusOK, f)
 	case q.Get("redirect") == "true", !f.Video() && f.Size > a.inlineLimit:
 		w.Header().Set("Location", f.URL)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusFound)
 	case f.Video():
-		writeJSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
+		reply.JSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
 	default:
 		body, err := a.svc.OpenMedia(ctx, f)
 		if err != nil {

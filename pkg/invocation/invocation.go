@@ -18,7 +18,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/apigw"
 	"github.com/wxmedia/wxmedia/pkg/cloudcall"
-	"github.com/wxmedia/wxmedia/pkg/httpapi"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 )
 
@@ -133,7 +133,7 @@ func (*ignored) UnmarshalJSON([]byte) error { return nil }
 // Handler returns the function's Lambda handler: it tells the event's
 // kind and hands it to what serves it.
 func Handler(opts Options) func(ctx context.Context, payload json.RawMessage) (any, error) {
-	httpHandler := apigw.Handler(opts.HTTP, httpapi.WriteError)
+	httpHandler := apigw.Handler(opts.HTTP, reply.Error)
 	s3 := opts.S3
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		k, saw := kindOf(payload)

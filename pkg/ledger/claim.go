@@ -25,7 +25,7 @@ func (l *Ledger) read(ctx context.Context, w Work) (entry, error) {
 	var r Result
 	v, err := l.store.ReadJSON(ctx, ResultKey(w), &r)
 	switch {
-	case errors.Is(err, bucket.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return entry{}, nil
 	case err != nil:
 		return entry{}, notRead(err)
@@ -113,7 +113,7 @@ func (l *Ledger) claim(ctx context.Context, w Work, seen entry) (*claim, error) 
 		var theirs claimRecord
 		ver, err := l.store.ReadJSON(ctx, key, &theirs)
 		switch {
-		case errors.Is(err, bucket.ErrNotFound):
+		case errors.Is(err, failure.ErrNotFound):
 			cond = bucket.Condition{IfAbsent: true} // gone (expired) meanwhile
 			continue
 		case err != nil:

@@ -34,7 +34,7 @@ const (
 func (l *Ledger) record(ctx context.Context, w Work, seen entry, r Result, err error) (_ Result, recorded, fresh bool, _ error) {
 	r.Key, r.ETag, r.AppID = w.Key, w.ETag, w.AppID
 	if err != nil {
-		r = Result{Key: w.Key, ETag: w.ETag, AppID: w.AppID, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.KindOf(err) == failure.Caller}
+		r = Result{Key: w.Key, ETag: w.ETag, AppID: w.AppID, ErrCode: failure.CodeOf(err), ErrMsg: failure.MessageOf(err), Final: failure.Final(err)}
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
@@ -136,7 +136,7 @@ func (l *Ledger) decide(ctx context.Context, w Work, r Result, cur entry) (Resul
 	}
 	obj, err := l.store.Stat(ctx, w.Key)
 	switch {
-	case errors.Is(err, bucket.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return theirs, superseded, nil // the object is gone: nothing current to record
 	case err != nil:
 		return r, written, notRecorded(err)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
 // Type is what WeChat is told a file is: the "type" of media/upload, or
@@ -31,7 +33,7 @@ func ParseType(s string) (Type, error) {
 			return t, nil
 		}
 	}
-	return "", refused(CodeInvalidType, fmt.Sprintf("invalid media type %q: want image, voice, video or thumb", truncate(s, 32)))
+	return "", refused(failure.CodeInvalidMediaType, fmt.Sprintf("invalid media type %q: want image, voice, video or thumb", truncate(s, 32)))
 }
 
 // Format is a file format, detected from content.
@@ -157,11 +159,11 @@ const (
 // documents also say 2 MB in one note; MEDIA_LIMITS=image=2MB selects that).
 func DefaultRules() Rules {
 	return Rules{
-		Image:        {MaxSize: 10 * MB, Formats: []Format{JPEG, PNG, GIF}, SizeCode: CodeImageSize},
-		Voice:        {MaxSize: 2 * MB, Formats: []Format{AMR, MP3}, SizeCode: CodeVoiceSize},
-		Video:        {MaxSize: 10 * MB, Formats: []Format{MP4}, SizeCode: CodeVideoSize},
-		Thumb:        {MaxSize: 64 * KB, Formats: []Format{JPEG}, SizeCode: CodeThumbSize},
-		ArticleImage: {MaxSize: 1 * MB, Formats: []Format{JPEG, PNG}, SizeCode: CodeImageSize},
+		Image:        {MaxSize: 10 * MB, Formats: []Format{JPEG, PNG, GIF}, SizeCode: failure.CodeInvalidImageSize},
+		Voice:        {MaxSize: 2 * MB, Formats: []Format{AMR, MP3}, SizeCode: failure.CodeInvalidVoiceSize},
+		Video:        {MaxSize: 10 * MB, Formats: []Format{MP4}, SizeCode: failure.CodeInvalidVideoSize},
+		Thumb:        {MaxSize: 64 * KB, Formats: []Format{JPEG}, SizeCode: failure.CodeInvalidThumbSize},
+		ArticleImage: {MaxSize: 1 * MB, Formats: []Format{JPEG, PNG}, SizeCode: failure.CodeInvalidImageSize},
 	}
 }
 
@@ -231,17 +233,17 @@ func ParseSize(s string) (int64, error) {
 func (r Rules) Check(t Type, f Format, size int64) error {
 	rule, ok := r[t]
 	if !ok {
-		return refused(CodeInvalidType, fmt.Sprintf("invalid media type %q", t))
+		return refused(failure.CodeInvalidMediaType, fmt.Sprintf("invalid media type %q", t))
 	}
 	if size <= 0 {
-		return refused(CodeMissing, "media data missing: the file is empty")
+		return refused(failure.CodeMediaMissing, "media data missing: the file is empty")
 	}
 	if !rule.accepts(f) {
 		got := "an unrecognised format"
 		if f != "" {
 			got = string(f)
 		}
-		return refused(CodeFileType, fmt.Sprintf("invalid file type: %s is %s, want %s", t, got, formatList(rule.Formats)))
+		return refused(failure.CodeInvalidFileType, fmt.Sprintf("invalid file type: %s is %s, want %s", t, got, formatList(rule.Formats)))
 	}
 	if size > rule.MaxSize {
 		return refused(rule.SizeCode, fmt.Sprintf("invalid %s size: %d bytes, the limit is %d", t, size, rule.MaxSize))

@@ -49,22 +49,22 @@ func TestCheck(t *testing.T) {
 		{"OKImage10MB", media.Image, media.JPEG, 10 * media.MB, 0},
 		{"OKImagePNG", media.Image, media.PNG, 1000, 0},
 		{"OKImageGIF", media.Image, media.GIF, 1000, 0},
-		{"ErrImageTooLarge", media.Image, media.JPEG, 10*media.MB + 1, media.CodeImageSize},
+		{"ErrImageTooLarge", media.Image, media.JPEG, 10*media.MB + 1, failure.CodeInvalidImageSize},
 		{"OKVoiceAMR", media.Voice, media.AMR, 2 * media.MB, 0},
 		{"OKVoiceMP3", media.Voice, media.MP3, 1000, 0},
-		{"ErrVoiceTooLarge", media.Voice, media.MP3, 2*media.MB + 1, media.CodeVoiceSize},
-		{"ErrVoiceJPEG", media.Voice, media.JPEG, 1000, media.CodeFileType},
+		{"ErrVoiceTooLarge", media.Voice, media.MP3, 2*media.MB + 1, failure.CodeInvalidVoiceSize},
+		{"ErrVoiceJPEG", media.Voice, media.JPEG, 1000, failure.CodeInvalidFileType},
 		{"OKVideo", media.Video, media.MP4, 10 * media.MB, 0},
-		{"ErrVideoTooLarge", media.Video, media.MP4, 10*media.MB + 1, media.CodeVideoSize},
+		{"ErrVideoTooLarge", media.Video, media.MP4, 10*media.MB + 1, failure.CodeInvalidVideoSize},
 		{"OKThumb", media.Thumb, media.JPEG, 64 * media.KB, 0},
-		{"ErrThumbPNG", media.Thumb, media.PNG, 1000, media.CodeFileType},
-		{"ErrThumbTooLarge", media.Thumb, media.JPEG, 64*media.KB + 1, media.CodeThumbSize},
+		{"ErrThumbPNG", media.Thumb, media.PNG, 1000, failure.CodeInvalidFileType},
+		{"ErrThumbTooLarge", media.Thumb, media.JPEG, 64*media.KB + 1, failure.CodeInvalidThumbSize},
 		{"OKArticleImage", media.ArticleImage, media.PNG, 1 * media.MB, 0},
-		{"ErrArticleImageGIF", media.ArticleImage, media.GIF, 1000, media.CodeFileType},
-		{"ErrArticleImageTooLarge", media.ArticleImage, media.JPEG, media.MB + 1, media.CodeImageSize},
-		{"ErrUnknownFormat", media.Image, "", 1000, media.CodeFileType},
-		{"ErrEmpty", media.Image, media.JPEG, 0, media.CodeMissing},
-		{"ErrUnknownType", media.Type("file"), media.JPEG, 1000, media.CodeInvalidType},
+		{"ErrArticleImageGIF", media.ArticleImage, media.GIF, 1000, failure.CodeInvalidFileType},
+		{"ErrArticleImageTooLarge", media.ArticleImage, media.JPEG, media.MB + 1, failure.CodeInvalidImageSize},
+		{"ErrUnknownFormat", media.Image, "", 1000, failure.CodeInvalidFileType},
+		{"ErrEmpty", media.Image, media.JPEG, 0, failure.CodeMediaMissing},
+		{"ErrUnknownType", media.Type("file"), media.JPEG, 1000, failure.CodeInvalidMediaType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestParseType(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "IMAGE", "uploadimg", "file", "image\x00"} {
-		if _, err := media.ParseType(bad); failure.KindOf(err) != failure.Caller || failure.CodeOf(err) != media.CodeInvalidType {
+		if _, err := media.ParseType(bad); failure.KindOf(err) != failure.Caller || failure.CodeOf(err) != failure.CodeInvalidMediaType {
 			t.Errorf("ParseType(%q) error = %v, want errcode 40004", bad, err)
 		}
 	}

@@ -6,9 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,45 +16,12 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
-// EventsPath is the platform's authorization event URL, the one to give
-// WeChat (deployed, it is public: WeChat signs its pushes instead).
-const EventsPath = "/component/events"
-
 // Why a push is refused; none changes anything.
 var (
 	ErrStale     = errors.New("the push's timestamp is too far from now")
 	ErrMalformed = errors.New("malformed push")
 	ErrAppID     = errors.New("the push is for another platform")
 )
-
-// statusOf is the events edge's one table: the HTTP status of each refusal.
-var statusOf = []struct {
-	err    error
-	status int
-}{
-	{wxcrypt.ErrSignature, http.StatusUnauthorized},
-	{wxcrypt.ErrAppID, http.StatusForbidden},
-	{ErrAppID, http.StatusForbidden},
-	{ErrStale, http.StatusForbidden},
-	{wxcrypt.ErrMalformed, http.StatusBadRequest},
-	{ErrMalformed, http.StatusBadRequest},
-	{ErrInProgress, http.StatusServiceUnavailable},
-}
-
-func status(err error) int {
-	for _, s := range statusOf {
-		if errors.Is(err, s.err) {
-			return s.status
-		}
-	}
-	switch failure.KindOf(err) {
-	case failure.Caller:
-		return http.StatusBadRequest
-	case failure.Config:
-		return http.StatusNotFound
-	}
-	return http.StatusServiceUnavailable // WeChat pushes again
-}
 
 // Push is one decrypted push (the fields of the events the platform acts on).
 type Push struct {
@@ -68,52 +33,28 @@ type Push struct {
 	AuthorizationCode     string `xml:"AuthorizationCode"`
 }
 
-// maxPush bounds a push's body.
-const maxPush = 64 << 10
+// MaxPush bounds a push's body: a longer one is malformed.
+const MaxPush = 64 << 10
 
-// Events is the HTTP handler of POST EventsPath: it answers "success" to
-// a push it verified and acted on, and refuses one with a bad signature,
-// for another platform, or stale, having changed nothing.
-func (p *Platform) Events() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxPush+1))
-		if err == nil && len(body) > maxPush {
-			err = fmt.Errorf("%w: body over %d bytes", ErrMalformed, maxPush)
-		}
-		var push Push
-		if err == nil {
-			q := r.URL.Query()
-			push, err = p.Handle(r.Context(), q.Get("encrypt_type"), wxcrypt.Envelope{Body: body, Timestamp: q.Get("timestamp"),
-				Nonce: q.Get("nonce"), Signature: q.Get("msg_signature")})
-		}
-		if errors.Is(err, ErrSeen) {
-			p.o.Logger.InfoContext(r.Context(), "platform push seen already: answered, nothing changed", "info_type", push.InfoType)
-			err = nil
-		}
-		if err != nil {
-			st := status(err)
-			lvl := slog.LevelWarn
-			if (st >= 500 || st == http.StatusNotFound) && !errors.Is(err, ErrInProgress) {
-				lvl = slog.LevelError
-			}
-			p.o.Logger.Log(r.Context(), lvl, "platform push refused", "status", st, "info_type", push.InfoType, "error", err.Error())
-			http.Error(w, "fail", st)
-			return
-		}
-		p.o.Logger.InfoContext(r.Context(), "platform push", "info_type", push.InfoType, "authorizer_appid", push.AuthorizerAppID)
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, "success")
-	})
+// Receive verifies, opens and acts on one push as WeChat posts it to
+// routes.PathPlatformEvents: query is its URL's query (timestamp, nonce,
+// msg_signature, encrypt_type), body its body. A push with a bad signature
+// (wxcrypt.ErrSignature), for another platform (ErrAppID, wxcrypt.ErrAppID),
+// stale (ErrStale) or malformed (ErrMalformed, wxcrypt.ErrMalformed) is
+// refused having changed nothing; one acted on already is ErrSeen, one
+// another delivery is acting on ErrInProgress. The push is returned as
+// far as it was opened, for the log.
+func (p *Platform) Receive(ctx context.Context, query url.Values, body []byte) (Push, error) {
+	if len(body) > MaxPush {
+		return Push{}, fmt.Errorf("%w: body over %d bytes", ErrMalformed, MaxPush)
+	}
+	return p.handle(ctx, query.Get("encrypt_type"), wxcrypt.Envelope{Body: body, Timestamp: query.Get("timestamp"),
+		Nonce: query.Get("nonce"), Signature: query.Get("msg_signature")})
 }
 
-// Handle verifies, opens and acts on one push. Every check comes before
+// handle verifies, opens and acts on one push. Every check comes before
 // the store is written.
-func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Envelope) (Push, error) {
+func (p *Platform) handle(ctx context.Context, encryptType string, e wxcrypt.Envelope) (Push, error) {
 	c, err := p.component(ctx)
 	if err != nil {
 		return Push{}, err
@@ -177,7 +118,7 @@ func (p *Platform) Handle(ctx context.Context, encryptType string, e wxcrypt.Env
 // upper case is the same push).
 func pushKey(c, signature string) string { return "push#" + c + "#" + signature }
 
-// ErrSeen is a push acted on already: it is answered "success" again.
+// ErrSeen is a push acted on already: it is answered as acted on again.
 var ErrSeen = errors.New("the push was acted on already")
 
 // ErrInProgress is a push another delivery is acting on: it is refused,

@@ -2,10 +2,9 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,99 +15,122 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
-// post sends a push to the events route and answers its status and body.
-func post(t *testing.T, h http.Handler, e wxcrypt.Envelope, encryptType string) (int, string) {
+// receive hands p a push as WeChat posts it: its query and its body.
+func receive(t *testing.T, p *Platform, e wxcrypt.Envelope, encryptType string) (Push, error) {
 	t.Helper()
 	q := url.Values{"timestamp": {e.Timestamp}, "nonce": {e.Nonce}, "msg_signature": {e.Signature}, "encrypt_type": {encryptType}}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, EventsPath+"?"+q.Encode(), strings.NewReader(string(e.Body))))
-	return rec.Code, rec.Body.String()
+	return p.Receive(context.Background(), q, e.Body)
+}
+
+// pushFixture is a platform at a fixed time, whose store counts its
+// writes, and the crypter that seals the platform's pushes.
+type pushFixture struct {
+	now   time.Time
+	ts    string // now, as a push's timestamp
+	store *countingStore
+	p     *Platform
+	ours  *wxcrypt.Crypter
+}
+
+func newPushFixture(t *testing.T) *pushFixture {
+	t.Helper()
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store := &countingStore{Store: tokentable.NewMemory(clock)}
+	ours, _ := wxcrypt.New("component-token", aesKey, componentAppID)
+	return &pushFixture{now: now, ts: strconv.FormatInt(now.Unix(), 10), store: store, ours: ours,
+		p: New(Options{Store: store, WeChat: nil, Secrets: platformSecret, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})}
+}
+
+// seal is msg pushed by c at timestamp ts.
+func seal(t *testing.T, c *wxcrypt.Crypter, msg []byte, ts string) wxcrypt.Envelope {
+	t.Helper()
+	e, err := c.Seal(msg, ts, "n0nce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// ticket is a component_verify_ticket push for platform app.
+func ticket(app string) []byte {
+	return []byte("<xml><AppId>" + app + "</AppId><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>T-1</ComponentVerifyTicket></xml>")
 }
 
 // A push is acted on only if its msg_signature is the platform's, it is
 // for the platform's AppID and its timestamp is recent: a tampered one is
-// refused and changes nothing.
-func TestEventsRefuseTamperedPushes(t *testing.T) {
-	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	store := &countingStore{Store: tokentable.NewMemory(clock)}
-	p := New(Options{Store: store, WeChat: nil, Secrets: platformSecret, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	h := p.Events()
-	ours, _ := wxcrypt.New("component-token", aesKey, componentAppID)
+// refused with the error that says why (httpapi's push route answers
+// each with its status) and changes nothing.
+func TestReceiveRefusesTamperedPushes(t *testing.T) {
+	f := newPushFixture(t)
 	other, _ := wxcrypt.New("component-token", aesKey, "wx-other-component")
 	forged, _ := wxcrypt.New("not-the-token", aesKey, componentAppID)
-	ticket := func(app string) []byte {
-		return []byte("<xml><AppId>" + app + "</AppId><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>T-1</ComponentVerifyTicket></xml>")
-	}
-	ts := strconv.FormatInt(now.Unix(), 10)
-	seal := func(c *wxcrypt.Crypter, msg []byte, ts string) wxcrypt.Envelope {
-		e, err := c.Seal(msg, ts, "n0nce")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	good := seal(ours, ticket(componentAppID), ts)
+	ts, ours := f.ts, f.ours
+	good := seal(t, ours, ticket(componentAppID), ts)
 	tampered := good
 	tampered.Nonce = "other-nonce"
 	tests := []struct {
-		name   string
-		env    wxcrypt.Envelope
-		enc    string
-		status int
+		name string
+		env  wxcrypt.Envelope
+		enc  string
+		want error
 	}{
-		{"ErrBadSignature", tampered, "aes", http.StatusUnauthorized},
-		{"ErrForgedWithAnotherToken", seal(forged, ticket(componentAppID), ts), "aes", http.StatusUnauthorized},
-		{"ErrOtherAppID", seal(other, ticket("wx-other-component"), ts), "aes", http.StatusForbidden},
-		{"ErrOtherAppIDInside", seal(ours, ticket("wx-other-component"), ts), "aes", http.StatusForbidden},
-		{"ErrStale", seal(ours, ticket(componentAppID), strconv.FormatInt(now.Add(-6*time.Minute).Unix(), 10)), "aes", http.StatusForbidden},
-		{"ErrFuture", seal(ours, ticket(componentAppID), strconv.FormatInt(now.Add(6*time.Minute).Unix(), 10)), "aes", http.StatusForbidden},
-		{"ErrNotEncrypted", good, "", http.StatusBadRequest},
-		{"ErrNotXML", wxcrypt.Envelope{Body: []byte("{}"), Timestamp: ts, Nonce: "n", Signature: "x"}, "aes", http.StatusBadRequest},
+		{"ErrBadSignature", tampered, "aes", wxcrypt.ErrSignature},
+		{"ErrForgedWithAnotherToken", seal(t, forged, ticket(componentAppID), ts), "aes", wxcrypt.ErrSignature},
+		{"ErrOtherAppID", seal(t, other, ticket("wx-other-component"), ts), "aes", wxcrypt.ErrAppID},
+		{"ErrOtherAppIDInside", seal(t, ours, ticket("wx-other-component"), ts), "aes", ErrAppID},
+		{"ErrStale", seal(t, ours, ticket(componentAppID), strconv.FormatInt(f.now.Add(-6*time.Minute).Unix(), 10)), "aes", ErrStale},
+		{"ErrFuture", seal(t, ours, ticket(componentAppID), strconv.FormatInt(f.now.Add(6*time.Minute).Unix(), 10)), "aes", ErrStale},
+		{"ErrNotEncrypted", good, "", ErrMalformed},
+		{"ErrNotXML", wxcrypt.Envelope{Body: []byte("{}"), Timestamp: ts, Nonce: "n", Signature: "x"}, "aes", wxcrypt.ErrMalformed},
+		{"ErrTooLarge", wxcrypt.Envelope{Body: make([]byte, MaxPush+1), Timestamp: ts, Nonce: "n", Signature: "x"}, "aes", ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := post(t, h, tt.env, tt.enc)
-			if status != tt.status || body == "success" {
-				t.Errorf("got %d %q, want %d", status, body, tt.status)
+			if _, err := receive(t, f.p, tt.env, tt.enc); !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
 			}
-			if store.writes != 0 {
-				t.Errorf("the store was written %d times", store.writes)
+			if f.store.writes != 0 {
+				t.Errorf("the store was written %d times", f.store.writes)
 			}
 		})
 	}
 	t.Run("OK", func(t *testing.T) {
-		if status, body := post(t, h, good, "aes"); status != 200 || body != "success" {
-			t.Fatalf("got %d %q, want 200 success", status, body)
+		if _, err := receive(t, f.p, good, "aes"); err != nil {
+			t.Fatalf("got %v, want the push acted on", err)
 		}
-		r, ok, _ := store.Get(context.Background(), ticketKey(componentAppID))
+		r, ok, _ := f.store.Get(context.Background(), ticketKey(componentAppID))
 		if !ok || r.Value() != "T-1" {
 			t.Errorf("ticket stored: %v %v, want T-1", ok, r)
 		}
 	})
-	// The same push again, within its timestamp's window: WeChat's retry
-	// of a push whose answer was lost, or someone replaying a copy after
-	// the state changed. Answered, and nothing changes.
-	unauthorized := seal(ours, []byte("<xml><AppId>"+componentAppID+"</AppId><InfoType>unauthorized</InfoType><AuthorizerAppid>"+
-		authorizer+"</AuthorizerAppid></xml>"), ts)
+}
+
+// The same push again, within its timestamp's window: WeChat's retry of a
+// push whose answer was lost, or someone replaying a copy after the state
+// changed. Answered (ErrSeen: "success"), and nothing changes.
+func TestReceiveReplayedPush(t *testing.T) {
+	f := newPushFixture(t)
+	unauthorized := seal(t, f.ours, []byte("<xml><AppId>"+componentAppID+"</AppId><InfoType>unauthorized</InfoType><AuthorizerAppid>"+
+		authorizer+"</AuthorizerAppid></xml>"), f.ts)
 	for _, tc := range []struct {
 		name  string
 		push  wxcrypt.Envelope
 		key   string // what the push changes, set anew after it
 		value string // "" removed
 	}{
-		{"ReplayedTicket", seal(ours, ticket(componentAppID), ts), ticketKey(componentAppID), "T-1"},
+		{"ReplayedTicket", seal(t, f.ours, ticket(componentAppID), f.ts), ticketKey(componentAppID), "T-1"},
 		// The account withdrew its authorization, then gave it again:
 		// the old withdrawal replayed leaves the new authorization be.
 		{"ReplayedUnauthorized", unauthorized, refreshKey(componentAppID, authorizer), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx, store := context.Background(), f.store
 			if err := store.Put(ctx, tokentable.NewRecord(tc.key, "before", time.Time{})); err != nil {
 				t.Fatal(err)
 			}
-			if status, body := post(t, h, tc.push, "aes"); status != 200 || body != "success" {
-				t.Fatalf("first delivery: got %d %q, want 200 success", status, body)
+			if _, err := receive(t, f.p, tc.push, "aes"); err != nil {
+				t.Fatalf("first delivery: got %v, want the push acted on", err)
 			}
 			if r, ok, _ := store.Get(ctx, tc.key); r.Value() != tc.value || ok != (tc.value != "") {
 				t.Fatalf("after the push: %q (%v), want %q", r.Value(), ok, tc.value)
@@ -120,8 +142,8 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 			upper := tc.push
 			upper.Signature = strings.ToUpper(upper.Signature) // checked case-blind: the same push
 			for _, again := range []wxcrypt.Envelope{tc.push, upper} {
-				if status, body := post(t, h, again, "aes"); status != 200 || body != "success" {
-					t.Fatalf("again: got %d %q, want 200 success", status, body)
+				if _, err := receive(t, f.p, again, "aes"); !errors.Is(err, ErrSeen) {
+					t.Fatalf("again: got %v, want ErrSeen (answered success)", err)
 				}
 			}
 			if r, _, _ := store.Get(ctx, tc.key); r.Value() != "newer" || store.writes != writes {
@@ -129,20 +151,22 @@ func TestEventsRefuseTamperedPushes(t *testing.T) {
 			}
 		})
 	}
-	// A push another delivery is acting on (its lease held): refused for
-	// WeChat to push it again, and nothing changes.
-	t.Run("InProgress", func(t *testing.T) {
-		ctx := context.Background()
-		push := seal(ours, ticket(componentAppID), strconv.FormatInt(now.Unix()-1, 10))
-		if got, err := store.Lease(ctx, pushKey(componentAppID, push.Signature), "another container", now, now.Add(time.Minute)); err != nil || !got {
-			t.Fatalf("lease: %v %v", got, err)
-		}
-		if err := store.Put(ctx, tokentable.NewRecord(ticketKey(componentAppID), "current", time.Time{})); err != nil {
-			t.Fatal(err)
-		}
-		status, body := post(t, h, push, "aes")
-		if r, _, _ := store.Get(ctx, ticketKey(componentAppID)); status != http.StatusServiceUnavailable || body == "success" || r.Value() != "current" {
-			t.Errorf("got %d %q, ticket %q; want 503, the ticket unchanged", status, body, r.Value())
-		}
-	})
+}
+
+// A push another delivery is acting on (its lease held): refused
+// (ErrInProgress: 503) for WeChat to push it again, and nothing changes.
+func TestReceiveInProgress(t *testing.T) {
+	f := newPushFixture(t)
+	ctx := context.Background()
+	push := seal(t, f.ours, ticket(componentAppID), strconv.FormatInt(f.now.Unix()-1, 10))
+	if got, err := f.store.Lease(ctx, pushKey(componentAppID, push.Signature), "another container", f.now, f.now.Add(time.Minute)); err != nil || !got {
+		t.Fatalf("lease: %v %v", got, err)
+	}
+	if err := f.store.Put(ctx, tokentable.NewRecord(ticketKey(componentAppID), "current", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	_, err := receive(t, f.p, push, "aes")
+	if r, _, _ := f.store.Get(ctx, ticketKey(componentAppID)); !errors.Is(err, ErrInProgress) || r.Value() != "current" {
+		t.Errorf("got %v, ticket %q; want ErrInProgress (answered 503), the ticket unchanged", err, r.Value())
+	}
 }

@@ -1,7 +1,7 @@
 // Package platform is a third-party platform acting for the accounts that
 // authorised it, as WeChat's open-platform documents define it: WeChat
 // pushes the platform a component_verify_ticket every 10 minutes and each
-// authorization event (Events); the platform's component_access_token is
+// authorization event (Receive); the platform's component_access_token is
 // fetched with api_component_token from the latest ticket; an
 // authorization code is exchanged with api_query_auth for the
 // authorizer's refresh token; and an authorizer's access token is fetched
@@ -407,8 +407,8 @@ func (p *Platform) Register(ctx context.Context, authorizerAppID, refreshToken s
 	if err != nil {
 		return err
 	}
-	if !token.AppIDPattern.MatchString(authorizerAppID) || refreshToken == "" {
-		return failure.New(failure.Caller, apps.CodeInvalidAppID, "want an authorizer AppID and its refresh token")
+	if !apps.IsAppID(authorizerAppID) || refreshToken == "" {
+		return failure.New(failure.Caller, failure.CodeInvalidAppID, "want an authorizer AppID and its refresh token")
 	}
 	p.drop(authorizerKey(c.AppID, authorizerAppID))
 	return p.o.Store.Put(ctx, tokentable.NewRecord(refreshKey(c.AppID, authorizerAppID), refreshToken, time.Time{}))

@@ -1,8 +1,12 @@
 // Package s3event handles S3 object-created notifications: an object put
 // under upload/<type>/ is sent to WeChat as temporary media of that type,
 // one under uploadimg/ as an article image, and the outcome of each is
-// recorded under results/ (see package ledger). Whether a failed record is
-// retried is decided from its failure's kind alone, in one table.
+// recorded under results/ (see package ledger). A record that failed in a
+// way that is not final (failure.Final) fails the event, so that Lambda
+// retries it and, after its retries, puts it in the failed-events queue to
+// be redriven: once an operator fixes the secret, the IP allow-list or the
+// quota, a redrive uploads what was put meanwhile. A final failure fails
+// the same way every time; its result says why, and the record is done.
 package s3event
 
 import (
@@ -17,6 +21,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/logging"
+	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 )
 
@@ -27,30 +32,12 @@ type Uploader interface {
 
 var _ Uploader = (*transfer.Service)(nil)
 
-// retry says, for each kind of failure, whether the event is failed so
-// that Lambda retries it and, after its retries, puts it in the
-// failed-events queue to be redriven. Only the caller's failures are done:
-// they fail the same way every time, and their result says why. The
-// configuration's are kept: once an operator fixes the secret, the IP
-// allow-list or the quota, a redrive uploads what was put meanwhile.
-var retry = map[failure.Kind]bool{
-	failure.Caller:         false,
-	failure.Config:         true,
-	failure.WeChat:         true,
-	failure.S3:             true,
-	failure.SecretsManager: true,
-	failure.DynamoDB:       true,
-	failure.Conflict:       true,
-	failure.Internal:       true,
-}
-
 // Handler handles S3 events for the media bucket.
 type Handler struct {
 	svc     Uploader
 	bucket  string
 	log     *slog.Logger
 	metrics Metrics
-	status  func(error) int
 }
 
 // Metrics measures each record (package metrics' Recorder): Begin starts
@@ -64,10 +51,10 @@ type Metrics interface {
 // RouteS3 is the route an S3 event's records are measured under.
 const RouteS3 = "s3"
 
-// WithMetrics measures each record with m; status is the HTTP status a
-// failure stands for (httpapi.Status), for the metrics' Status dimension.
-func (h *Handler) WithMetrics(m Metrics, status func(error) int) *Handler {
-	h.metrics, h.status = m, status
+// WithMetrics measures each record with m, a failure's Status dimension
+// being the HTTP status it stands for (reply.Status).
+func (h *Handler) WithMetrics(m Metrics) *Handler {
+	h.metrics = m
 	return h
 }
 
@@ -100,7 +87,7 @@ func (e *RecordsError) Error() string {
 var ErrNoRecords = errors.New("malformed S3 event: no records")
 
 // Handle processes the records one by one. It fails the invocation if any
-// record failed in a way that is not final (see retry); final refusals
+// record failed in a way that is not final (failure.Final); final refusals
 // such as a wrong format are recorded under results/ and count as done.
 func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error) {
 	if len(e.Records) == 0 {
@@ -134,7 +121,7 @@ func (h *Handler) Handle(ctx context.Context, e events.S3Event) (Summary, error)
 		case errors.Is(err, failure.ErrSkipped):
 			h.log.InfoContext(rctx, "skipped record", "reason", failure.MessageOf(err))
 			sum.Skipped = append(sum.Skipped, key)
-		case retry[failure.KindOf(err)]:
+		case !failure.Final(err):
 			h.log.ErrorContext(rctx, "record failed; the event is retried", "kind", failure.KindOf(err).String(), "errcode", failure.CodeOf(err), "error", err.Error())
 			// The invocation's error travels (the failed-events queue, a direct
 			// caller): what a caller may see, no more; the log line has the rest.
@@ -155,14 +142,11 @@ func (h *Handler) measured(ctx context.Context, err error) {
 	if h.metrics == nil {
 		return
 	}
-	code, status := 0, 200
+	code := 0
 	if err != nil {
 		code = failure.CodeOf(err)
-		if h.status != nil {
-			status = h.status(err)
-		}
 	}
-	h.metrics.End(ctx, code, status)
+	h.metrics.End(ctx, code, reply.Status(err))
 }
 
 // HandleSQS handles S3 notifications delivered through SQS (S3 -> SQS ->

@@ -152,7 +152,7 @@ func TestWrongSecretIsAnErrorWithoutTheSecret(t *testing.T) {
 	const wrong = "wrong-secret-value-xyz"
 	src := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, wrong)})
 	_, err := src.Token(context.Background())
-	if failure.KindOf(err) != failure.Config || failure.CodeOf(err) != wechat.CodeBadSecret {
+	if failure.KindOf(err) != failure.Config || failure.CodeOf(err) != failure.CodeInvalidAppSecret {
 		t.Fatalf("error = %v, want errcode 40125", err)
 	}
 	if strings.Contains(err.Error(), wrong) {

@@ -58,10 +58,10 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) (Fetched, error) {
 		return Fetched{}, err
 	}
 	out, err := s.stored(ctx, app, mediaID)
-	if errors.Is(err, bucket.ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		out, err = s.uploaded(ctx, app, mediaID)
 	}
-	if errors.Is(err, bucket.ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		out, err = s.fetch(ctx, app, mediaID)
 		if errors.Is(err, errCutShort) && ctx.Err() == nil {
 			// The connection broke mid-file: nothing was stored; fetch it again, once.
@@ -108,15 +108,15 @@ func (s *Service) uploaded(ctx context.Context, a apps.App, mediaID string) (Fet
 		return Fetched{}, err
 	}
 	if ix.AppID != a.ID && !(ix.AppID == "" && a.Default) {
-		return Fetched{}, fmt.Errorf("media %s: uploaded for another app: %w", mediaID, bucket.ErrNotFound)
+		return Fetched{}, fmt.Errorf("media %s: uploaded for another app: %w", mediaID, failure.ErrNotFound)
 	}
 	if ix.MediaID != mediaID || !s.now().Before(time.Unix(ix.ExpiresAt, 0)) {
-		return Fetched{}, fmt.Errorf("media %s: %w", mediaID, bucket.ErrNotFound) // expired at WeChat too
+		return Fetched{}, fmt.Errorf("media %s: %w", mediaID, failure.ErrNotFound) // expired at WeChat too
 	}
 	obj, err := s.bucket.Stat(ctx, ix.Key)
 	if err != nil || obj.ETag != ix.ETag {
 		// Gone or changed since: its bytes are no longer the media's.
-		return Fetched{}, fmt.Errorf("media %s: its object changed: %w", mediaID, bucket.ErrNotFound)
+		return Fetched{}, fmt.Errorf("media %s: its object changed: %w", mediaID, failure.ErrNotFound)
 	}
 	f := media.FormatOf(ix.Ext)
 	return Fetched{MediaID: mediaID, Key: ix.Key, ETag: obj.ETag, Size: obj.Size, ContentType: contentType(f, ""),
@@ -247,14 +247,14 @@ func (s *Service) download(ctx context.Context, url string) (*wechat.Media, erro
 
 func checkMediaID(id string) error {
 	if id == "" {
-		return failure.New(failure.Caller, wechat.CodeMediaIDEmpty, "media_id missing")
+		return failure.New(failure.Caller, failure.CodeMediaIDMissing, "media_id missing")
 	}
 	if len(id) > 256 {
-		return failure.New(failure.Caller, wechat.CodeInvalidMediaID, "invalid media_id")
+		return failure.New(failure.Caller, failure.CodeInvalidMediaID, "invalid media_id")
 	}
 	for _, r := range id {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return failure.New(failure.Caller, wechat.CodeInvalidMediaID, "invalid media_id")
+			return failure.New(failure.Caller, failure.CodeInvalidMediaID, "invalid media_id")
 		}
 	}
 	return nil

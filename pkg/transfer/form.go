@@ -35,7 +35,7 @@ type Form struct {
 func (s *Service) UploadForm(ctx context.Context, t media.Type) (Form, error) {
 	rule, ok := s.rules[t]
 	if !ok {
-		return Form{}, failure.New(failure.Caller, media.CodeInvalidType, "invalid media type %q", t)
+		return Form{}, failure.New(failure.Caller, failure.CodeInvalidMediaType, "invalid media type %q", t)
 	}
 	key := UploadPrefix + string(t) + "/" + newID()
 	if t == media.ArticleImage {
@@ -135,7 +135,7 @@ func (s *Service) Outcome(ctx context.Context, key string) (Result, error) {
 		return Result{}, err
 	}
 	obj, err := s.bucket.Stat(ctx, key)
-	if errors.Is(err, bucket.ErrNotFound) || err == nil && !s.owns(ctx, app, obj) {
+	if errors.Is(err, failure.ErrNotFound) || err == nil && !s.owns(ctx, app, obj) {
 		// Another app's object reads as none: whose it is, and that it
 		// exists, are not this caller's to learn.
 		return Result{}, refuseKey("no object at key for this app: send the file first, under the app's own path prefix /<appid>/… if it has one")

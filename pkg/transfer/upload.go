@@ -64,7 +64,7 @@ func (event) unread(err error) error {
 	switch {
 	case errors.Is(err, bucket.ErrChanged):
 		return skipped(errors.Join(ErrSuperseded, err), "the object was replaced by a newer version")
-	case errors.Is(err, bucket.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return skipped(errors.Join(ErrGone, err), "the object is gone")
 	}
 	return nil
@@ -93,7 +93,7 @@ type request struct {
 }
 
 func (request) unread(err error) error {
-	if errors.Is(err, bucket.ErrNotFound) || errors.Is(err, bucket.ErrChanged) {
+	if errors.Is(err, failure.ErrNotFound) || errors.Is(err, bucket.ErrChanged) {
 		return err // no such key, or the version changed mid-request: try again
 	}
 	return nil

@@ -377,7 +377,7 @@ var tokenless = map[string]bool{"stable_token": true, opComponentToken: true, op
 
 // credentialCodes are the stable_token answers that blame the app's
 // credentials (40001 there is a wrong AppSecret, not a token).
-var credentialCodes = map[int]bool{CodeInvalidToken: true, CodeInvalidAppID: true, CodeBadSecret: true}
+var credentialCodes = map[int]bool{failure.CodeInvalidCredential: true, failure.CodeInvalidAppID: true, failure.CodeInvalidAppSecret: true}
 
 // CredentialsRejected reports whether err is WeChat refusing the app's
 // AppID or AppSecret on a token call.
@@ -636,39 +636,22 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 	if c.baseErr != nil {
 		return c.baseErr
 	}
-	quotaKey := op
-	if c.quotaScope != nil {
-		if scope := c.quotaScope(ctx); scope != "" {
-			quotaKey = scope + " " + op // WeChat counts each account's quota
-		}
-	}
-	if c.quota != nil {
-		if until, spent := c.quota.Spent(quotaKey); spent {
-			if c.log.Enabled(ctx, slog.LevelDebug) {
-				c.log.DebugContext(ctx, "wechat not called: the API's daily quota is spent", "op", op, "until", until.UTC().Format(time.RFC3339))
-			}
-			return quotaSpent(until, fmt.Errorf("wechat %s: %w", op, ErrQuotaSpent))
-		}
+	quotaKey := c.quotaKey(ctx, op)
+	if err := c.quotaOpen(ctx, op, quotaKey); err != nil {
+		return err
 	}
 	ctx, span := c.tracer.Start(ctx, "WeChat", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("wechat.op", op)))
 	sent := 0 // HTTP exchanges with WeChat
 	defer func() { c.finish(ctx, span, sent, err) }()
-	withToken := !tokenless[op]
-	tokenRetried := false
+	withToken, tokenRetried := !tokenless[op], false
 	start := time.Now()
 	var last *failure.Error
-	busy, limited := 0, 0 // tries that failed transiently; tries answered 45011
+	var failed tries
 	for attempt := 1; ; attempt++ {
-		token := ""
-		if withToken {
-			if c.tokens == nil {
-				return failure.New(failure.Internal, failure.CodeSystem, "system error: no access-token source")
-			}
-			var err error
-			if token, err = c.tokens.Token(ctx); err != nil {
-				return classify(op+": access token", err, false)
-			}
+		token, err := c.token(ctx, op)
+		if err != nil {
+			return err
 		}
 		tried := time.Now()
 		last = c.once(ctx, op, build, handle, token)
@@ -683,15 +666,8 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			}
 			return nil
 		}
-		var a *Answer
-		if errors.As(last, &a) {
-			// WeChat's own errmsg, for operators: it may name the egress IP (40164).
-			c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", a.Code, "errmsg", a.Message, "attempt", attempt)
-			if a.Code == CodeQuota && c.quota != nil {
-				until := c.quota.Exhausted(quotaKey)
-				c.log.WarnContext(ctx, "wechat daily quota spent: no more calls to this API until the daily reset", "op", op, "until", until.UTC().Format(time.RFC3339))
-				return quotaSpent(until, a)
-			}
+		if err := c.answered(ctx, op, quotaKey, last, attempt); err != nil {
+			return err
 		}
 		if withToken && tokenRejected(last) && !tokenRetried {
 			tokenRetried = true
@@ -700,24 +676,9 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 			c.retried(ctx)
 			continue
 		}
-		var delay time.Duration
-		switch {
-		case ctx.Err() != nil:
-		case rateLimited(last):
-			if limited++; limited < c.rlAttempts {
-				delay = min(c.rlBackoff<<min(limited-1, 16), c.rlMax)
-			}
-		case transient(last):
-			if busy++; busy < c.attempts {
-				delay = c.backoff << min(busy-1, 16)
-			}
-		}
+		delay := c.delay(ctx, last, &failed, took)
 		if delay <= 0 {
 			break
-		}
-		delay = delay/2 + rand.N(delay/2+1) // jitter in [d/2, d]
-		if dl, ok := ctx.Deadline(); ok && dl.Sub(c.now()) < delay+took+time.Second {
-			break // another try, as long as the last one, could not finish in time
 		}
 		c.log.InfoContext(ctx, "wechat retry", "op", op, "attempt", attempt, "errcode", last.Code, "delay_ms", delay.Milliseconds(), "error", last.Error())
 		c.retried(ctx)
@@ -728,12 +689,103 @@ func (c *Client) call(ctx context.Context, op string, build func(token string) (
 	return last
 }
 
+// quotaKey is whose daily quota of op a call in ctx spends: WeChat counts
+// each account's apart.
+func (c *Client) quotaKey(ctx context.Context, op string) string {
+	if c.quotaScope != nil {
+		if scope := c.quotaScope(ctx); scope != "" {
+			return scope + " " + op
+		}
+	}
+	return op
+}
+
+// quotaOpen is nil while the quota breaker lets calls to op through, else
+// the failure answered without a call.
+func (c *Client) quotaOpen(ctx context.Context, op, quotaKey string) error {
+	if c.quota == nil {
+		return nil
+	}
+	until, spent := c.quota.Spent(quotaKey)
+	if !spent {
+		return nil
+	}
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.DebugContext(ctx, "wechat not called: the API's daily quota is spent", "op", op, "until", until.UTC().Format(time.RFC3339))
+	}
+	return quotaSpent(until, fmt.Errorf("wechat %s: %w", op, ErrQuotaSpent))
+}
+
+// token is the access token a call of op carries: "" for a call without
+// one (tokenless).
+func (c *Client) token(ctx context.Context, op string) (string, error) {
+	if tokenless[op] {
+		return "", nil
+	}
+	if c.tokens == nil {
+		return "", failure.New(failure.Internal, failure.CodeSystem, "system error: no access-token source")
+	}
+	token, err := c.tokens.Token(ctx)
+	if err != nil {
+		return "", classify(op+": access token", err, false)
+	}
+	return token, nil
+}
+
+// answered logs WeChat's error answer, if last is one, and trips the quota
+// breaker on 45009: the failure to answer at once then, else nil.
+func (c *Client) answered(ctx context.Context, op, quotaKey string, last *failure.Error, attempt int) error {
+	var a *Answer
+	if !errors.As(last, &a) {
+		return nil
+	}
+	// WeChat's own errmsg, for operators: it may name the egress IP (40164).
+	c.log.WarnContext(ctx, "wechat error", "op", op, "errcode", a.Code, "errmsg", a.Message, "attempt", attempt)
+	if a.Code != failure.CodeDailyQuota || c.quota == nil {
+		return nil
+	}
+	until := c.quota.Exhausted(quotaKey)
+	c.log.WarnContext(ctx, "wechat daily quota spent: no more calls to this API until the daily reset", "op", op, "until", until.UTC().Format(time.RFC3339))
+	return quotaSpent(until, a)
+}
+
+// tries counts a call's tries that failed transiently (busy) and those
+// WeChat's per-minute limit refused (limited, 45011).
+type tries struct{ busy, limited int }
+
+// delay is how long to wait before trying a call again after last, which
+// took took, or 0 for no other try: a per-minute limit waits longer than
+// a busy answer, each doubling up to its limit of tries, jittered; no try
+// starts that could not finish before ctx's deadline.
+func (c *Client) delay(ctx context.Context, last *failure.Error, n *tries, took time.Duration) time.Duration {
+	var delay time.Duration
+	switch {
+	case ctx.Err() != nil:
+	case rateLimited(last):
+		if n.limited++; n.limited < c.rlAttempts {
+			delay = min(c.rlBackoff<<min(n.limited-1, 16), c.rlMax)
+		}
+	case transient(last):
+		if n.busy++; n.busy < c.attempts {
+			delay = c.backoff << min(n.busy-1, 16)
+		}
+	}
+	if delay <= 0 {
+		return 0
+	}
+	delay = delay/2 + rand.N(delay/2+1) // jitter in [d/2, d]
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(c.now()) < delay+took+time.Second {
+		return 0 // another try, as long as the last one, could not finish in time
+	}
+	return delay
+}
+
 // quotaSpent is the failure answered for an API whose daily quota is
 // spent, by WeChat (cause its answer) or by the breaker in its stead
 // (cause ErrQuotaSpent): the same kind, errcode and message either way.
 func quotaSpent(until time.Time, cause error) *failure.Error {
-	return failure.Wrap(failure.Config, CodeQuota, cause, "%s; not called again before %s (the daily reset)",
-		callerMessage[CodeQuota], until.UTC().Format(time.RFC3339))
+	return failure.Wrap(failure.Config, failure.CodeDailyQuota, cause, "%s; not called again before %s (the daily reset)",
+		callerMessage[failure.CodeDailyQuota], until.UTC().Format(time.RFC3339))
 }
 
 func (c *Client) retried(ctx context.Context) {
@@ -756,7 +808,7 @@ func (c *Client) finish(ctx context.Context, span trace.Span, sent int, err erro
 		if err != nil {
 			code := failure.CodeOf(err)
 			span.SetAttributes(attribute.Int("wechat.errcode", code), attribute.Bool(tracing.AttrCallerFault, !failed),
-				attribute.Bool(tracing.AttrThrottled, code == CodeQuota || code == CodeMinuteQuota))
+				attribute.Bool(tracing.AttrThrottled, code == failure.CodeDailyQuota || code == failure.CodeMinuteQuota))
 			// What a caller may be told, never the cause: it may quote WeChat's errmsg.
 			span.SetStatus(codes.Error, failure.MessageOf(err))
 		}

@@ -197,7 +197,7 @@ func TestGetExpiresAfterThreeDays(t *testing.T) {
 	fx.sim.Advance(72*time.Hour + time.Second)
 	fx.sim.ExpireTokens() // three days on, the cached token is long gone too
 	_, err = fx.client.Get(ctx, up.MediaID)
-	if failure.As(err) == nil || failure.CodeOf(err) != wechat.CodeInvalidMediaID {
+	if failure.As(err) == nil || failure.CodeOf(err) != failure.CodeInvalidMediaID {
 		t.Fatalf("Get after 3 days = %v, want errcode 40007", err)
 	}
 }
@@ -278,7 +278,7 @@ func TestIPNotAllowed(t *testing.T) {
 	fx := setup(t)
 	fx.sim.SetFaults(wechatsim.Faults{IPBlocked: true})
 	_, err := fx.client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
-	if failure.As(err) == nil || failure.CodeOf(err) != wechat.CodeIPNotAllowed {
+	if failure.As(err) == nil || failure.CodeOf(err) != failure.CodeIPNotAllowed {
 		t.Fatalf("error = %v, want errcode 40164", err)
 	}
 }

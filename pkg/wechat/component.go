@@ -18,14 +18,6 @@ const (
 	opAuthorizerToken = "api_authorizer_token"
 )
 
-// The platform's errcodes the callers act on.
-const (
-	CodeTicketInvalid       = 61006 // component_verify_ticket unknown or too old
-	CodeAuthCodeInvalid     = 61009
-	CodeAuthCodeExpired     = 61010
-	CodeRefreshTokenInvalid = 61023 // the authorizer's refresh token: re-authorise, or register it again
-)
-
 // platformKind says which system the platform's errcodes blame: all of
 // them are the deployment's to mend (a ticket, a code or a refresh token
 // that is not right), never a caller's.

@@ -10,54 +10,38 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
-// WeChat's errcodes the client and its callers act on.
-const (
-	CodeBusy           = -1    // system busy: retried
-	CodeInvalidToken   = 40001 // invalid credential: token re-fetched (on stable_token: the AppSecret)
-	CodeInvalidAppID   = 40013
-	CodeBadToken       = 40014 // invalid access_token: token re-fetched
-	CodeInvalidMediaID = 40007
-	CodeTokenExpired   = 42001 // access_token expired: token re-fetched
-	CodeBadSecret      = 40125
-	CodeIPNotAllowed   = 40164
-	CodeQuota          = 45009 // the API's daily quota is spent
-	CodeMinuteQuota    = 45011 // the API's per-minute limit: passes within the minute
-	CodeUnauthorized   = 48001 // the account may not call this API
-	CodeMediaIDEmpty   = 41006 // media_id missing
-)
-
 // kindOf says which system each errcode of a media call blames. Codes not
 // listed are the caller's (a parameter or a file WeChat refuses) when they
 // are 4xxxx, WeChat's own otherwise.
 var kindOf = map[int]failure.Kind{
-	CodeBusy:        failure.WeChat,
-	CodeMinuteQuota: failure.WeChat,
+	failure.CodeSystem:      failure.WeChat,
+	failure.CodeMinuteQuota: failure.WeChat,
 	// A token rejected again right after a refresh: a race with WeChat's
 	// rollover, not a setting. It passes.
-	CodeInvalidToken: failure.WeChat,
-	CodeBadToken:     failure.WeChat,
-	CodeTokenExpired: failure.WeChat,
+	failure.CodeInvalidCredential:  failure.WeChat,
+	failure.CodeInvalidAccessToken: failure.WeChat,
+	failure.CodeAccessTokenExpired: failure.WeChat,
 
-	CodeInvalidAppID: failure.Config,
-	CodeBadSecret:    failure.Config,
-	CodeIPNotAllowed: failure.Config,
-	CodeQuota:        failure.Config,
-	CodeUnauthorized: failure.Config,
-	50001:            failure.Config, // user not authorized for this API
-	50002:            failure.Config, // user limited
-	61024:            failure.Config, // third-party platform: not authorized
+	failure.CodeInvalidAppID:          failure.Config,
+	failure.CodeInvalidAppSecret:      failure.Config,
+	failure.CodeIPNotAllowed:          failure.Config,
+	failure.CodeDailyQuota:            failure.Config,
+	failure.CodeAPIUnauthorized:       failure.Config,
+	failure.CodeUserUnauthorized:      failure.Config,
+	failure.CodeUserLimited:           failure.Config,
+	failure.CodeComponentUnauthorized: failure.Config,
 }
 
 // callerMessage replaces WeChat's errmsg where it carries what a caller
 // must not see, or tells an operator too little.
 var callerMessage = map[int]string{
 	// WeChat's message carries the function's egress IP: it goes to the log only.
-	CodeIPNotAllowed: "invalid ip: this deployment's egress IP is not in the WeChat account's IP allow-list; " +
+	failure.CodeIPNotAllowed: "invalid ip: this deployment's egress IP is not in the WeChat account's IP allow-list; " +
 		"deploy with the template's SubnetIds and SecurityGroupIds (egress through a NAT gateway's fixed IP) and allow that IP in the WeChat console",
-	CodeInvalidAppID: "system error: WeChat rejected the AppID in the app's secret",
-	CodeBadSecret:    "system error: WeChat rejected the AppSecret in the app's secret",
-	CodeQuota:        "api freq out of limit: the account's daily quota for this API is spent",
-	CodeUnauthorized: "api unauthorized: the WeChat account may not call this API",
+	failure.CodeInvalidAppID:     "system error: WeChat rejected the AppID in the app's secret",
+	failure.CodeInvalidAppSecret: "system error: WeChat rejected the AppSecret in the app's secret",
+	failure.CodeDailyQuota:       "api freq out of limit: the account's daily quota for this API is spent",
+	failure.CodeAPIUnauthorized:  "api unauthorized: the WeChat account may not call this API",
 }
 
 // apiError is WeChat's answer {"errcode":N,"errmsg":"…"} as a failure of
@@ -166,9 +150,9 @@ func transient(err *failure.Error) bool {
 		return false
 	}
 	switch err.Code {
-	case CodeBusy:
+	case failure.CodeSystem:
 		return true
-	case CodeMinuteQuota, CodeInvalidToken, CodeBadToken, CodeTokenExpired:
+	case failure.CodeMinuteQuota, failure.CodeInvalidCredential, failure.CodeInvalidAccessToken, failure.CodeAccessTokenExpired:
 		return false // later, not now (rateLimited), or with a new token
 	}
 	var ue *url.Error
@@ -180,7 +164,7 @@ func transient(err *failure.Error) bool {
 // than a busy answer.
 func rateLimited(err *failure.Error) bool {
 	var a *Answer
-	return errors.As(err, &a) && a.Code == CodeMinuteQuota
+	return errors.As(err, &a) && a.Code == failure.CodeMinuteQuota
 }
 
 // tokenRejected reports whether WeChat refused the access token itself.
@@ -190,7 +174,7 @@ func tokenRejected(err error) bool {
 		return false
 	}
 	switch a.Code {
-	case CodeInvalidToken, CodeBadToken, CodeTokenExpired:
+	case failure.CodeInvalidCredential, failure.CodeInvalidAccessToken, failure.CodeAccessTokenExpired:
 		return true
 	}
 	return false

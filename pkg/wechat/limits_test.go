@@ -106,7 +106,7 @@ func TestMinuteLimitBoundedByTheDeadline(t *testing.T) {
 	defer cancel()
 	began := time.Now()
 	_, err := client.Upload(ctx, "image", jpeg())
-	if fe := failure.As(err); fe == nil || fe.Code != wechat.CodeMinuteQuota || fe.Kind != failure.WeChat {
+	if fe := failure.As(err); fe == nil || fe.Code != failure.CodeMinuteQuota || fe.Kind != failure.WeChat {
 		t.Fatalf("error %v, want WeChat's 45011 as WeChat's failure (it passes: S3 events are retried)", err)
 	}
 	dl, _ := ctx.Deadline()
@@ -132,7 +132,7 @@ func TestMinuteLimitTriesAtMostRateLimitAttempts(t *testing.T) {
 		wechat.Options{RateLimitAttempts: 4, RateLimitBackoff: 3 * time.Second, RateLimitMaxDelay: 5 * time.Second})
 	client.Upload(context.Background(), "image", jpeg())
 	_, err := client.Upload(context.Background(), "image", jpeg()) // no deadline
-	if failure.CodeOf(err) != wechat.CodeMinuteQuota {
+	if failure.CodeOf(err) != failure.CodeMinuteQuota {
 		t.Fatalf("error %v, want 45011", err)
 	}
 	if st := sim.Stats(); st.MinuteLimited != 4 || len(w.each) != 3 {
@@ -156,7 +156,7 @@ func TestDailyQuotaBreaker(t *testing.T) {
 		t.Fatalf("stats %+v, want WeChat's 45009 on the second upload", st)
 	}
 	var a *wechat.Answer
-	if !errors.As(fromWeChat, &a) || a.Code != wechat.CodeQuota {
+	if !errors.As(fromWeChat, &a) || a.Code != failure.CodeDailyQuota {
 		t.Errorf("error %v, want WeChat's own answer as its cause", fromWeChat)
 	}
 	for i := range 5 {

@@ -64,7 +64,7 @@ func TestStableTokenRetries(t *testing.T) {
 	answers = []string{`{"errcode":40125,"errmsg":"invalid appsecret"}`}
 	calls.Store(0)
 	_, _, err = c.StableToken(context.Background(), appID, "wrong")
-	if failure.KindOf(err) != failure.Config || failure.CodeOf(err) != wechat.CodeBadSecret || !wechat.CredentialsRejected(err) || calls.Load() != 1 {
+	if failure.KindOf(err) != failure.Config || failure.CodeOf(err) != failure.CodeInvalidAppSecret || !wechat.CredentialsRejected(err) || calls.Load() != 1 {
 		t.Errorf("wrong secret: %v (kind %v) after %d calls; want a configuration failure 40125 after 1", err, failure.KindOf(err), calls.Load())
 	}
 }

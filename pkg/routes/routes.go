@@ -1,0 +1,38 @@
+// Package routes names wxmedia's routes, one a function (Upload, Get,
+// UploadImg), and the HTTP paths they serve: WeChat's media paths, the
+// forms and results beside them, the prefix that names an app, and the
+// third-party platform's push path. The functions' mains, the edges and
+// the composition root read them here; it imports nothing.
+package routes
+
+// The routes: each function serves one, named as WeChat's API is.
+const (
+	Upload    = "upload"
+	Get       = "get"
+	UploadImg = "uploadimg"
+)
+
+// All are the routes, as one function serving every one takes them (the
+// local runner, the tests).
+func All() []string { return []string{Upload, Get, UploadImg} }
+
+// The paths: WeChat's own, without the access_token, and the presigned
+// forms and recorded results of files that go through the bucket.
+const (
+	PathUpload        = "/cgi-bin/media/upload"
+	PathGet           = "/cgi-bin/media/get"
+	PathUploadImg     = "/cgi-bin/media/uploadimg"
+	PathUploadForm    = "/cgi-bin/media/upload-url"
+	PathUploadImgForm = "/cgi-bin/media/uploadimg-url"
+	PathResult        = "/cgi-bin/media/result"
+)
+
+// AppPrefix is the path prefix that names an app (API Gateway's and
+// net/http's syntax alike): /<appid>/cgi-bin/media/… is that app's,
+// /cgi-bin/media/… the default app's.
+const AppPrefix = "/{appid}"
+
+// PathPlatformEvents is the third-party platform's authorization event
+// URL, the one to give WeChat, served by the Upload function. Deployed,
+// it is public: WeChat signs its pushes instead.
+const PathPlatformEvents = "/component/events"
