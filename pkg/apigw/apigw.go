@@ -55,6 +55,23 @@ func Caller(ctx context.Context) string {
 	return ""
 }
 
+// Identity is who made the request in ctx, as API Gateway's authorizer
+// vouched: the IAM principal's ARN (AuthMode=IAM) or the JWT's claims
+// (AuthMode=JWT); both empty otherwise.
+func Identity(ctx context.Context) (arn string, claims map[string]string) {
+	e, ok := FromContext(ctx)
+	if !ok || e.RequestContext.Authorizer == nil {
+		return "", nil
+	}
+	if auth := e.RequestContext.Authorizer; auth.IAM != nil {
+		arn = auth.IAM.UserARN
+	}
+	if auth := e.RequestContext.Authorizer; auth.JWT != nil {
+		claims = auth.JWT.Claims
+	}
+	return arn, claims
+}
+
 // Handler adapts h to a Lambda handler for API Gateway HTTP API events
 // (payload 2.0). An event that is no valid request is not given to h: bad
 // answers it, with a caller's failure (errcode failure.CodeInvalidParam) that

@@ -100,6 +100,10 @@ type Options struct {
 	// Authorizers, if set, are the platform's: an AppID not configured
 	// directly is looked up there.
 	Authorizers Authorizers
+	// AppsClaim, if set, names the JWT claim that lists the apps a caller
+	// may use (AuthMode=JWT); otherwise the secret's "callers" bind IAM
+	// principals to apps.
+	AppsClaim string
 }
 
 // Registry resolves apps and hands out their tokens. It satisfies
@@ -109,6 +113,7 @@ type Registry struct {
 	def     *token.Source
 	mu      sync.Mutex
 	sources map[string]*token.Source
+	unbound sync.Once // the warning that callers are not bound to apps
 }
 
 var _ wechat.TokenSource = (*Registry)(nil)
@@ -138,10 +143,16 @@ func (r *Registry) Resolve(ctx context.Context, appID string) (App, error) {
 			return App{}, failure.New(failure.Caller, failure.CodeInvalidAppID,
 				"invalid appid: this deployment has no default app; put the AppID first in the path, /<appid>/cgi-bin/media/…")
 		}
+		if err := r.permit(ctx, sec, sec.Default.AppID); err != nil {
+			return App{}, err
+		}
 		return App{ID: sec.Default.AppID, Default: true}, nil
 	}
 	if !IsAppID(appID) {
 		return App{}, unknown(appID)
+	}
+	if err := r.permit(ctx, sec, appID); err != nil {
+		return App{}, err // before anything is read for it
 	}
 	if _, ok := sec.App(appID); ok {
 		return App{ID: appID, Default: appID == sec.Default.AppID}, nil

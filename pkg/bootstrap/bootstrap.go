@@ -70,6 +70,9 @@ const (
 	// tickets and tokens, shared by every container; unset (make local),
 	// they are kept in process.
 	EnvTokenTable = "TOKEN_TABLE"
+	// EnvAppsClaim names the JWT claim that lists the apps a caller may
+	// use (AuthMode=JWT); unset, the secret's "callers" bind IAM principals.
+	EnvAppsClaim = "CALLER_APPS_CLAIM"
 )
 
 // Config is the functions' configuration.
@@ -91,6 +94,7 @@ type Config struct {
 	QuotaResetHour int
 	// TokenTable is the shared token store's DynamoDB table; "" keeps it in process.
 	TokenTable string
+	AppsClaim  string // the JWT claim of a caller's apps; "" for none
 }
 
 // FromEnv reads Config, naming any variable that is missing or wrong.
@@ -104,6 +108,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsNamespace: strings.TrimSpace(getenv(EnvMetricsNamespace)),
 		EventBus:         strings.TrimSpace(getenv(EnvEventBus)),
 		TokenTable:       strings.TrimSpace(getenv(EnvTokenTable)),
+		AppsClaim:        strings.TrimSpace(getenv(EnvAppsClaim)),
 		Tracing:          tracing.FromEnv(getenv),
 		QuotaResetHour:   quota.DefaultResetHour,
 	}
@@ -246,7 +251,7 @@ func New(c Config, d Deps) *App {
 		store = tokentable.NewMemory(d.Now)
 	}
 	plat := platform.New(platform.Options{Store: store, WeChat: tokenAPI, Secrets: secrets, Logger: log, Now: d.Now})
-	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m, Authorizers: plat})
+	registry := apps.New(apps.Options{Secrets: secrets, WeChat: tokenAPI, Default: tokens, Logger: log, Metrics: m, Authorizers: plat, AppsClaim: c.AppsClaim})
 	wx := wechat.New(wechat.Options{BaseURL: c.WeChatBase, HTTPClient: hc, Tokens: registry, Logger: log, Metrics: m, Tracer: tracer,
 		Quota: spent, QuotaScope: apps.Scope, Now: d.Now, Sleep: d.Sleep})
 	var announce ledger.Announcer
@@ -291,7 +296,7 @@ func (a *App) SetLogOutput(w io.Writer) {
 // authorization events.
 func (a *App) HTTP(served ...string) http.Handler {
 	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: served, Logger: a.Logger,
-		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: apigw.Caller})
+		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: caller})
 	if len(served) > 0 && !slices.Contains(served, routes.Upload) {
 		return api
 	}
@@ -366,4 +371,10 @@ func Main(route string) {
 	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", route, err)
 	os.Exit(1)
+}
+
+// caller is who made a request, as API Gateway's authorizer vouched.
+func caller(ctx context.Context) (string, apps.Caller) {
+	arn, claims := apigw.Identity(ctx)
+	return apigw.Caller(ctx), apps.Caller{ARN: arn, Claims: claims}
 }

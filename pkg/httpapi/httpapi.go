@@ -54,9 +54,11 @@ type Options struct {
 	InlineLimit int64
 	// Metrics measures each request; nil measures none.
 	Metrics Metrics
-	// Caller is who made a request, for its access line (apigw.Caller:
-	// as API Gateway's authorizer vouched); nil names nobody.
-	Caller func(ctx context.Context) string
+	// Caller is who made a request (API Gateway's authorizer, in a
+	// function): its name for the access line, and who it is, which binds
+	// it to the apps it may use (apps.WithCaller). Nil: nobody is known,
+	// and every app may be used.
+	Caller func(ctx context.Context) (name string, who apps.Caller)
 }
 
 // Metrics measures requests (package metrics' Recorder): Begin starts a
@@ -79,15 +81,16 @@ type api struct {
 	maxBody     int64
 	inlineLimit int64
 	metrics     Metrics
-	caller      func(ctx context.Context) string
+	caller      func(ctx context.Context) (string, apps.Caller)
+	bound       bool // callers are known, and bound to their apps
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
 	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics,
-		caller: opts.Caller}
+		caller: opts.Caller, bound: opts.Caller != nil}
 	if a.caller == nil {
-		a.caller = func(context.Context) string { return "" }
+		a.caller = func(context.Context) (string, apps.Caller) { return "", apps.Caller{} }
 	}
 	if a.inlineLimit <= 0 {
 		a.inlineLimit = MaxInline
@@ -217,6 +220,10 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if appID != "" {
 			ctx = apps.WithRequested(ctx, appID)
 		}
+		caller, who := a.caller(ctx)
+		if a.bound {
+			ctx = apps.WithCaller(ctx, who)
+		}
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
@@ -261,7 +268,7 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 		if err != nil {
 			attrs = append(attrs, "failure_status", stands, "kind", failure.KindOf(err).String())
 		}
-		attrs = append(attrs, "caller", a.caller(ctx), "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
+		attrs = append(attrs, "caller", caller, "source_ip", sourceIP(r), "appid", cmp.Or(truncate(appID, 64), DefaultApp),
 			"bytes_in", max(r.ContentLength, 0), "bytes_out", sw.bytes, "ms", time.Since(start).Milliseconds())
 		switch {
 		case err == nil:

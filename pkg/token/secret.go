@@ -28,6 +28,10 @@ type Secret struct {
 	Apps map[string]Credentials
 	// Component is the third-party platform; nil when there is none.
 	Component *Component
+	// Callers binds callers to the apps they may use: IAM principal ARN
+	// patterns ("*" matches any run of characters) to AppIDs ("*": every
+	// app). Empty: any caller may use every app.
+	Callers map[string][]string
 }
 
 // Component is a third-party platform's credentials: its AppID, and its
@@ -95,7 +99,7 @@ var AppIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // longer that a caller sends is repeated.
 func ShownAppID(id string) string { return truncate(id, 64) }
 
-var errNotJSON = errors.New(`it is not JSON; want {"appid":"…","appsecret":"…"}, or {"default":"…","apps":{"<appid>":"<appsecret>"},"component":{…}}`)
+var errNotJSON = errors.New(`it is not JSON; want {"appid":"…","appsecret":"…"}, or {"default":"…","apps":{"<appid>":"<appsecret>"},"component":{…},"callers":{…}}`)
 
 // ParseSecret reads a secret of either shape. Its errors name fields,
 // never values.
@@ -105,6 +109,7 @@ func ParseSecret(v string) (Secret, error) {
 		AppSecret string            `json:"appsecret"`
 		Default   string            `json:"default"`
 		Apps      map[string]string `json:"apps"`
+		Callers   map[string][]string `json:"callers"`
 		Component *struct {
 			AppID          string `json:"appid"`
 			AppSecret      string `json:"appsecret"`
@@ -176,7 +181,31 @@ func ParseSecret(v string) (Secret, error) {
 	if len(sec.Apps) == 0 && sec.Component == nil {
 		return Secret{}, errors.New(`it names no app: want "appid" and "appsecret", or "apps"`)
 	}
+	callers, err := parseCallers(raw.Callers)
+	if err != nil {
+		return Secret{}, err
+	}
+	sec.Callers = callers
 	return sec, nil
+}
+
+// parseCallers checks the "callers" field: each pattern names at least one
+// app, each an AppID or "*".
+func parseCallers(raw map[string][]string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for pattern, ids := range raw {
+		pattern = strings.TrimSpace(pattern)
+		if pattern == "" || len(ids) == 0 {
+			return nil, errors.New(`field "callers": want {"<IAM principal ARN, * matching any run>": ["<appid>" or "*", …]}`)
+		}
+		for _, id := range ids {
+			if id != "*" && !AppIDPattern.MatchString(id) {
+				return nil, fmt.Errorf(`field "callers": %q: want AppIDs or "*"`, ShownAppID(id))
+			}
+		}
+		out[pattern] = ids
+	}
+	return out, nil
 }
 
 func truncate(s string, n int) string {

@@ -41,15 +41,13 @@ func (s *Service) UploadForm(ctx context.Context, t media.Type) (Form, error) {
 	if t == media.ArticleImage {
 		key = UploadImgPrefix + newID()
 	}
+	_, app, err := s.app(ctx, apps.Requested(ctx)) // only for an app the caller may use
+	if err != nil {
+		return Form{}, err
+	}
 	var meta map[string]string
-	if id := apps.Requested(ctx); id != "" {
-		_, app, err := s.app(ctx, id)
-		if err != nil {
-			return Form{}, err
-		}
-		if !app.Default {
-			meta = map[string]string{apps.MetadataKey: app.ID} // the put's event is then this app's
-		}
+	if !app.Default {
+		meta = map[string]string{apps.MetadataKey: app.ID} // the put's event is then this app's
 	}
 	p, err := s.bucket.PresignPost(ctx, key, FormTTL, 1, rule.MaxSize, meta)
 	if err != nil {
