@@ -56,7 +56,9 @@ func asCaller(t *testing.T, path, app, body, auth string) []byte {
 	return bytes.Replace(e, []byte(`"content-length": "28"`), []byte(fmt.Sprintf(`"content-length": "%d"`, len(body))), 1)
 }
 
-func iam(arn string) string { return `{"iam": {"accountId": "123456789012", "userArn": "` + arn + `"}}` }
+func iam(arn string) string {
+	return `{"iam": {"accountId": "123456789012", "userArn": "` + arn + `"}}`
+}
 
 func jwt(claims string) string { return `{"jwt": {"claims": ` + claims + `, "scopes": null}}` }
 

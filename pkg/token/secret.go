@@ -105,10 +105,10 @@ var errNotJSON = errors.New(`it is not JSON; want {"appid":"â€¦","appsecret":"â€
 // never values.
 func ParseSecret(v string) (Secret, error) {
 	var raw struct {
-		AppID     string            `json:"appid"`
-		AppSecret string            `json:"appsecret"`
-		Default   string            `json:"default"`
-		Apps      map[string]string `json:"apps"`
+		AppID     string              `json:"appid"`
+		AppSecret string              `json:"appsecret"`
+		Default   string              `json:"default"`
+		Apps      map[string]string   `json:"apps"`
 		Callers   map[string][]string `json:"callers"`
 		Component *struct {
 			AppID          string `json:"appid"`
