@@ -154,7 +154,8 @@ func testPlatform(t *testing.T, bin string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg := "<xml><AppId>" + appID + "</AppId><InfoType>unauthorized</InfoType><AuthorizerAppid>" + authorizers[0] + "</AuthorizerAppid></xml>"
+		msg := "<xml><AppId>" + appID + "</AppId><CreateTime>" + strconv.FormatInt(ts.Unix(), 10) + "</CreateTime>" +
+			"<InfoType>unauthorized</InfoType><AuthorizerAppid>" + authorizers[0] + "</AuthorizerAppid></xml>"
 		if inner != "" {
 			msg = strings.Replace(msg, "<AppId>"+appID, "<AppId>"+inner, 1)
 		}

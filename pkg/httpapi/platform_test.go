@@ -107,7 +107,7 @@ func TestPlatformEvents(t *testing.T) {
 		Secrets: componentSecret{token.Secret{Component: token.NewComponent(appID, "component-secret", "component-token", aesKey)}}})
 	h := httpapi.PlatformEvents(p, slog.New(slog.DiscardHandler))
 	c, _ := wxcrypt.New("component-token", aesKey, appID)
-	e, err := c.Seal([]byte("<xml><AppId>"+appID+"</AppId><InfoType>component_verify_ticket</InfoType>"+
+	e, err := c.Seal([]byte("<xml><AppId>"+appID+"</AppId><CreateTime>"+strconv.FormatInt(now.Unix(), 10)+"</CreateTime><InfoType>component_verify_ticket</InfoType>"+
 		"<ComponentVerifyTicket>T-1</ComponentVerifyTicket></xml>"), strconv.FormatInt(now.Unix(), 10), "n0nce")
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 
 // Why a push is refused; none changes anything.
 var (
-	ErrStale     = errors.New("the push's timestamp is too far from now")
+	ErrStale     = errors.New("the push's CreateTime is too far from now, or from its timestamp")
 	ErrMalformed = errors.New("malformed push")
 	ErrAppID     = errors.New("the push is for another platform")
 )
@@ -70,27 +70,24 @@ func (p *Platform) handle(ctx context.Context, encryptType string, e wxcrypt.Env
 	if err != nil {
 		return Push{}, err
 	}
-	ts, err := strconv.ParseInt(e.Timestamp, 10, 64)
-	if err != nil {
-		return Push{}, fmt.Errorf("%w: timestamp %q", ErrMalformed, truncate(e.Timestamp))
-	}
-	now := p.o.Now()
-	if d := now.Sub(time.Unix(ts, 0)); d > p.o.MaxSkew || d < -p.o.MaxSkew {
-		return Push{}, fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Second))
-	}
 	var push Push
 	if err := xml.Unmarshal(msg, &push); err != nil {
 		return Push{}, fmt.Errorf("%w: the decrypted message is no XML", ErrMalformed)
 	}
+	now := p.o.Now()
+	created, err := p.fresh(e.Timestamp, push.CreateTime, now)
+	if err != nil {
+		return Push{}, err
+	}
 	if push.AppID != c.AppID {
 		return push, ErrAppID
 	}
-	// A push acted on is noted by its signature until its timestamp is
+	// A push acted on is noted by its signature until its CreateTime is
 	// stale: the same push again (WeChat's retry after a lost answer, or
 	// one replayed by whoever copied it) is answered and changes nothing.
 	// One delivery at a time acts on it, under a lease (a conditional
 	// write); another meanwhile is refused for WeChat to push it again.
-	seen, until := pushKey(c.AppID, strings.ToLower(e.Signature)), time.Unix(ts, 0).Add(p.o.MaxSkew+time.Minute)
+	seen, until := pushKey(c.AppID, strings.ToLower(e.Signature)), created.Add(p.o.MaxSkew+time.Minute)
 	if _, dup, err := p.o.Store.Get(ctx, seen); err != nil || dup {
 		return push, cmp.Or(err, ErrSeen)
 	}
@@ -111,6 +108,30 @@ func (p *Platform) handle(ctx context.Context, encryptType string, e wxcrypt.Env
 		p.o.Logger.WarnContext(ctx, "cannot note a push acted on", "info_type", push.InfoType, "error", err.Error())
 	}
 	return push, nil
+}
+
+// fresh is a push's CreateTime, if it is within the skew of now. Its
+// freshness is judged by CreateTime, which the signature's ciphertext
+// holds, not by the query's timestamp alone: msg_signature is a hash of
+// the sorted (token, timestamp, nonce, ciphertext), so a copy with its
+// timestamp and nonce swapped still verifies. A timestamp that disagrees
+// with CreateTime by more than the skew is refused too.
+func (p *Platform) fresh(timestamp string, createTime int64, now time.Time) (time.Time, error) {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: timestamp %q", ErrMalformed, truncate(timestamp))
+	}
+	if createTime <= 0 {
+		return time.Time{}, fmt.Errorf("%w: no CreateTime", ErrMalformed)
+	}
+	created := time.Unix(createTime, 0)
+	if d := now.Sub(created); d > p.o.MaxSkew || d < -p.o.MaxSkew {
+		return time.Time{}, fmt.Errorf("%w: created %s off", ErrStale, d.Round(time.Second))
+	}
+	if d := time.Unix(ts, 0).Sub(created); d > p.o.MaxSkew || d < -p.o.MaxSkew {
+		return time.Time{}, fmt.Errorf("%w: its timestamp is %s off its CreateTime", ErrStale, d.Round(time.Second))
+	}
+	return created, nil
 }
 
 // pushKey is where a push acted on is noted: its signature, checked to

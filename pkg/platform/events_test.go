@@ -34,7 +34,7 @@ type pushFixture struct {
 
 func newPushFixture(t *testing.T) *pushFixture {
 	t.Helper()
-	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	now := pushedAt
 	clock := func() time.Time { return now }
 	store := &countingStore{Store: tokentable.NewMemory(clock)}
 	ours, _ := wxcrypt.New("component-token", aesKey, componentAppID)
@@ -52,9 +52,15 @@ func seal(t *testing.T, c *wxcrypt.Crypter, msg []byte, ts string) wxcrypt.Envel
 	return e
 }
 
+// pushedAt is when the fixtures' pushes were created.
+var pushedAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+
+// created is a push's CreateTime element for t.
+func created(t time.Time) string { return "<CreateTime>" + strconv.FormatInt(t.Unix(), 10) + "</CreateTime>" }
+
 // ticket is a component_verify_ticket push for platform app.
 func ticket(app string) []byte {
-	return []byte("<xml><AppId>" + app + "</AppId><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>T-1</ComponentVerifyTicket></xml>")
+	return []byte("<xml><AppId>" + app + "</AppId>" + created(pushedAt) + "<InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>T-1</ComponentVerifyTicket></xml>")
 }
 
 // A push is acted on only if its msg_signature is the platform's, it is
@@ -111,8 +117,7 @@ func TestReceiveRefusesTamperedPushes(t *testing.T) {
 // changed. Answered (ErrSeen: "success"), and nothing changes.
 func TestReceiveReplayedPush(t *testing.T) {
 	f := newPushFixture(t)
-	unauthorized := seal(t, f.ours, []byte("<xml><AppId>"+componentAppID+"</AppId><InfoType>unauthorized</InfoType><AuthorizerAppid>"+
-		authorizer+"</AuthorizerAppid></xml>"), f.ts)
+	unauthorized := seal(t, f.ours, unauthorizedPush(pushedAt), f.ts)
 	for _, tc := range []struct {
 		name  string
 		push  wxcrypt.Envelope
@@ -150,6 +155,53 @@ func TestReceiveReplayedPush(t *testing.T) {
 				t.Errorf("after the replays: %q, %d writes; want the newer value kept, no write", r.Value(), store.writes-writes)
 			}
 		})
+	}
+}
+
+// unauthorizedPush is authorizer's withdrawal, created at t.
+func unauthorizedPush(t time.Time) []byte {
+	return []byte("<xml><AppId>" + componentAppID + "</AppId>" + created(t) + "<InfoType>unauthorized</InfoType><AuthorizerAppid>" +
+		authorizer + "</AuthorizerAppid></xml>")
+}
+
+// msg_signature is a hash of the sorted (token, timestamp, nonce,
+// ciphertext): a captured push with its timestamp and nonce swapped still
+// verifies. A withdrawal whose nonce reads as a Unix time three days on,
+// replayed then with the two swapped after the account authorised the
+// platform again, is refused as stale by its signed CreateTime and
+// leaves the new authorization's refresh token be.
+func TestReceiveSwappedTimestampAndNonce(t *testing.T) {
+	now := pushedAt
+	clock := func() time.Time { return now }
+	store := &countingStore{Store: tokentable.NewMemory(clock)}
+	p := New(Options{Store: store, Secrets: platformSecret, Now: clock, Logger: slog.New(slog.DiscardHandler)})
+	ours, _ := wxcrypt.New("component-token", aesKey, componentAppID)
+	later := pushedAt.Add(72 * time.Hour)
+	captured, err := ours.Seal(unauthorizedPush(pushedAt), strconv.FormatInt(pushedAt.Unix(), 10), strconv.FormatInt(later.Unix(), 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store.Put(ctx, tokentable.NewRecord(refreshKey(componentAppID, authorizer), "first", time.Time{}))
+	if _, err := receive(t, p, captured, "aes"); err != nil {
+		t.Fatalf("the withdrawal: %v, want it acted on", err)
+	}
+	now = later
+	store.Put(ctx, tokentable.NewRecord(refreshKey(componentAppID, authorizer), "newer", time.Time{}))
+	writes := store.writes
+	swapped := captured
+	swapped.Timestamp, swapped.Nonce = captured.Nonce, captured.Timestamp
+	if _, err := receive(t, p, swapped, "aes"); !errors.Is(err, ErrStale) {
+		t.Errorf("the replay with timestamp and nonce swapped: %v, want ErrStale", err)
+	}
+	if r, ok, _ := store.Get(ctx, refreshKey(componentAppID, authorizer)); !ok || r.Value() != "newer" || store.writes != writes {
+		t.Errorf("after the replay: %q (%v), %d writes; want the newer refresh token kept, no write", r.Value(), ok, store.writes-writes)
+	}
+	// A timestamp that disagrees with CreateTime by more than the skew.
+	now = pushedAt
+	off, _ := ours.Seal(unauthorizedPush(pushedAt), strconv.FormatInt(pushedAt.Add(6*time.Minute).Unix(), 10), "n")
+	if _, err := receive(t, p, off, "aes"); !errors.Is(err, ErrStale) {
+		t.Errorf("timestamp 6 minutes off CreateTime: %v, want ErrStale", err)
 	}
 }
 
