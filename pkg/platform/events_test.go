@@ -56,7 +56,9 @@ func seal(t *testing.T, c *wxcrypt.Crypter, msg []byte, ts string) wxcrypt.Envel
 var pushedAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 
 // created is a push's CreateTime element for t.
-func created(t time.Time) string { return "<CreateTime>" + strconv.FormatInt(t.Unix(), 10) + "</CreateTime>" }
+func created(t time.Time) string {
+	return "<CreateTime>" + strconv.FormatInt(t.Unix(), 10) + "</CreateTime>"
+}
 
 // ticket is a component_verify_ticket push for platform app.
 func ticket(app string) []byte {
