@@ -89,13 +89,22 @@ func TestPlatformUnderFaults(t *testing.T) {
 			t.Errorf("got %v, want the upload retried", got)
 		}
 	})
+	// Every token WeChat issued expires early (its clock passed their
+	// expiry), the component_access_token too: the authorizer's token is
+	// refused, and so is the component token that would fetch a new one;
+	// both are dropped and fetched again, without a restart.
 	t.Run("TokensExpired", func(t *testing.T) {
 		st.Sim.ExpireTokens()
 		if got := upload(authorizers[1]); owner(got["media_id"]) != authorizers[1] {
-			t.Errorf("got %v, want a new authorizer token and the upload", got)
+			t.Errorf("got %v, want new tokens and the upload", got)
 		}
-		if got := st.Sim.Stats().AuthorizerToken - base.AuthorizerToken; got != 1 {
-			t.Errorf("api_authorizer_token calls: %d, want 1 (with the refresh token WeChat rotated)", got)
+		now := st.Sim.Stats()
+		if a, c := now.AuthorizerToken-base.AuthorizerToken, now.ComponentToken-base.ComponentToken; a != 2 || c != 1 {
+			t.Errorf("api_authorizer_token calls: %d, api_component_token calls: %d; want 2 (one refused for the expired "+
+				"component token, one with the rotated refresh token) and 1", a, c)
+		}
+		if got := upload(authorizers[0]); owner(got["media_id"]) != authorizers[0] {
+			t.Errorf("the other authorizer: %v, want its upload with the new component token", got)
 		}
 	})
 	t.Run("TamperedPush", func(t *testing.T) {

@@ -206,8 +206,9 @@ func (s *Server) Now() time.Time {
 	return s.nowLocked()
 }
 
-// ExpireTokens makes every token issued so far expired: its next use answers
-// 42001, and stable_token issues a new one.
+// ExpireTokens makes every token issued so far expired (access tokens,
+// component_access_tokens and authorizer_access_tokens): its next use
+// answers 42001, and the call that issued it issues a new one.
 func (s *Server) ExpireTokens() { s.expireTokens() }
 
 func (s *Server) expireTokens() int {
@@ -215,10 +216,18 @@ func (s *Server) expireTokens() int {
 	defer s.mu.Unlock()
 	now := s.nowLocked()
 	n := 0
-	for _, t := range s.tokens {
+	for _, t := range s.tokens { // access and authorizer tokens
 		if now.Before(t.expires) {
 			t.expires = now
 			n++
+		}
+	}
+	if s.component != nil {
+		for tok, exp := range s.component.tokens {
+			if now.Before(exp) {
+				s.component.tokens[tok] = now
+				n++
+			}
 		}
 	}
 	return n

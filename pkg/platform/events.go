@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
+	"github.com/wxmedia/wxmedia/pkg/wechat"
 	"github.com/wxmedia/wxmedia/pkg/wxcrypt"
 )
 
@@ -171,11 +172,11 @@ func (p *Platform) authorized(ctx context.Context, c string, push Push) error {
 	if push.AuthorizationCode == "" || push.AuthorizerAppID == "" {
 		return fmt.Errorf("%w: no AuthorizationCode or AuthorizerAppid", ErrMalformed)
 	}
-	ct, err := p.ComponentToken(ctx)
-	if err != nil {
+	var at wechat.AuthorizerToken
+	err := p.withComponentToken(ctx, c, func(ct string) (err error) {
+		at, err = p.o.WeChat.QueryAuth(ctx, ct, c, push.AuthorizationCode)
 		return err
-	}
-	at, err := p.o.WeChat.QueryAuth(ctx, ct, c, push.AuthorizationCode)
+	})
 	if err != nil {
 		return err
 	}

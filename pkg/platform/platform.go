@@ -183,6 +183,39 @@ func (p *Platform) ComponentToken(ctx context.Context) (string, error) {
 	})
 }
 
+// withComponentToken calls call with the component_access_token. One
+// that WeChat rejects (42001, 40001, 40014: expired early, or revoked) is
+// dropped, here and in the store, and call is made again, once, with a
+// new one, as the media calls do with access tokens.
+func (p *Platform) withComponentToken(ctx context.Context, c string, call func(ct string) error) error {
+	ct, err := p.ComponentToken(ctx)
+	if err != nil {
+		return err
+	}
+	err = call(ct)
+	switch failure.CodeOf(err) {
+	case failure.CodeAccessTokenExpired, failure.CodeInvalidCredential, failure.CodeInvalidAccessToken:
+	default:
+		return err
+	}
+	p.o.Logger.InfoContext(ctx, "WeChat rejected the component_access_token; fetching a new one", "component_appid", c, "errcode", failure.CodeOf(err))
+	p.expire(ctx, componentKey(c), ct)
+	if ct, err = p.ComponentToken(ctx); err != nil {
+		return err
+	}
+	return call(ct)
+}
+
+// expire drops the token under key that WeChat rejected, here and in the
+// store (written expired, if it still holds it), so that the next call
+// fetches a new one.
+func (p *Platform) expire(ctx context.Context, key, tok string) {
+	p.drop(key)
+	if r, ok, err := p.o.Store.Get(ctx, key); err == nil && ok && r.Value() == tok {
+		_ = p.o.Store.Put(ctx, tokentable.NewRecord(key, tok, p.o.Now()))
+	}
+}
+
 // authorizerToken is authorizer a's access token.
 func (p *Platform) authorizerToken(ctx context.Context, a string) (string, error) {
 	c, err := p.component(ctx)
@@ -197,15 +230,13 @@ func (p *Platform) authorizerToken(ctx context.Context, a string) (string, error
 		if !ok {
 			return "", 0, errNoRefresh(a)
 		}
-		ct, err := p.ComponentToken(ctx)
-		if err != nil {
-			return "", 0, err
-		}
 		p.o.Logger.InfoContext(ctx, "fetching an authorizer_access_token", "authorizer_appid", a)
 		var at wechat.AuthorizerToken
-		err = p.underLease(ctx, func(ctx context.Context) (err error) {
-			at, err = p.o.WeChat.AuthorizerAccessToken(ctx, ct, c.AppID, a, rt.Value())
-			return err
+		err = p.withComponentToken(ctx, c.AppID, func(ct string) error {
+			return p.underLease(ctx, func(ctx context.Context) (err error) {
+				at, err = p.o.WeChat.AuthorizerAccessToken(ctx, ct, c.AppID, a, rt.Value())
+				return err
+			})
 		})
 		if err != nil {
 			return "", 0, err
@@ -393,11 +424,7 @@ func (p *Platform) Invalidate(ctx context.Context, tok string) {
 	if !ok || err != nil {
 		return
 	}
-	key := authorizerKey(c.AppID, a.ID)
-	p.drop(key)
-	if r, ok, err := p.o.Store.Get(ctx, key); err == nil && ok && r.Value() == tok {
-		_ = p.o.Store.Put(ctx, tokentable.NewRecord(key, tok, p.o.Now()))
-	}
+	p.expire(ctx, authorizerKey(c.AppID, a.ID), tok)
 }
 
 // Register stores an authorizer's refresh token, as an operator does for
