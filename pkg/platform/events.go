@@ -162,6 +162,9 @@ func (p *Platform) act(ctx context.Context, c string, push Push, now time.Time) 
 			return err
 		}
 		p.drop(authorizerKey(c, push.AuthorizerAppID))
+		p.mu.Lock()
+		delete(p.confirmed, refreshKey(c, push.AuthorizerAppID))
+		p.mu.Unlock()
 		return p.o.Store.Delete(ctx, authorizerKey(c, push.AuthorizerAppID))
 	}
 	return nil // other events (notify_third_fasteregister, …) ask nothing of this platform

@@ -224,3 +224,38 @@ func TestReceiveInProgress(t *testing.T) {
 		t.Errorf("got %v, ticket %q; want ErrInProgress (answered 503), the ticket unchanged", err, r.Value())
 	}
 }
+
+// An authorization withdrawn through one container (its unauthorized
+// push) stops resolving in every other within Options.Recheck (1
+// minute), however long the token it kept for the account would last.
+func TestUnauthorizedReachesEveryContainer(t *testing.T) {
+	now := pushedAt
+	clock := func() time.Time { return now }
+	store := tokentable.NewMemory(clock)
+	ctx := context.Background()
+	handler := New(Options{Store: store, Secrets: platformSecret, Now: clock, Logger: slog.New(slog.DiscardHandler)})
+	other := New(Options{Store: store, Secrets: platformSecret, Now: clock, Logger: slog.New(slog.DiscardHandler)})
+	if err := handler.Register(ctx, authorizer, "refresh-1"); err != nil {
+		t.Fatal(err)
+	}
+	// The other container resolves the account and keeps its token, good
+	// for two hours.
+	other.keep(tokentable.NewRecord(authorizerKey(componentAppID, authorizer), "token-1", now.Add(2*time.Hour)))
+	if ok, err := other.Authorized(ctx, authorizer); !ok || err != nil {
+		t.Fatalf("before: %v %v, want authorised", ok, err)
+	}
+	ours, _ := wxcrypt.New("component-token", aesKey, componentAppID)
+	if _, err := receive(t, handler, seal(t, ours, unauthorizedPush(now), strconv.FormatInt(now.Unix(), 10)), "aes"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := handler.Authorized(ctx, authorizer); ok {
+		t.Error("the container that handled the push still resolves the account")
+	}
+	now = now.Add(time.Minute)
+	if ok, err := other.Authorized(ctx, authorizer); ok || err != nil {
+		t.Errorf("another container, a minute on: %v %v, want it no longer authorised", ok, err)
+	}
+	if _, ok := other.cached(authorizerKey(componentAppID, authorizer)); ok {
+		t.Error("another container still holds the account's token")
+	}
+}

@@ -75,6 +75,10 @@ type Options struct {
 	// under the lease ends before it does (at four fifths of it), so that
 	// no two containers refresh at once; default 15 s.
 	LeaseTTL time.Duration
+	// Recheck bounds how long a container goes on taking an account for an
+	// authorizer after its authorization was withdrawn (an unauthorized
+	// push that another container handled); default 1 minute.
+	Recheck time.Duration
 	// Margin is how long before WeChat's expiry a token is refreshed;
 	// default 5 minutes.
 	Margin time.Duration
@@ -91,6 +95,9 @@ type Platform struct {
 
 	mu    sync.Mutex
 	cache map[string]tokentable.Record // this container's copies of the store's tokens
+	// confirmed is when each authorizer's authorization was last read in
+	// the store, by its refresh key.
+	confirmed map[string]time.Time
 }
 
 var _ apps.Authorizers = (*Platform)(nil)
@@ -109,6 +116,9 @@ func New(o Options) *Platform {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 15 * time.Second
 	}
+	if o.Recheck <= 0 {
+		o.Recheck = time.Minute
+	}
 	if o.Margin <= 0 {
 		o.Margin = 5 * time.Minute
 	}
@@ -120,7 +130,7 @@ func New(o Options) *Platform {
 		_, _ = rand.Read(b[:])
 		o.Owner = hex.EncodeToString(b[:])
 	}
-	return &Platform{o: o, cache: map[string]tokentable.Record{}}
+	return &Platform{o: o, cache: map[string]tokentable.Record{}, confirmed: map[string]time.Time{}}
 }
 
 func backoff(ctx context.Context, attempt int) error {
@@ -393,17 +403,35 @@ func (p *Platform) underLease(ctx context.Context, call func(context.Context) er
 }
 
 // Authorized reports whether appID authorised the platform: the store
-// holds its refresh token.
+// holds its refresh token. A container reads it there at most every
+// Options.Recheck: an authorization withdrawn through another container
+// stops resolving here within that bound, and the token kept for it is
+// dropped.
 func (p *Platform) Authorized(ctx context.Context, appID string) (bool, error) {
 	c, err := p.component(ctx)
 	if err != nil {
 		return false, err
 	}
-	if _, ok := p.cached(authorizerKey(c.AppID, appID)); ok {
+	key, now := refreshKey(c.AppID, appID), p.o.Now()
+	p.mu.Lock()
+	at, ok := p.confirmed[key]
+	p.mu.Unlock()
+	if ok && now.Sub(at) < p.o.Recheck {
 		return true, nil
 	}
-	_, ok, err := p.o.Store.Get(ctx, refreshKey(c.AppID, appID))
-	return ok, err
+	_, ok, err = p.o.Store.Get(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !ok {
+		delete(p.confirmed, key)
+		delete(p.cache, authorizerKey(c.AppID, appID))
+		return false, nil
+	}
+	p.confirmed[key] = now
+	return true, nil
 }
 
 // Token is the authorizer_access_token of the authorizer in ctx.
