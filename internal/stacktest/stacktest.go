@@ -234,8 +234,8 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.OnStart != nil {
 		opts.OnStart(st)
 	}
-	for key, data := range mediatest.Samples() {
-		st.Put(t, key, data)
+	for _, o := range mediatest.Objects() {
+		st.Put(t, o.Key, o.Data)
 	}
 	return st
 }
