@@ -2,7 +2,8 @@
 //
 // Its tests read the packages as `go list` sees them and assert that
 // README's layout section lists each package once, and none that does not
-// exist (readme_test.go).
+// exist (readme_test.go); and that each package imports only from the
+// floors below its own, as CONTRIBUTING.md tells them (floors_test.go).
 package layout
 
 import (
@@ -16,7 +17,7 @@ import (
 // module is this repository's Go module.
 const module = "github.com/wxmedia/wxmedia"
 
-// pending are packages README's layout already names but
+// pending are packages README's layout and the floors already name but
 // that other branches are still adding (pkg/routes: the routes' names and
 // paths; pkg/reply: WeChat's answers and the status of each failure). A
 // name here may be missing from the tree; once it exists, the tests ask
