@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wxmedia/wxmedia/internal/localaws"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
@@ -58,7 +59,7 @@ func startBackends() (*backends, error) {
 	if err != nil {
 		return nil, err
 	}
-	jpg, png := media.Sample(media.JPEG, coldSize), media.Sample(media.PNG, coldSize)
+	jpg, png := mediatest.Sample(media.JPEG, coldSize), mediatest.Sample(media.PNG, coldSize)
 	for i := -1; i < 2*coldRuns; i++ {
 		j, p := coldJPEG, coldPNG
 		if i >= 0 {

@@ -16,7 +16,9 @@ var sizes = []string{"1MB", "10MB", "50MB"}
 
 const partSize = 5 << 20 // bucket.MinPartSize: Write's memory bound
 
-// Targets of issue 6.
+// The targets each figure is held to: what streaming promises (memory that
+// does not grow with the object, the upload's two legs overlapped) and what
+// the handler may add to WeChat's own time.
 const (
 	flatMax       = 1.5       // largest ÷ smallest B/op over 1–50 MB
 	bufferedMin   = 10.0      // upload: baseline ÷ ours at 10 MB
@@ -327,10 +329,10 @@ const notes = `
   Ours stays flat because nothing on the path holds more than a copy buffer
   (upload) or one multipart part (get); the baseline allocates 2–4× the
   object as its buffers grow.
-- Get (Fetch) allocates one 5 MiB part per call whatever the size, so at 1 MB
-  it allocates *more* than the baseline (about 2×): that is the price of a
-  bound that holds at 50 MB. See the reply to issue 6 for the fix (size the
-  first buffer by Content-Length, pool the part).
+- Get (Fetch) holds one 5 MiB multipart part whatever the size: the price of
+  a bound that holds at 50 MB. The bucket keeps its free parts across
+  invocations (a GC does not drop them), so a warm get allocates tens of KB,
+  not the part.
 - **Pipelining** throttles the S3 body and the WeChat server's reads to the
   same rate; the legs alone are timed in the same iteration. ≈1× means the
   upload's time is the slower leg's (the two overlap); ≈2× is store and
@@ -352,12 +354,13 @@ const notes = `
   including init. Calls during init are counted by a cold start whose only
   request is refused by validation: anything the backends see then came
   from init. Lambda's arm64 machines and network differ: compare, don't quote.
-- **Why init calls nothing**: ` + "`functions/*/main.go`" + ` runs ` + "`app.FromEnv`" + ` (the
-  environment only) and ` + "`app.Build`" + `, which loads the AWS configuration
-  from the environment (Lambda sets the region and the role's keys; the
-  credentials cache resolves lazily, at the first signed request), builds the
-  S3 and Secrets Manager clients, and makes the secret store, token source,
-  WeChat client and service, which only keep their options. The secret is
+- **Why init calls nothing**: ` + "`functions/*/main.go`" + ` runs ` + "`bootstrap.Main`" + `:
+  ` + "`FromEnv`" + ` (the environment only), then ` + "`Build`" + `, which loads the AWS
+  configuration from the environment (Lambda sets the region and the role's
+  keys; the credentials cache resolves lazily, at the first signed request),
+  builds the S3, Secrets Manager and EventBridge clients (and DynamoDB's, with
+  a token table), and makes the secret store, token source, WeChat client,
+  platform and service, which only keep their options. The secret is
   first read by the token source when the first request needs a token. So a
   cold start pays no network round trip in init, and a Secrets Manager or
   WeChat outage cannot fail init (Lambda would retry init on every request).

@@ -77,12 +77,13 @@ func setupStack(t *testing.T) stack {
 func seed(t *testing.T, st stack, event []byte) []string {
 	t.Helper()
 	keys := keysOf(event)
+	objects := mediatest.Objects()
 	for _, k := range keys {
-		data, ok := mediatest.Samples()[k]
-		if !ok {
-			t.Fatalf("the event names %s, which is none of mediatest.Samples", k)
+		i := slices.IndexFunc(objects, func(o mediatest.Object) bool { return o.Key == k })
+		if i < 0 {
+			t.Fatalf("the event names %s, which is none of mediatest.Objects", k)
 		}
-		if err := st.fake.Put(bucket, k, "", data); err != nil {
+		if err := st.fake.Put(bucket, k, objects[i].ContentType, objects[i].Data); err != nil {
 			t.Fatal(err)
 		}
 	}

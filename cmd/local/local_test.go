@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -292,10 +293,10 @@ func testEndToEnd(t *testing.T, bin string) {
 		typ, name string
 		data      []byte
 	}{
-		{"image", "photo.jpg", media.Sample(media.JPEG, 50<<10)},
-		{"voice", "hello.mp3", media.Sample(media.MP3, 20<<10)},
-		{"video", "clip.mp4", media.Sample(media.MP4, 300<<10)},
-		{"thumb", "thumb.jpg", media.Sample(media.JPEG, 30<<10)},
+		{"image", "photo.jpg", mediatest.Sample(media.JPEG, 50<<10)},
+		{"voice", "hello.mp3", mediatest.Sample(media.MP3, 20<<10)},
+		{"video", "clip.mp4", mediatest.Sample(media.MP4, 300<<10)},
+		{"thumb", "thumb.jpg", mediatest.Sample(media.JPEG, 30<<10)},
 	} {
 		t.Run("UploadGet/"+tc.typ, func(t *testing.T) {
 			a := do(t, multipartUpload(t, upload(tc.typ), tc.name, tc.data))
@@ -324,14 +325,14 @@ func testEndToEnd(t *testing.T, bin string) {
 	}
 
 	t.Run("UploadImg", func(t *testing.T) {
-		a := do(t, multipartUpload(t, l.api+"/cgi-bin/media/uploadimg", "banner.jpg", media.Sample(media.JPEG, 40<<10)))
+		a := do(t, multipartUpload(t, l.api+"/cgi-bin/media/uploadimg", "banner.jpg", mediatest.Sample(media.JPEG, 40<<10)))
 		if a.Status != http.StatusOK || a.URL == "" {
 			t.Fatalf("got %d %+v, want 200 with a url", a.Status, a)
 		}
 	})
 
 	t.Run("UploadKey", func(t *testing.T) {
-		data := media.Sample(media.MP3, 30<<10)
+		data := mediatest.Sample(media.MP3, 30<<10)
 		if _, err := bucket.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String("inbox/hello.mp3"), Body: bytes.NewReader(data)}); err != nil {
 			t.Fatal(err)
 		}
@@ -339,9 +340,9 @@ func testEndToEnd(t *testing.T, bin string) {
 		if a.Status != http.StatusOK || a.MediaID == "" || a.Type != "voice" {
 			t.Fatalf("got %d %+v, want 200 with a voice media_id", a.Status, a)
 		}
-		a = do(t, jsonUpload(l.api+"/cgi-bin/media/uploadimg", SampleKey))
+		a = do(t, jsonUpload(l.api+"/cgi-bin/media/uploadimg", mediatest.SampleKey))
 		if a.Status != http.StatusOK || a.URL == "" {
-			t.Fatalf("uploadimg of the sample %s: got %d %+v, want 200 with a url", SampleKey, a.Status, a)
+			t.Fatalf("uploadimg of the sample %s: got %d %+v, want 200 with a url", mediatest.SampleKey, a.Status, a)
 		}
 	})
 
@@ -352,8 +353,8 @@ func testEndToEnd(t *testing.T, bin string) {
 			data  []byte
 			field func(map[string]any) bool
 		}{
-			{"upload/image/e2e photo 1.jpg", media.Sample(media.JPEG, 64<<10), func(r map[string]any) bool { return r["media_id"] != nil && r["type"] == "image" }},
-			{"uploadimg/e2e banner (2).png", media.Sample(media.PNG, 32<<10), func(r map[string]any) bool { return r["url"] != nil }},
+			{"upload/image/e2e photo 1.jpg", mediatest.Sample(media.JPEG, 64<<10), func(r map[string]any) bool { return r["media_id"] != nil && r["type"] == "image" }},
+			{"uploadimg/e2e banner (2).png", mediatest.Sample(media.PNG, 32<<10), func(r map[string]any) bool { return r["url"] != nil }},
 		} {
 			if _, err := bucket.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String(tc.key), Body: bytes.NewReader(tc.data)}); err != nil {
 				t.Fatal(err)
@@ -400,7 +401,7 @@ func testEndToEnd(t *testing.T, bin string) {
 			}
 			return f
 		}
-		video := media.Sample(media.MP4, 9<<20)
+		video := mediatest.Sample(media.MP4, 9<<20)
 		f := form(t)
 		if status, body := postForm(t, f.URL, f.Fields, video); status != http.StatusNoContent {
 			t.Fatalf("POST to S3: %d %s, want 204", status, body)
@@ -438,7 +439,7 @@ func testEndToEnd(t *testing.T, bin string) {
 
 		// Over the type's limit, S3 refuses the file: nothing is stored or sent.
 		f = form(t)
-		if status, body := postForm(t, f.URL, f.Fields, media.Sample(media.MP4, 10<<20+1)); status != http.StatusBadRequest || !strings.Contains(body, "EntityTooLarge") {
+		if status, body := postForm(t, f.URL, f.Fields, mediatest.Sample(media.MP4, 10<<20+1)); status != http.StatusBadRequest || !strings.Contains(body, "EntityTooLarge") {
 			t.Errorf("POST of 10 MB + 1 to S3: %d %s, want 400 EntityTooLarge", status, body)
 		}
 		if a := do(t, get(l.api+"/cgi-bin/media/result?key="+url.QueryEscape(f.Key))); a.ErrCode != 40035 || !strings.Contains(a.ErrMsg, "no object") {
@@ -454,7 +455,7 @@ func testEndToEnd(t *testing.T, bin string) {
 	})
 
 	t.Run("ErrTooLarge", func(t *testing.T) {
-		big := multipartUpload(t, upload("image"), "big.jpg", media.Sample(media.JPEG, httpapi.MaxBody+bodyHeadroom))
+		big := multipartUpload(t, upload("image"), "big.jpg", mediatest.Sample(media.JPEG, httpapi.MaxBody+bodyHeadroom))
 		body, _ := io.ReadAll(big.Body)
 		for _, tc := range []struct {
 			name string

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wxmedia/wxmedia/internal/localaws"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
@@ -258,7 +259,7 @@ func writeSample() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sample file: %w", err)
 	}
-	_, werr := f.Write(SampleJPEG())
+	_, werr := f.Write(mediatest.JPEG())
 	if werr == nil {
 		werr = f.Chmod(0o644)
 	}
@@ -399,7 +400,7 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	p("  curl -F media=@%s \"%s/cgi-bin/media/upload?type=image\"", sample, api)
 	p("  curl \"%s/cgi-bin/media/get?media_id=<the media_id above>\"", api)
 	if st.embedS3 {
-		p("  curl -H 'Content-Type: application/json' -d '{\"key\":\"%s\"}' %s/cgi-bin/media/uploadimg", SampleKey, api)
+		p("  curl -H 'Content-Type: application/json' -d '{\"key\":\"%s\"}' %s/cgi-bin/media/uploadimg", mediatest.SampleKey, api)
 		aws := fmt.Sprintf("AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region %s --endpoint-url %s", firstSet(os.Getenv("AWS_REGION"), DefaultRegion), st.s3URL)
 		p("  %s s3 cp %s \"s3://%s/upload/image/my photo.jpg\"", aws, sample, st.bucket)
 		p("  %s s3 cp \"s3://%s/results/upload/image/my photo.jpg.json\" -", aws, st.bucket)

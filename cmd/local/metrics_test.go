@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wxmedia/wxmedia/internal/emftest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
@@ -21,7 +22,7 @@ import (
 func testMetrics(t *testing.T, bin string) {
 	l := start(t, bin)
 	upload := l.api + "/cgi-bin/media/upload?type=image"
-	image := media.Sample(media.JPEG, 3000)
+	image := mediatest.Sample(media.JPEG, 3000)
 	faults := func(f string) {
 		t.Helper()
 		resp, err := client.Post(l.wechat+"/_sim/faults", "application/json", strings.NewReader(f))

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/routes"
@@ -80,7 +81,7 @@ func testPlatform(t *testing.T, bin string) {
 	const second = "wx-local-second"
 	l := start(t, bin, EnvApps+"="+second+"=local-second-secret")
 	authorizers := []string{"wx-local-authorizer-a", "wx-local-authorizer-b"}
-	jpeg := media.Sample(media.JPEG, 4096)
+	jpeg := mediatest.Sample(media.JPEG, 4096)
 	s3c := s3Client(l.s3URL)
 
 	// A ticket through the real route (make local also pushed one at start).

@@ -1,6 +1,6 @@
-// Package awstest starts moto_server, a real S3, Secrets Manager, SQS and
-// EventBridge emulator, for integration tests, and makes AWS SDK clients
-// for it.
+// Package awstest starts moto_server, a real S3, Secrets Manager, SQS,
+// EventBridge and DynamoDB emulator, for integration tests, and makes AWS
+// SDK clients for it.
 //
 // When WXMEDIA_REQUIRE_TOOLS is set (make test and CI set it), a missing
 // moto_server fails the test; otherwise the test is skipped.

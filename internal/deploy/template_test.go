@@ -2,9 +2,11 @@
 //
 // Its tests read ../../template.yaml and assert what the design promises about
 // the deployment: the three functions and how they are built, which S3 prefixes
-// trigger them, that every HTTP route is authorized unless AuthMode=NONE, and
-// that every IAM statement stays inside the media bucket and the WeChat secret.
-// They also run cfn-lint, and fail when it is missing.
+// trigger them (directly, through SQS or through EventBridge), that every HTTP
+// route is authorized unless AuthMode=NONE, that each function is granted
+// exactly what its code calls (bootstrap.Permissions) and that every variable
+// the code reads is declared; and the token table, alarms, dashboard, logs,
+// tracing and concurrency. They also run cfn-lint, and fail when it is missing.
 package deploy
 
 import (

@@ -1,16 +1,23 @@
-// Package localaws serves the two AWS services wxmedia uses, in memory, for
-// local runs and tests without AWS or Docker:
+// Package localaws serves the AWS services make local embeds, in memory,
+// for local runs and tests without AWS or Docker:
 //
 //   - S3 (gofakes3 with its in-memory backend, path-style addressing, any
-//     credentials) that, like S3 event notifications, calls a function with
-//     the same events.S3Event S3 would send to Lambda when an object is
+//     credentials), answering conditional requests as S3 does and taking
+//     browser-based POST uploads (presigned forms) checked against their
+//     policy, that, like S3 event notifications, calls a function with the
+//     same events.S3Event S3 would send to Lambda when an object is
 //     created under a configured prefix;
 //   - a Secrets Manager endpoint for GetSecretValue (the JSON protocol the
-//     AWS SDKs and CLI speak), holding the secrets put into it.
+//     AWS SDKs and CLI speak), holding the secrets put into it;
+//   - an EventBridge endpoint for PutEvents that keeps the events published
+//     as a rule's target would receive them.
 //
-// Both are http.Handlers: serve them with net/http or httptest and point
-// the SDK at them with AWS_ENDPOINT_URL_S3 and
-// AWS_ENDPOINT_URL_SECRETS_MANAGER, as the functions read them when
+// Each is an http.Handler: serve it with net/http or httptest and point
+// the SDK at it with AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER
+// or AWS_ENDPOINT_URL_EVENTBRIDGE, as the functions read them when
 // deployed. EventJSON builds the S3 notification JSON on its own, for
-// events fed to a function by other means (a Lambda emulator).
+// events fed to a function by other means (a Lambda emulator); the state
+// file (WriteState, ReadState) tells make invoke where a running make
+// local serves them. The token table has no endpoint here: make local
+// keeps it in process (tokentable.Memory).
 package localaws

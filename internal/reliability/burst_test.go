@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
@@ -100,7 +101,7 @@ func TestBurstUnderWeChatLimits(t *testing.T) {
 
 	keys := make([]string, objects)
 	events := make([][]byte, objects)
-	data := media.Sample(media.JPEG, 1500)
+	data := mediatest.Sample(media.JPEG, 1500)
 	eachParallel(objects, 8, func(i int) {
 		keys[i] = fmt.Sprintf("upload/image/burst/%04d.jpg", i)
 		events[i] = st.S3Event(stacktest.Created{Key: keys[i], ETag: st.Put(tb, keys[i], data)})

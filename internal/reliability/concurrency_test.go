@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
@@ -18,7 +19,7 @@ func upload(t *testing.T, url string, n int) []string {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	p, _ := w.CreateFormFile("media", "test.jpg")
-	p.Write(media.Sample(media.JPEG, 2048))
+	p.Write(mediatest.Sample(media.JPEG, 2048))
 	w.Close()
 	body, ct := buf.Bytes(), w.FormDataContentType()
 	var mu sync.Mutex

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
@@ -116,7 +117,7 @@ func TestFaultMatrix(t *testing.T) {
 			f := &faultyS3{headObject: func(ctx context.Context, in *s3.HeadObjectInput, next bucket.API) (*s3.HeadObjectOutput, error) {
 				out, err := next.HeadObject(ctx, in)
 				if err == nil && !strings.HasPrefix(*in.Key, "results/") {
-					st.Put(t, *in.Key, media.Sample(media.JPEG, 3000)) // overwritten right after the HEAD
+					st.Put(t, *in.Key, mediatest.Sample(media.JPEG, 3000)) // overwritten right after the HEAD
 				}
 				return out, err
 			}}
@@ -321,7 +322,7 @@ func binaryWeChat(t *testing.T) string {
 			return
 		}
 		w.Header().Set("Content-Type", "image/jpeg")
-		w.Write(media.Sample(media.JPEG, 500))
+		w.Write(mediatest.Sample(media.JPEG, 500))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -62,7 +63,7 @@ func results(t *testing.T, st *stacktest.Stack) []string {
 func TestOneUploadForACrowd(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	const key = "upload/image/crowd.jpg"
-	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, media.Sample(media.JPEG, 50<<10))})
+	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, mediatest.Sample(media.JPEG, 50<<10))})
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	var failedDeliveries atomic.Int32
@@ -133,14 +134,14 @@ func TestOlderVersionFinishingLast(t *testing.T) {
 		return out, err
 	}}
 	st := stacktest.Start(t, stacktest.Options{WrapS3: func(api bucket.API) bucket.API { f.API = api; return f }})
-	v1 = st.Put(t, key, media.Sample(media.JPEG, 3000))
+	v1 = st.Put(t, key, mediatest.Sample(media.JPEG, 3000))
 	done := make(chan error)
 	go func() {
 		_, err := st.Functions["upload"].Invoke(context.Background(), st.S3Event(stacktest.Created{Key: key, ETag: v1}))
 		done <- err
 	}()
 	<-held
-	v2 := st.Put(t, key, media.Sample(media.JPEG, 4000))
+	v2 := st.Put(t, key, mediatest.Sample(media.JPEG, 4000))
 	v2Event := st.S3Event(stacktest.Created{Key: key, ETag: v2})
 	if _, err := st.Functions["upload"].Invoke(context.Background(), v2Event); err != nil {
 		t.Fatal(err)
@@ -191,7 +192,7 @@ func TestFailedReadsLeaveTheSuccess(t *testing.T) {
 		},
 	}
 	st := stacktest.Start(t, stacktest.Options{WrapS3: func(api bucket.API) bucket.API { f.API = api; return f }})
-	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, media.Sample(media.JPEG, 3000))})
+	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, mediatest.Sample(media.JPEG, 3000))})
 	if _, err := st.Functions["upload"].Invoke(context.Background(), event); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestWrongSecretThenRedrive(t *testing.T) {
 		Now:    func() time.Time { return time.Unix(0, now.Load()) },
 	})
 	const key = "upload/image/early.jpg"
-	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, media.Sample(media.JPEG, 3000))})
+	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, mediatest.Sample(media.JPEG, 3000))})
 	if !st.InvokeAsync(t, "upload", event) {
 		t.Fatal("the event succeeded with a wrong AppSecret")
 	}
@@ -285,8 +286,8 @@ func TestKeyOutsideTheAllowedPrefixesReadsNothing(t *testing.T) {
 	c := &countingS3{}
 	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{"ALLOWED_PREFIXES": "partner-drop"},
 		WrapS3: func(api bucket.API) bucket.API { c.API = api; return c }})
-	st.Put(t, "private/hr/passport.jpg", media.Sample(media.JPEG, 1000))
-	st.Put(t, "partner-drop-x/a.jpg", media.Sample(media.JPEG, 1000))
+	st.Put(t, "private/hr/passport.jpg", mediatest.Sample(media.JPEG, 1000))
+	st.Put(t, "partner-drop-x/a.jpg", mediatest.Sample(media.JPEG, 1000))
 	for _, key := range []string{"private/hr/passport.jpg", "partner-drop-x/a.jpg", "results/upload/image/test.jpg.json", "media/x.jpg", "claims/abc"} {
 		c.calls.Store(0)
 		status, body := keyRequest(t, st, "image", key)
@@ -298,7 +299,7 @@ func TestKeyOutsideTheAllowedPrefixesReadsNothing(t *testing.T) {
 			t.Errorf("%s: %d S3 calls before the refusal, want 0", key, n)
 		}
 	}
-	st.Put(t, "partner-drop/a.jpg", media.Sample(media.JPEG, 1000))
+	st.Put(t, "partner-drop/a.jpg", mediatest.Sample(media.JPEG, 1000))
 	if status, body := keyRequest(t, st, "image", "partner-drop/a.jpg"); status != 200 || body["media_id"] == nil {
 		t.Errorf("a configured prefix: %d %v, want 200", status, body)
 	}
@@ -314,7 +315,7 @@ func TestLongestKeys(t *testing.T) {
 	if len(key) != 1024 || !utf8.ValidString(key) {
 		t.Fatalf("test key of %d bytes", len(key))
 	}
-	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, media.Sample(media.JPEG, 2000))})
+	event := st.S3Event(stacktest.Created{Key: key, ETag: st.Put(t, key, mediatest.Sample(media.JPEG, 2000))})
 	if _, err := st.Functions["upload"].Invoke(context.Background(), event); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func TestLongestKeys(t *testing.T) {
 // says why, are never sent to another API, and are done (not retried).
 func TestExactTriggerKeys(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
-	img := media.Sample(media.JPEG, 1000)
+	img := mediatest.Sample(media.JPEG, 1000)
 	var objects []stacktest.Created
 	for _, key := range []string{"upload/x.jpg", "upload/uploadimg/x.jpg", "upload/sticker/x.jpg", "upload/image/"} {
 		objects = append(objects, stacktest.Created{Key: key, ETag: st.Put(t, key, img)})

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -28,10 +29,10 @@ func TestNothingLost(t *testing.T) {
 	for i := range 12 {
 		typ := []string{"image", "voice", "video", "thumb"}[i%4]
 		f := formats[typ]
-		objects[fmt.Sprintf("upload/%s/batch %d%s", typ, i, f.Ext())] = media.Sample(f, 2000+i*100)
+		objects[fmt.Sprintf("upload/%s/batch %d%s", typ, i, f.Ext())] = mediatest.Sample(f, 2000+i*100)
 	}
 	for i := range 3 {
-		objects[fmt.Sprintf("uploadimg/batch-%d.png", i)] = media.Sample(media.PNG, 3000+i)
+		objects[fmt.Sprintf("uploadimg/batch-%d.png", i)] = mediatest.Sample(media.PNG, 3000+i)
 	}
 	bad := []string{"upload/image/not an image.jpg", "uploadimg/not-a-png.png"}
 	for _, k := range bad {

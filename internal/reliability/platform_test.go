@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -39,7 +40,7 @@ func TestPlatformUnderFaults(t *testing.T) {
 		r, err := st.Sim.Authorize(ctx, a)
 		push("authorize "+a, r, err)
 	}
-	jpeg := media.Sample(media.JPEG, 2500)
+	jpeg := mediatest.Sample(media.JPEG, 2500)
 	upload := func(appID string) map[string]any {
 		t.Helper()
 		var b bytes.Buffer

@@ -1,6 +1,11 @@
 // Package stacktest runs the whole service for tests: the three functions
-// wired as in production, against moto_server (S3 and Secrets Manager) and
-// the WeChat simulator, with the sample objects of events/ in the bucket.
+// wired as in production, against moto_server (S3, or make local's
+// embedded S3 with LocalS3; Secrets Manager, the failed-events queue, the
+// completion events' bus, the platform's token table) and the WeChat
+// simulator, with the sample objects of events/ in
+// the bucket (mediatest.Objects); and Lambda's side of the template as it
+// configures it: retries and the failed-events queue, the SQS poller, an
+// X-Ray daemon.
 package stacktest
 
 import (
@@ -233,8 +238,8 @@ func Start(t *testing.T, opts Options) *Stack {
 	if opts.OnStart != nil {
 		opts.OnStart(st)
 	}
-	for key, data := range mediatest.Samples() {
-		st.Put(t, key, data)
+	for _, o := range mediatest.Objects() {
+		st.Put(t, o.Key, o.Data)
 	}
 	return st
 }

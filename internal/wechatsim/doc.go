@@ -1,6 +1,7 @@
 // Package wechatsim is a WeChat API simulator: an in-process http.Handler that
-// answers the access-token and temporary-media endpoints of
-// api.weixin.qq.com the way WeChat does, for tests, the local runner and as a
+// answers the access-token, media and third-party platform endpoints of
+// api.weixin.qq.com the way WeChat does, and pushes a platform's tickets and
+// authorization events as WeChat does, for tests, the local runner and as a
 // standalone program (cmd/wechatsim).
 //
 // Like WeChat, it answers failures with HTTP 200 and a JSON body
@@ -22,6 +23,9 @@
 //   - POST /cgi-bin/media/upload?access_token=&type=image|voice|video|thumb
 //   - GET  /cgi-bin/media/get?access_token=&media_id=
 //   - POST /cgi-bin/media/uploadimg?access_token=
+//   - POST /cgi-bin/component/api_component_token, api_query_auth and
+//     api_authorizer_token: the third-party platform's tokens (Component),
+//     from the tickets and authorizations it pushed.
 //
 // Uploads are multipart/form-data with a file part named "media"; the file
 // type is decided by the filename extension, as WeChat does. Media expire
@@ -51,6 +55,9 @@
 //   - POST /_sim/expire-tokens  → {"expired":N}
 //   - GET  /_sim/video/{id}     the bytes of an uploaded video (the video_url)
 //   - GET  /_sim/img/{id}.jpg   the bytes of an uploadimg image (its url)
+//   - POST /_sim/component/push                 a component_verify_ticket pushed now
+//   - POST /_sim/component/authorize?appid=     appid authorizes the platform: the event is pushed
+//   - POST /_sim/component/unauthorize?appid=   appid withdraws it: its tokens are void, the event pushed
 //
 // Faults JSON, all fields optional (counters apply to the next N media calls):
 //

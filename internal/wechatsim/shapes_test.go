@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestAnswerShapes(t *testing.T) {
 	_, base := setup(t)
 	tok := token(t, base)
-	jpeg := media.Sample(media.JPEG, 2000)
+	jpeg := mediatest.Sample(media.JPEG, 2000)
 	keys := func(body []byte) []string {
 		var m map[string]any
 		if err := json.Unmarshal(body, &m); err != nil {
@@ -76,7 +77,7 @@ func TestAnswerShapes(t *testing.T) {
 		}
 	})
 	t.Run("GetVideo", func(t *testing.T) {
-		id := upload(t, base, "/cgi-bin/media/upload?type=video&access_token="+tok, "a.mp4", media.Sample(media.MP4, 3000)).MediaID
+		id := upload(t, base, "/cgi-bin/media/upload?type=video&access_token="+tok, "a.mp4", mediatest.Sample(media.MP4, 3000)).MediaID
 		resp, got := get(t, base+"/cgi-bin/media/get?access_token="+tok+"&media_id="+id)
 		if resp.StatusCode != 200 || !slices.Equal(keys(got), []string{"video_url"}) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("got %d %q %s, want {\"video_url\"}", resp.StatusCode, resp.Header.Get("Content-Type"), got)

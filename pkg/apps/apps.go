@@ -1,7 +1,8 @@
 // Package apps is the deployment's apps: which WeChat app a piece of work
 // is for, and the access token each one's calls carry. A request names
-// its app by the path prefix /<appid>/cgi-bin/…, an S3 object by its
-// user metadata appid; neither names the default app. An app is one the
+// its app by the path prefix /<appid>/cgi-bin/…, a direct invocation by
+// its "appid", an S3 object by its user metadata appid; work that names
+// none is the default app's. An app is one the
 // credentials secret configures directly (its tokens from stable_token),
 // or an authorizer of the secret's third-party platform (its
 // authorizer_access_token from the platform's shared token store). Any

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
@@ -61,7 +62,7 @@ func getURL(t *testing.T, url string) (string, []byte) {
 func TestTwoAppsSideBySide(t *testing.T) {
 	logs := &stacktest.Logs{}
 	st := stacktest.Start(t, stacktest.Options{Secret: stacktest.TwoApps, Logs: logs})
-	jpeg := media.Sample(media.JPEG, 3000)
+	jpeg := mediatest.Sample(media.JPEG, 3000)
 	owner := func(t *testing.T, id string) string {
 		t.Helper()
 		app, ok := st.Sim.MediaApp(id)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/token"
@@ -55,7 +56,7 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("got %d %v, want 200 with an image media_id", status, body)
 		}
 		imageID = body["media_id"].(string)
-		if got, _ := st.Sim.Media(imageID); !bytes.Equal(got, media.Sample(media.JPEG, 2048)) {
+		if got, _ := st.Sim.Media(imageID); !bytes.Equal(got, mediatest.Sample(media.JPEG, 2048)) {
 			t.Errorf("WeChat got %d bytes, want the 2048 of the event's file", len(got))
 		}
 	})
@@ -103,7 +104,7 @@ func TestEvents(t *testing.T) {
 			}
 			// The file itself, as WeChat's media/get answers it: base64 through API Gateway.
 			data, err := base64.StdEncoding.DecodeString(resp.Body)
-			if err != nil || !resp.IsBase64Encoded || resp.StatusCode != 200 || !bytes.Equal(data, media.Sample(media.JPEG, 2048)) ||
+			if err != nil || !resp.IsBase64Encoded || resp.StatusCode != 200 || !bytes.Equal(data, mediatest.Sample(media.JPEG, 2048)) ||
 				resp.Headers["Content-Type"] != "image/jpeg" || resp.Headers["Content-Disposition"] != `attachment; filename="`+imageID+`.jpg"` {
 				t.Fatalf("got %d %v, %d bytes (base64 %v); want the 2048 bytes as image/jpeg, attachment %s.jpg", resp.StatusCode, resp.Headers, len(data), resp.IsBase64Encoded, imageID)
 			}
@@ -208,7 +209,7 @@ func TestEvents(t *testing.T) {
 	t.Run("direct-upload-media", func(t *testing.T) {
 		body := direct(t, "upload", stacktest.Event(t, "direct-upload-media.json"))
 		id, _ := body["mediaId"].(string)
-		if got, _ := st.Sim.Media(id); body["type"] != "image" || !bytes.Equal(got, media.Sample(media.JPEG, 1024)) || body["createdAt"] == nil {
+		if got, _ := st.Sim.Media(id); body["type"] != "image" || !bytes.Equal(got, mediatest.Sample(media.JPEG, 1024)) || body["createdAt"] == nil {
 			t.Errorf("answer %v; WeChat holds %d bytes under mediaId; want the event's 1024-byte image", body, len(got))
 		}
 	})
@@ -237,7 +238,7 @@ func TestEvents(t *testing.T) {
 			t.Fatal("no media uploaded: apigw-upload-multipart failed above")
 		}
 		body := direct(t, "get", bytes.ReplaceAll(stacktest.Event(t, "direct-get.json"), []byte("MEDIA_ID"), []byte(imageID)))
-		if stored, _ := st.Object(t, fmt.Sprint(body["key"])); body["contentType"] != "image/jpeg" || !bytes.Equal(stored, media.Sample(media.JPEG, 2048)) {
+		if stored, _ := st.Object(t, fmt.Sprint(body["key"])); body["contentType"] != "image/jpeg" || !bytes.Equal(stored, mediatest.Sample(media.JPEG, 2048)) {
 			t.Errorf("answer %v: want image/jpeg and the key of the 2048 bytes", body)
 		}
 		// An unknown media_id is thrown, as the cloud call throws it.

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wxmedia/wxmedia/internal/emftest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
@@ -56,7 +57,7 @@ func lines(t *testing.T, logs string) (emf []emftest.Doc, other []map[string]any
 func TestS3UploadObserved(t *testing.T) {
 	logs := &stacktest.Logs{}
 	st := stacktest.Start(t, stacktest.Options{Logs: logs})
-	object := media.Sample(media.JPEG, 4096)
+	object := mediatest.Sample(media.JPEG, 4096)
 	event := st.S3Event(stacktest.Created{Key: "upload/image/observed.jpg", ETag: st.Put(t, "upload/image/observed.jpg", object)})
 	if _, err := st.Functions["upload"].Invoke(invocation("upload", traceHeader), event); err != nil {
 		t.Fatal(err)

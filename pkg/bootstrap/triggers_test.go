@@ -15,6 +15,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -62,9 +63,9 @@ func TestSQSTrigger(t *testing.T) {
 		{QueueArn: &imgARN, Events: created, Filter: prefixFilter(transfer.UploadImgPrefix)},
 	}})
 
-	jpeg, png := media.Sample(media.JPEG, 2048), media.Sample(media.PNG, 4096)
+	jpeg, png := mediatest.Sample(media.JPEG, 2048), mediatest.Sample(media.PNG, 4096)
 	st.Put(t, "upload/image/holiday photo (2).jpg", jpeg)
-	st.Put(t, "upload/thumb/t.jpg", media.Sample(media.JPEG, 1024))
+	st.Put(t, "upload/thumb/t.jpg", mediatest.Sample(media.JPEG, 1024))
 	st.Put(t, "uploadimg/banner 2.png", png)
 	// Keys no prefix names: no message.
 	st.Put(t, "results/upload/image/x.jpg.json", []byte(`{}`))
@@ -94,8 +95,8 @@ func TestSQSTrigger(t *testing.T) {
 	})
 
 	t.Run("PartialBatchFailure", func(t *testing.T) {
-		st.Put(t, "upload/image/first.jpg", media.Sample(media.JPEG, 3000))
-		st.Put(t, "upload/image/second.jpg", media.Sample(media.JPEG, 3001))
+		st.Put(t, "upload/image/first.jpg", mediatest.Sample(media.JPEG, 3000))
+		st.Put(t, "upload/image/second.jpg", mediatest.Sample(media.JPEG, 3001))
 		// WeChat is busy for the next media call and its two retries: the
 		// batch's first record fails (kept for a retry), its second is done.
 		// (A spent daily quota would stop both: see package quota.)
@@ -132,7 +133,7 @@ func TestSQSTrigger(t *testing.T) {
 	t.Run("DeadLetters", func(t *testing.T) {
 		st.Sim.SetFaults(wechatsim.Faults{IPBlocked: true})
 		key := "upload/image/blocked.jpg"
-		st.Put(t, key, media.Sample(media.JPEG, 3002))
+		st.Put(t, key, mediatest.Sample(media.JPEG, 3002))
 		for receive := 1; receive <= 2; receive++ {
 			b := st.PollSQS(t, "upload", uploadQ, 10, 0)
 			if b == nil || len(b.Response.BatchItemFailures) != 1 || len(b.Deleted) != 0 {
@@ -209,12 +210,12 @@ func TestEventBridgeTrigger(t *testing.T) {
 		}
 		return got
 	}
-	png := media.Sample(media.PNG, 4096)
+	png := mediatest.Sample(media.PNG, 4096)
 
 	t.Run("OK", func(t *testing.T) {
 		key := "uploadimg/海报 2.png"
 		st.Put(t, key, png)
-		st.Put(t, "upload/image/x.jpg", media.Sample(media.JPEG, 2048)) // upload's rule, not this one
+		st.Put(t, "upload/image/x.jpg", mediatest.Sample(media.JPEG, 2048)) // upload's rule, not this one
 		st.Put(t, "results/uploadimg/x.png.json", []byte(`{}`))
 		evs := receive(t)
 		if len(evs) != 1 {
@@ -240,7 +241,7 @@ func TestEventBridgeTrigger(t *testing.T) {
 
 	t.Run("FailedThenRedriven", func(t *testing.T) {
 		key := "uploadimg/blocked.png"
-		st.Put(t, key, media.Sample(media.PNG, 4097))
+		st.Put(t, key, mediatest.Sample(media.PNG, 4097))
 		evs := receive(t)
 		if len(evs) != 1 {
 			t.Fatalf("the rule delivered %d events, want 1", len(evs))

@@ -3,6 +3,7 @@ package media_test
 import (
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 )
@@ -13,13 +14,13 @@ func TestDetect(t *testing.T) {
 		head []byte
 		want media.Format
 	}{
-		{"JPEG", media.Sample(media.JPEG, 32), media.JPEG},
-		{"PNG", media.Sample(media.PNG, 32), media.PNG},
+		{"JPEG", mediatest.Sample(media.JPEG, 32), media.JPEG},
+		{"PNG", mediatest.Sample(media.PNG, 32), media.PNG},
 		{"GIF87a", []byte("GIF87a......"), media.GIF},
 		{"AMR", []byte("#!AMR\n\x3c"), media.AMR},
 		{"MP3WithID3", []byte("ID3\x03\x00"), media.MP3},
 		{"MP3FrameSync", []byte{0xFF, 0xFB, 0x90, 0x64}, media.MP3},
-		{"MP4", media.Sample(media.MP4, 32), media.MP4},
+		{"MP4", mediatest.Sample(media.MP4, 32), media.MP4},
 		{"MP4isom", []byte("\x00\x00\x00\x20ftypisom\x00\x00\x02\x00"), media.MP4},
 		{"QuickTimeIsNotMP4", []byte("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00"), ""},
 		{"HEICIsNotMP4", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), ""},
@@ -128,7 +129,7 @@ func TestFilenameIsASCIIFromFormat(t *testing.T) {
 }
 
 func FuzzDetect(f *testing.F) {
-	for _, s := range [][]byte{media.Sample(media.JPEG, 16), media.Sample(media.MP4, 16), {0xFF, 0xFB}, []byte("#!AMR\n"), nil} {
+	for _, s := range [][]byte{mediatest.Sample(media.JPEG, 16), mediatest.Sample(media.MP4, 16), {0xFF, 0xFB}, []byte("#!AMR\n"), nil} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, head []byte) {

@@ -2,6 +2,11 @@ package media
 
 import "io"
 
+// This file is a copy of internal/mediatest's Sample and SampleReader, kept for
+// the tests of packages being rewritten elsewhere (pkg/bucket,
+// pkg/httpapi, pkg/transfer, pkg/wechat). Delete it, and sample_test.go,
+// once they use mediatest's; sample_test.go keeps the two alike until then.
+
 // sampleMagic are the first bytes Detect reads as each format.
 var sampleMagic = map[Format][]byte{
 	JPEG: {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00},
@@ -16,6 +21,8 @@ var sampleMagic = map[Format][]byte{
 // bytes, whatever size says), padded with a deterministic pattern so that
 // a copy can be checked byte for byte: sample objects for the local
 // runner, benchmarks and tests.
+//
+// Deprecated: use mediatest.Sample (internal/mediatest), the same bytes.
 func Sample(f Format, size int) []byte {
 	m := sampleMagic[f]
 	if size < len(m) {
@@ -35,6 +42,8 @@ func samplePattern(b []byte, off int64) {
 }
 
 // SampleReader streams the same bytes as Sample(f, size) without holding them.
+//
+// Deprecated: use mediatest.SampleReader (internal/mediatest), the same bytes.
 func SampleReader(f Format, size int64) io.Reader {
 	m := sampleMagic[f]
 	if size < int64(len(m)) {

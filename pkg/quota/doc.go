@@ -5,8 +5,11 @@
 // burst of work fails at once, as a configuration failure kept for a
 // redrive, instead of knocking on WeChat with every event.
 //
-// A Breaker lives in one container (the composition root builds one per
-// app): each container learns of a spent quota from its own first 45009,
-// so a deployment makes at most one refused call per container and API a
-// day. README's "Bursts" says why it is not shared through the bucket.
+// A Breaker lives in one container: the composition root builds one for
+// the deployment, and the WeChat client keys it by app and API
+// (wechat.Options.QuotaScope), as WeChat counts each account's quota
+// apart. Each container learns of a spent quota from its own first 45009,
+// so a deployment makes at most one refused call per container, app and
+// API a day. README's "Bursts" says why it is not shared through the
+// bucket.
 package quota

@@ -15,8 +15,9 @@ const DefaultResetHour = 16
 // 45009 after the grace holds it to the next reset.
 const Grace = 10 * time.Minute
 
-// Breaker remembers, per API, until when WeChat's daily quota is spent.
-// It is safe for concurrent use; one Breaker serves one app.
+// Breaker remembers, per quota, until when WeChat's daily quota is spent.
+// A quota is named by whoever calls (the WeChat client names an API, or an
+// app and an API); each is held apart. It is safe for concurrent use.
 type Breaker struct {
 	resetHour int
 	now       func() time.Time

@@ -1,8 +1,9 @@
 // Package tokentable is the token table every container shares: a third-
 // party platform's component_verify_ticket, its authorizers' refresh
-// tokens, and the access tokens fetched from them, each a record under a
-// key with an expiry; and leases, taken with a conditional write, so that
-// one container at a time refreshes a token. Dynamo keeps them in a
+// tokens, the access tokens fetched from them, and a note of each push the
+// platform acted on, each a record under a key with an expiry; and leases,
+// taken with a conditional write, so that one container at a time
+// refreshes a token or acts on a push. Dynamo keeps them in a
 // DynamoDB table (on-demand, TTL on expires_at, encrypted at rest); Memory
 // keeps them in process for make local and unit tests, with the same
 // answers to the same calls.
