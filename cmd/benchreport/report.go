@@ -369,7 +369,7 @@ const notes = `
 
 - S3 in the benchmarks is an in-process fake of ` + "`bucket.API`" + `
   (pkg/transfer/bench_test.go): bodies generated as they are read
-  (` + "`media.SampleReader`" + `), writes counted and discarded. A fake is fine here: the
+  (` + "`mediatest.SampleReader`" + `), writes counted and discarded. A fake is fine here: the
   real S3 client's per-request cost (signing, HTTP, TLS) is the same for ours
   and the baseline and does not grow with the object. Nothing is stored, so
   every upload is a fresh one (no result reuse).

@@ -39,7 +39,7 @@ func Permissions(route string, c Config) []Permission {
 	case routes.Get:
 		uses = append(transfer.FetchUses(c.AllowedPrefixes), transfer.OutcomeUses()...)
 	default:
-		panic("app: no function " + route)
+		panic("bootstrap: no function " + route)
 	}
 	if route != routes.Get {
 		uses = append(uses, ledger.Uses(transfer.NewKeyPolicy(c.AllowedPrefixes).Prefixes())...)

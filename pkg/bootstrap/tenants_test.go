@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
@@ -71,7 +72,7 @@ func TestCallersBoundToApps(t *testing.T) {
 	secret := strings.TrimSuffix(stacktest.TwoApps, "}") + fmt.Sprintf(`,"callers":{%q:[%q],%q:["*"]}}`,
 		"arn:aws:sts::123456789012:assumed-role/shop-*", stacktest.OtherAppID, admin)
 	var requests atomic.Int32
-	jpeg := media.Sample(media.JPEG, 3000)
+	jpeg := mediatest.Sample(media.JPEG, 3000)
 	for _, mode := range []string{"IAM", "JWT"} {
 		t.Run(mode, func(t *testing.T) {
 			opts := stacktest.Options{Secret: secret, WrapS3: func(api bucket.API) bucket.API { return countedS3{api, &requests} }}

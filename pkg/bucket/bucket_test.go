@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -34,7 +35,7 @@ func TestWriteStreamsInParts(t *testing.T) {
 	ctx := context.Background()
 	for _, size := range []int64{0, 1000, bucket.MinPartSize, 2*bucket.MinPartSize + 12345} {
 		key := "media/streamed.mp4"
-		n, err := b.Write(ctx, key, "video/mp4", media.SampleReader(media.MP4, size))
+		n, err := b.Write(ctx, key, "video/mp4", mediatest.SampleReader(media.MP4, size))
 		if err != nil {
 			t.Fatalf("Write %d bytes: %v", size, err)
 		}
@@ -42,7 +43,7 @@ func TestWriteStreamsInParts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := media.Sample(media.MP4, int(size))
+		want := mediatest.Sample(media.MP4, int(size))
 		if n != int64(len(want)) || obj.Size != n || obj.ContentType != "video/mp4" {
 			t.Errorf("wrote %d, stat %+v; want %d bytes of video/mp4", n, obj, len(want))
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -68,7 +69,7 @@ func TestResult(t *testing.T) {
 		return do(t, "GET", st.URL+"/cgi-bin/media/result?key="+url.QueryEscape(key)+wait, "", nil)
 	}
 	key := "upload/voice/large greeting.mp3"
-	etag := st.Put(t, key, media.Sample(media.MP3, 4096))
+	etag := st.Put(t, key, mediatest.Sample(media.MP3, 4096))
 
 	if a := result(key, ""); a.status != 202 || a.body["pending"] != true || a.body["key"] != key || a.body["etag"] != `"`+etag+`"` {
 		t.Fatalf("before the event: got %d %s, want 202 pending for the object's version", a.status, a.raw)
@@ -87,7 +88,7 @@ func TestResult(t *testing.T) {
 		t.Errorf("again: got %s, want the same %s", again.raw, a.raw)
 	}
 	// A new version of the object is pending again: the result is of the old one.
-	st.Put(t, key, media.Sample(media.MP3, 5000))
+	st.Put(t, key, mediatest.Sample(media.MP3, 5000))
 	if a := result(key, ""); a.status != 202 {
 		t.Errorf("after a new version: got %d %s, want 202 pending", a.status, a.raw)
 	}
@@ -121,13 +122,13 @@ func TestFormUploadsOneFile(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	form := do(t, "POST", st.URL+"/cgi-bin/media/upload-url?type=voice", "", nil)
 	key := form.body["key"].(string)
-	first := st.Put(t, key, media.Sample(media.MP3, 4096)) // what the form's POSTs do
+	first := st.Put(t, key, mediatest.Sample(media.MP3, 4096)) // what the form's POSTs do
 	if _, err := st.Functions["upload"].Invoke(t.Context(), st.S3Event(stacktest.Created{Key: key, ETag: first})); err != nil {
 		t.Fatal(err)
 	}
 	want := st.Result(t, key)
 	before := st.Sim.Stats().Upload
-	second := st.Put(t, key, media.Sample(media.MP3, 8192))
+	second := st.Put(t, key, mediatest.Sample(media.MP3, 8192))
 	out, err := st.Functions["upload"].Invoke(t.Context(), st.S3Event(stacktest.Created{Key: key, ETag: second}))
 	if err != nil || !strings.Contains(string(out), `"skipped":["`+key+`"]`) {
 		t.Fatalf("second file: answer %s, %v; want it skipped", out, err)
@@ -147,7 +148,7 @@ func TestFormRetriedAfterAFailure(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	form := do(t, "POST", st.URL+"/cgi-bin/media/upload-url?type=voice", "", nil)
 	key := form.body["key"].(string)
-	etag := st.Put(t, key, media.Sample(media.MP3, 4096))
+	etag := st.Put(t, key, mediatest.Sample(media.MP3, 4096))
 	event := st.S3Event(stacktest.Created{Key: key, ETag: etag})
 	st.Sim.SetFaults(wechatsim.Faults{Busy: 3})
 	if _, err := st.Functions["upload"].Invoke(t.Context(), event); err == nil {

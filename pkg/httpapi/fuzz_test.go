@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
 	"github.com/wxmedia/wxmedia/pkg/logging"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -46,7 +47,7 @@ func TestPanicAnswersAGenericSystemError(t *testing.T) {
 	h := httpapi.New(httpapi.Options{Service: &fakeService{uploadBytes: func(context.Context, media.Type, []byte) (transfer.Result, error) {
 		panic("internal detail: s3://secret-bucket/key token=abc")
 	}}, Logger: logging.New(&logs, "info")})
-	ct, body := form("a.jpg", media.Sample(media.JPEG, 100))
+	ct, body := form("a.jpg", mediatest.Sample(media.JPEG, 100))
 	req := httptest.NewRequest("POST", "/cgi-bin/media/upload?type=image", bytes.NewReader(body))
 	req.Header.Set("Content-Type", ct)
 	rec := httptest.NewRecorder()
@@ -62,7 +63,7 @@ func TestPanicAnswersAGenericSystemError(t *testing.T) {
 // FuzzMultipart feeds arbitrary bodies to the upload route: whatever comes
 // in, the answer is WeChat-shaped JSON with a 2xx or 4xx status.
 func FuzzMultipart(f *testing.F) {
-	ct, body := form("test.jpg", media.Sample(media.JPEG, 64))
+	ct, body := form("test.jpg", mediatest.Sample(media.JPEG, 64))
 	f.Add(ct, body)
 	f.Add(ct, body[:len(body)/2])
 	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"media\"\r\n\r\nabc\r\n--x--\r\n"))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
@@ -81,7 +82,7 @@ func TestUploadEachType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+"/"+string(tt.format), func(t *testing.T) {
-			data := media.Sample(tt.format, tt.size)
+			data := mediatest.Sample(tt.format, tt.size)
 			ct, body := form("test"+tt.format.Ext(), data)
 			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type="+tt.typ, ct, body)
 			if a.status != 200 || a.body["type"] != tt.typ {
@@ -111,7 +112,7 @@ func TestNamesPlayNoPart(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	for _, name := range []string{"图片.jpg", "../../etc/passwd", "photo.png"} {
 		t.Run(name, func(t *testing.T) {
-			ct, body := form(name, media.Sample(media.JPEG, 1000))
+			ct, body := form(name, mediatest.Sample(media.JPEG, 1000))
 			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body)
 			if a.status != 200 {
 				t.Fatalf("a JPEG named %q: got %d %s, want 200 (WeChat gets media.jpg)", name, a.status, a.raw)
@@ -126,7 +127,7 @@ func TestNamesPlayNoPart(t *testing.T) {
 // copy; HEAD the headers alone; another method 405.
 func TestGetAnswersTheMedia(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
-	img := media.Sample(media.JPEG, 5000)
+	img := mediatest.Sample(media.JPEG, 5000)
 	ct, body := form("photo.jpg", img)
 	id, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body).body["media_id"].(string)
 	get := st.URL + "/cgi-bin/media/get?media_id=" + id
@@ -168,7 +169,7 @@ func TestGetAnswersTheMedia(t *testing.T) {
 	}
 
 	// Video: {"video_url"}, a link to the stored copy.
-	vid := media.Sample(media.MP4, 300<<10)
+	vid := mediatest.Sample(media.MP4, 300<<10)
 	ct, body = form("clip.mp4", vid)
 	vidID, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=video", ct, body).body["media_id"].(string)
 	v := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+vidID, "", nil)
@@ -191,7 +192,7 @@ func TestGetAnswersTheMedia(t *testing.T) {
 // stored copy.
 func TestGetLargeFileRedirects(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{bootstrap.EnvInlineLimit: "4KB"}})
-	img := media.Sample(media.JPEG, 5000)
+	img := mediatest.Sample(media.JPEG, 5000)
 	ct, body := form("photo.jpg", img)
 	id, _ := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body).body["media_id"].(string)
 	r := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil)
@@ -209,7 +210,7 @@ func TestGetLargeFileRedirects(t *testing.T) {
 func TestGetSpendsQuotaOnce(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	const key = "upload/image/mine.jpg"
-	img := media.Sample(media.JPEG, 3000)
+	img := mediatest.Sample(media.JPEG, 3000)
 	st.Put(t, key, img)
 	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", "application/json", []byte(`{"key":"`+key+`"}`))
 	id, _ := up.body["media_id"].(string)
@@ -222,7 +223,7 @@ func TestGetSpendsQuotaOnce(t *testing.T) {
 		t.Errorf("media/get calls = %d, want 0: this deployment uploaded it, from an object still the same", n)
 	}
 	// The object changes: its bytes are no longer the media's; WeChat's are, once.
-	st.Put(t, key, media.Sample(media.JPEG, 4000))
+	st.Put(t, key, mediatest.Sample(media.JPEG, 4000))
 	for range 3 {
 		if a := do(t, "GET", st.URL+"/cgi-bin/media/get?media_id="+id, "", nil); a.raw != string(img) {
 			t.Fatalf("get after the object changed: %d, %d bytes, want the uploaded 3000", a.status, len(a.raw))
@@ -238,11 +239,11 @@ func TestGetSpendsQuotaOnce(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	logs := &stacktest.Logs{}
 	st := stacktest.Start(t, stacktest.Options{Env: map[string]string{bootstrap.EnvAllowedPrefixes: "incoming"}, Logs: logs})
-	st.Put(t, "incoming-x/ok.jpg", media.Sample(media.JPEG, 100))
-	st.Put(t, "media/ok.jpg", media.Sample(media.JPEG, 100))
-	st.Put(t, "incoming/big.jpg", media.Sample(media.JPEG, 10*media.MB+1))
+	st.Put(t, "incoming-x/ok.jpg", mediatest.Sample(media.JPEG, 100))
+	st.Put(t, "media/ok.jpg", mediatest.Sample(media.JPEG, 100))
+	st.Put(t, "incoming/big.jpg", mediatest.Sample(media.JPEG, 10*media.MB+1))
 	st.Put(t, "incoming/empty.jpg", nil)
-	st.Put(t, "outside/ok.jpg", media.Sample(media.JPEG, 100))
+	st.Put(t, "outside/ok.jpg", mediatest.Sample(media.JPEG, 100))
 	up := st.URL + "/cgi-bin/media/upload"
 	img := st.URL + "/cgi-bin/media/uploadimg"
 	mp := func(name string, data []byte) (string, []byte) { return form(name, data) }
@@ -255,18 +256,18 @@ func TestRefusals(t *testing.T) {
 		wantCode   int
 	}{
 		{"ErrImageOver10MB", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/big.jpg"}`) }, 413, 40009},
-		{"ErrVoiceOver2MB", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", media.Sample(media.MP3, 2*media.MB+1)) }, 413, 40010},
-		{"ErrThumbOver64KB", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 64*media.KB+1)) }, 413, 40012},
-		{"ErrUploadImgOver1MB", img, func() (string, []byte) { return mp("a.png", media.Sample(media.PNG, media.MB+1)) }, 413, 40009},
+		{"ErrVoiceOver2MB", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", mediatest.Sample(media.MP3, 2*media.MB+1)) }, 413, 40010},
+		{"ErrThumbOver64KB", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", mediatest.Sample(media.JPEG, 64*media.KB+1)) }, 413, 40012},
+		{"ErrUploadImgOver1MB", img, func() (string, []byte) { return mp("a.png", mediatest.Sample(media.PNG, media.MB+1)) }, 413, 40009},
 		{"ErrEmptyImage", up + "?type=image", func() (string, []byte) { return mp("a.jpg", nil) }, 400, 41005},
 		{"ErrEmptyObject", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/empty.jpg"}`) }, 400, 41005},
 		{"ErrEmptyUploadImg", img, func() (string, []byte) { return mp("a.png", nil) }, 400, 41005},
 		{"ErrTextNamedJPEG", up + "?type=image", func() (string, []byte) { return mp("a.jpg", []byte("just some text, honest")) }, 415, 40005},
-		{"ErrPNGAsThumb", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", media.Sample(media.PNG, 100)) }, 415, 40005},
-		{"ErrGIFAsUploadImg", img, func() (string, []byte) { return mp("a.png", media.Sample(media.GIF, 100)) }, 415, 40005},
-		{"ErrMP4AsVoice", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", media.Sample(media.MP4, 100)) }, 415, 40005},
-		{"ErrUnknownType", up + "?type=sticker", func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 400, 40004},
-		{"ErrNoType", up, func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 400, 40004},
+		{"ErrPNGAsThumb", up + "?type=thumb", func() (string, []byte) { return mp("a.jpg", mediatest.Sample(media.PNG, 100)) }, 415, 40005},
+		{"ErrGIFAsUploadImg", img, func() (string, []byte) { return mp("a.png", mediatest.Sample(media.GIF, 100)) }, 415, 40005},
+		{"ErrMP4AsVoice", up + "?type=voice", func() (string, []byte) { return mp("a.mp3", mediatest.Sample(media.MP4, 100)) }, 415, 40005},
+		{"ErrUnknownType", up + "?type=sticker", func() (string, []byte) { return mp("a.jpg", mediatest.Sample(media.JPEG, 100)) }, 400, 40004},
+		{"ErrNoType", up, func() (string, []byte) { return mp("a.jpg", mediatest.Sample(media.JPEG, 100)) }, 400, 40004},
 		{"ErrKeyDotDot", up + "?type=image", func() (string, []byte) { return js(`{"key":"samples/../secrets/x.jpg"}`) }, 400, 40035},
 		{"ErrKeyAbsolute", up + "?type=image", func() (string, []byte) { return js(`{"key":"/samples/test.jpg"}`) }, 400, 40035},
 		{"ErrKeyOtherBucket", up + "?type=image", func() (string, []byte) { return js(`{"key":"s3://other-bucket/samples/test.jpg"}`) }, 400, 40035},
@@ -288,12 +289,12 @@ func TestRefusals(t *testing.T) {
 			return w.FormDataContentType(), buf.Bytes()
 		}, 400, 41005},
 		{"ErrMultipartTruncated", up + "?type=image", func() (string, []byte) {
-			ct, b := mp("a.jpg", media.Sample(media.JPEG, 5000))
+			ct, b := mp("a.jpg", mediatest.Sample(media.JPEG, 5000))
 			return ct, b[:2000]
 		}, 400, 47001},
 		{"ErrNotMultipartOrJSON", up + "?type=image", func() (string, []byte) { return "text/plain", []byte("hello") }, 415, 47001},
-		{"ErrBodyOverLambdaLimit", up + "?type=video", func() (string, []byte) { return mp("a.mp4", media.Sample(media.MP4, 5*media.MB)) }, 413, 40006},
-		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", media.Sample(media.JPEG, 100)) }, 414, 40035},
+		{"ErrBodyOverLambdaLimit", up + "?type=video", func() (string, []byte) { return mp("a.mp4", mediatest.Sample(media.MP4, 5*media.MB)) }, 413, 40006},
+		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", mediatest.Sample(media.JPEG, 100)) }, 414, 40035},
 		{"ErrNoMediaID", st.URL + "/cgi-bin/media/get", nil, 400, 41006},
 		{"ErrBadMediaID", st.URL + "/cgi-bin/media/get?media_id=..%2F..%2Fx", nil, 404, 40007},
 		{"ErrUnknownRoute", st.URL + "/cgi-bin/token", nil, 404, 40035},
@@ -322,7 +323,7 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	t.Run("TooLargePointsToS3", func(t *testing.T) {
-		ct, body := mp("a.mp4", media.Sample(media.MP4, 5*media.MB))
+		ct, body := mp("a.mp4", mediatest.Sample(media.MP4, 5*media.MB))
 		a := do(t, "POST", up+"?type=video", ct, body)
 		if msg, _ := a.body["errmsg"].(string); !strings.Contains(msg, `{"key"`) || !strings.Contains(msg, "upload/<type>/") ||
 			!strings.Contains(msg, strconv.Itoa(httpapi.MaxBody)) {
@@ -353,7 +354,7 @@ func lastFailureStatus(t *testing.T, logs *stacktest.Logs) int {
 func TestAccessLogStatus(t *testing.T) {
 	logs := &stacktest.Logs{}
 	st := stacktest.Start(t, stacktest.Options{Logs: logs})
-	ct, body := form("a.jpg", media.Sample(media.JPEG, 1000))
+	ct, body := form("a.jpg", mediatest.Sample(media.JPEG, 1000))
 	up := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", ct, body)
 	id, _ := up.body["media_id"].(string)
 	if r := do(t, "GET", st.URL+"/cgi-bin/media/get?redirect=true&media_id="+id, "", nil); r.status != http.StatusFound {
@@ -375,7 +376,7 @@ func TestAccessLogStatus(t *testing.T) {
 func TestClientAccessTokenIgnoredAndNeverEchoed(t *testing.T) {
 	st := stacktest.Start(t, stacktest.Options{})
 	const theirs = "CLIENT-TOKEN-123"
-	ct, body := form("a.jpg", media.Sample(media.JPEG, 100))
+	ct, body := form("a.jpg", mediatest.Sample(media.JPEG, 100))
 	a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image&access_token="+theirs, ct, body)
 	if a.status != 200 {
 		t.Fatalf("got %d %s", a.status, a.raw)

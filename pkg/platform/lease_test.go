@@ -122,7 +122,11 @@ func drive(t *testing.T, n int, store Store, wx WeChat, call func(context.Contex
 	for i := range n {
 		wg.Add(1)
 		g := gated{Store: store, worker: i, steps: steps}
-		p := New(Options{Store: g, WeChat: wx, Secrets: platformSecret, Owner: fmt.Sprintf("container-%d", i),
+		// The lease outlives the run: driving hundreds of containers step
+		// by step against moto takes seconds of wall clock a round on a
+		// loaded machine, and the property is one refresh, not the lease's
+		// length (TestRefreshEndsBeforeItsLease holds that).
+		p := New(Options{Store: g, WeChat: wx, Secrets: platformSecret, Owner: fmt.Sprintf("container-%d", i), LeaseTTL: 5 * time.Minute,
 			Wait: func(context.Context, int) error { g.at("wait"); return nil }})
 		go func() {
 			defer wg.Done()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/mems3"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -38,8 +39,8 @@ func (c *countingWeChat) Upload(context.Context, string, wechat.Body) (wechat.Up
 // became of its claim (expired after 3 days, or deleted).
 func TestPermanentOutcomesAreNeverSentAgain(t *testing.T) {
 	for key, data := range map[string][]byte{
-		"uploadimg/banner.png":   media.Sample(media.PNG, 4096),
-		"upload/image/photo.jpg": media.Sample(media.JPEG, 4096),
+		"uploadimg/banner.png":   mediatest.Sample(media.PNG, 4096),
+		"upload/image/photo.jpg": mediatest.Sample(media.JPEG, 4096),
 	} {
 		t.Run(key, func(t *testing.T) {
 			objects := mems3.New()

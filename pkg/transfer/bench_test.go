@@ -130,7 +130,7 @@ func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*
 		}
 		to = min(to, n-1)
 	}
-	var body io.Reader = media.SampleReader(media.JPEG, n)
+	var body io.Reader = mediatest.SampleReader(media.JPEG, n)
 	if from > 0 {
 		if _, err := io.CopyN(io.Discard, body, from); err != nil {
 			return nil, err
@@ -243,7 +243,7 @@ func newFakeWeChat(tb testing.TB, rate int64) *fakeWeChat {
 		rw.Header().Set("Content-Type", "image/jpeg")
 		rw.Header().Set("Content-Disposition", `attachment; filename="M.jpg"`)
 		rw.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		io.Copy(rw, media.SampleReader(media.JPEG, n))
+		io.Copy(rw, mediatest.SampleReader(media.JPEG, n))
 	})
 	srv := httptest.NewServer(mux) // 127.0.0.1
 	tb.Cleanup(srv.Close)
@@ -576,7 +576,7 @@ func BenchmarkHandler(b *testing.B) {
 	var direct bytes.Buffer
 	mw := multipart.NewWriter(&direct)
 	fw, _ := mw.CreateFormFile("media", "media.jpg")
-	io.Copy(fw, media.SampleReader(media.JPEG, smallImage))
+	io.Copy(fw, mediatest.SampleReader(media.JPEG, smallImage))
 	mw.Close()
 	client := &http.Client{}
 	uri := wx.url + "/cgi-bin/media/upload?access_token=T&type=image"

@@ -14,6 +14,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/mems3"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -50,7 +51,7 @@ func counted(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32)
 // the configured WeChat base), over http(s), with at most 3 redirects, each
 // checked at connect time, and within the video limit.
 func TestVideoURLOnlyFromPublicAddresses(t *testing.T) {
-	video := media.Sample(media.MP4, 5000)
+	video := mediatest.Sample(media.MP4, 5000)
 	inside, insideHits := counted(t, func(w http.ResponseWriter, r *http.Request) { w.Write(video) })
 	base, _ := counted(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/mems3"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -25,7 +26,7 @@ type bigWeChat struct {
 
 func (b bigWeChat) Get(context.Context, string) (*wechat.Media, error) {
 	return &wechat.Media{ContentType: "image/jpeg", Size: b.announced,
-		Body: io.NopCloser(media.SampleReader(media.JPEG, b.size))}, nil
+		Body: io.NopCloser(mediatest.SampleReader(media.JPEG, b.size))}, nil
 }
 
 // A faulty or hostile WeChat that answers media/get with more than the

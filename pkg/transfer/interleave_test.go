@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/mems3"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -411,7 +412,7 @@ type scenario struct {
 	staleClaim bool // an earlier delivery claimed the work and stopped, a claim TTL ago
 }
 
-var v1Data, v2Data = media.Sample(media.JPEG, 3000), media.Sample(media.JPEG, 4000)
+var v1Data, v2Data = mediatest.Sample(media.JPEG, 3000), mediatest.Sample(media.JPEG, 4000)
 
 // check runs one schedule of sc and checks the promises.
 func (sc scenario) check(t *testing.T, s *schedule, mk func(*schedule) *world) {

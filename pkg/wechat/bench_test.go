@@ -82,7 +82,7 @@ func streaming(s *sink) uploader {
 			ContentType: media.JPEG.ContentType(),
 			Size:        n,
 			Open: func(context.Context) (io.ReadCloser, error) {
-				return io.NopCloser(media.SampleReader(media.JPEG, n)), nil
+				return io.NopCloser(mediatest.SampleReader(media.JPEG, n)), nil
 			},
 		})
 		return err
@@ -106,7 +106,7 @@ func buffered(s *sink) uploader {
 		if err != nil {
 			return fmt.Errorf("create form file: %w", err)
 		}
-		if _, err := io.Copy(fileWriter, media.SampleReader(media.JPEG, n)); err != nil {
+		if _, err := io.Copy(fileWriter, mediatest.SampleReader(media.JPEG, n)); err != nil {
 			return fmt.Errorf("copy file: %w", err)
 		}
 		contentType := bodyWriter.FormDataContentType()

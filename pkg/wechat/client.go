@@ -83,7 +83,8 @@ type Options struct {
 	// Quota is the daily-quota breaker (package quota's Breaker): after
 	// WeChat answers 45009 for an API, the client answers the same failure
 	// for that API without calling WeChat until the daily reset. Nil: none.
-	// One breaker serves one app: WeChat counts each account's quota.
+	// One breaker serves the deployment, keyed by QuotaScope and API:
+	// WeChat counts each account's quota apart.
 	Quota Quota
 	// QuotaScope names whose quota a call spends, from its context (the app
 	// it is made for: package apps' Scope); nil or "" is the deployment's

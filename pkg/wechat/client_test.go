@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -65,7 +66,7 @@ func TestUploadThenGetEachType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+"/"+string(tt.format), func(t *testing.T) {
-			data := media.Sample(tt.format, tt.size)
+			data := mediatest.Sample(tt.format, tt.size)
 			up, err := fx.client.Upload(ctx, tt.typ, wechat.BytesBody(tt.format.Filename(), tt.format.ContentType(), data))
 			if err != nil {
 				t.Fatalf("Upload: %v", err)
@@ -101,7 +102,7 @@ func TestUploadThenGetEachType(t *testing.T) {
 func TestGetVideoAnswersVideoURL(t *testing.T) {
 	fx := setup(t)
 	ctx := context.Background()
-	data := media.Sample(media.MP4, 300<<10)
+	data := mediatest.Sample(media.MP4, 300<<10)
 	up, err := fx.client.Upload(ctx, "video", wechat.BytesBody("media.mp4", "video/mp4", data))
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestGetVideoAnswersVideoURL(t *testing.T) {
 
 func TestUploadImg(t *testing.T) {
 	fx := setup(t)
-	url, err := fx.client.UploadImg(context.Background(), wechat.BytesBody("media.png", "image/png", media.Sample(media.PNG, 5000)))
+	url, err := fx.client.UploadImg(context.Background(), wechat.BytesBody("media.png", "image/png", mediatest.Sample(media.PNG, 5000)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestUploadImg(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	ctx := context.Background()
-	jpeg := media.Sample(media.JPEG, 1000)
+	jpeg := mediatest.Sample(media.JPEG, 1000)
 	tests := []struct {
 		name     string
 		call     func(c *wechat.Client) error
@@ -153,11 +154,11 @@ func TestErrors(t *testing.T) {
 			return err
 		}, 40005},
 		{"ErrThumbTooLarge", func(c *wechat.Client) error {
-			_, err := c.Upload(ctx, "thumb", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 65<<10)))
+			_, err := c.Upload(ctx, "thumb", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 65<<10)))
 			return err
 		}, 40012},
 		{"ErrUploadImgGIF", func(c *wechat.Client) error {
-			_, err := c.UploadImg(ctx, wechat.BytesBody("media.gif", "image/gif", media.Sample(media.GIF, 100)))
+			_, err := c.UploadImg(ctx, wechat.BytesBody("media.gif", "image/gif", mediatest.Sample(media.GIF, 100)))
 			return err
 		}, 40005},
 		{"ErrEmpty", func(c *wechat.Client) error {
@@ -178,7 +179,7 @@ func TestErrors(t *testing.T) {
 
 func TestNonASCIIFilenameRefusedBeforeAnyCall(t *testing.T) {
 	fx := setup(t)
-	_, err := fx.client.Upload(context.Background(), "image", wechat.BytesBody("图片.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
+	_, err := fx.client.Upload(context.Background(), "image", wechat.BytesBody("图片.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100)))
 	if err == nil || !strings.Contains(err.Error(), "non-ASCII") {
 		t.Fatalf("error = %v, want a non-ASCII file name error", err)
 	}
@@ -190,7 +191,7 @@ func TestNonASCIIFilenameRefusedBeforeAnyCall(t *testing.T) {
 func TestGetExpiresAfterThreeDays(t *testing.T) {
 	fx := setup(t)
 	ctx := context.Background()
-	up, err := fx.client.Upload(ctx, "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
+	up, err := fx.client.Upload(ctx, "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestGetExpiresAfterThreeDays(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	data := media.Sample(media.JPEG, 100<<10)
+	data := mediatest.Sample(media.JPEG, 100<<10)
 	tests := []struct {
 		name        string
 		faults      wechatsim.Faults
@@ -262,7 +263,7 @@ func TestMalformedAnswers(t *testing.T) {
 	fx := setup(t)
 	ctx := context.Background()
 	fx.sim.SetFaults(wechatsim.Faults{MalformedJSON: 1})
-	_, err := fx.client.Upload(ctx, "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
+	_, err := fx.client.Upload(ctx, "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100)))
 	if !errors.Is(err, wechat.ErrBadResponse) {
 		t.Errorf("malformed JSON: error = %v, want ErrBadResponse", err)
 	}
@@ -277,7 +278,7 @@ func TestMalformedAnswers(t *testing.T) {
 func TestIPNotAllowed(t *testing.T) {
 	fx := setup(t)
 	fx.sim.SetFaults(wechatsim.Faults{IPBlocked: true})
-	_, err := fx.client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
+	_, err := fx.client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100)))
 	if failure.As(err) == nil || failure.CodeOf(err) != failure.CodeIPNotAllowed {
 		t.Fatalf("error = %v, want errcode 40164", err)
 	}
@@ -289,7 +290,7 @@ func TestDeadlineBoundsRetriesAndSlowAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := fx.client.Upload(ctx, "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100)))
+	_, err := fx.client.Upload(ctx, "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100)))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error = %v, want context.DeadlineExceeded", err)
 	}
@@ -316,7 +317,7 @@ func TestUploadBodyIsExactMultipart(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok")})
-	data := media.Sample(media.JPEG, 3000)
+	data := mediatest.Sample(media.JPEG, 3000)
 	up, err := c.Upload(context.Background(), "thumb", wechat.BytesBody("media.jpg", "image/jpeg", data))
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +349,7 @@ func TestErrorsNeverCarryTheToken(t *testing.T) {
 		return nil, errors.New("connection reset by peer")
 	})}
 	c := wechat.New(wechat.Options{BaseURL: "http://127.0.0.1:1", HTTPClient: broken, Tokens: staticToken(secretToken), Backoff: time.Millisecond})
-	_, uerr := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 10)))
+	_, uerr := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 10)))
 	_, gerr := c.Get(context.Background(), "MEDIA")
 	for _, err := range []error{uerr, gerr} {
 		if err == nil {
@@ -381,7 +382,7 @@ func Example() {
 	tokens := token.New(token.Options{WeChat: wechat.New(wechat.Options{BaseURL: base}), Credentials: token.Static(appID, appSecret)})
 	client := wechat.New(wechat.Options{BaseURL: base, Tokens: tokens})
 
-	up, err := client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 1024)))
+	up, err := client.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 1024)))
 	if err != nil {
 		panic(err)
 	}
@@ -394,7 +395,7 @@ func TestGetFilenameStar(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		w.Header().Set("Content-Disposition", `attachment; filename*=UTF-8''%E5%9B%BE%E7%89%87.png`)
-		w.Write(media.Sample(media.PNG, 100))
+		w.Write(mediatest.Sample(media.PNG, 100))
 	}))
 	defer srv.Close()
 	c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok")})

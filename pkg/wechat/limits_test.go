@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
@@ -58,7 +59,7 @@ func limitedSetup(t *testing.T, start time.Time, f wechatsim.Faults, advance boo
 }
 
 func jpeg() wechat.Body {
-	return wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 2000))
+	return wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 2000))
 }
 
 // checkBackoff checks each wait is in [d/2, d] for d doubling from first up to max.

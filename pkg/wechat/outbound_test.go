@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -34,7 +35,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	if _, _, err := c.StableToken(context.Background(), appID, appSecret); failure.KindOf(err) != failure.WeChat {
 		t.Errorf("StableToken = %v, want WeChat's failure", err)
 	}
-	if _, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 100))); err == nil {
+	if _, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100))); err == nil {
 		t.Error("Upload through a redirect succeeded")
 	}
 	if n := elsewhere.Load(); n != 0 {
@@ -96,7 +97,7 @@ func TestMaybeStoredIsNotRetried(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok"), Backoff: time.Millisecond})
-	_, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 1000)))
+	_, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 1000)))
 	if !errors.Is(err, wechat.ErrMaybeStored) || failure.KindOf(err) != failure.WeChat || uploads.Load() != 1 {
 		t.Errorf("garbled answer: %v after %d uploads; want ErrMaybeStored after 1", err, uploads.Load())
 	}
@@ -124,7 +125,7 @@ func TestMaybeStoredIsNotRetried(t *testing.T) {
 	}()
 	var opens atomic.Int32
 	c = wechat.New(wechat.Options{BaseURL: "http://" + ln.Addr().String(), Tokens: staticToken("tok"), Backoff: time.Millisecond})
-	_, err = c.Upload(context.Background(), "image", countingBody(media.JPEG, media.Sample(media.JPEG, 16<<20), &opens))
+	_, err = c.Upload(context.Background(), "image", countingBody(media.JPEG, mediatest.Sample(media.JPEG, 16<<20), &opens))
 	if errors.Is(err, wechat.ErrMaybeStored) || failure.KindOf(err) != failure.WeChat || conns.Load() != 3 || opens.Load() != 3 {
 		t.Errorf("connection refused mid-body: %v after %d connections and %d opens; want a WeChat failure after 3 of each", err, conns.Load(), opens.Load())
 	}
@@ -157,7 +158,7 @@ func TestGatewayErrorAfterTheBody(t *testing.T) {
 			w.WriteHeader(tt.status)
 		}))
 		c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok"), Backoff: time.Millisecond})
-		_, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", media.Sample(media.JPEG, 1000)))
+		_, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 1000)))
 		srv.Close()
 		if errors.Is(err, wechat.ErrMaybeStored) != tt.maybe || uploads.Load() != tt.uploads {
 			t.Errorf("HTTP %d after the body: %v after %d uploads; want maybe-stored %v after %d", tt.status, err, uploads.Load(), tt.maybe, tt.uploads)
