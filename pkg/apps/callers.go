@@ -38,7 +38,9 @@ func (r *Registry) permit(ctx context.Context, sec token.Secret, id string) erro
 	var allowed []string
 	switch {
 	case r.opts.AppsClaim != "":
-		allowed = claimedApps(c.Claims[r.opts.AppsClaim])
+		// A claim names apps one by one: "*" there is no wildcard, so a
+		// claim a user could set never grants every app.
+		allowed = slices.DeleteFunc(claimedApps(c.Claims[r.opts.AppsClaim]), func(id string) bool { return id == "*" })
 	case len(sec.Callers) > 0:
 		for pattern, ids := range sec.Callers {
 			if c.ARN != "" && glob(pattern, c.ARN) {

@@ -89,4 +89,13 @@ func TestPermit(t *testing.T) {
 	if _, err := r.Resolve(context.Background(), "wxa"); err != nil {
 		t.Errorf("no caller noted (an S3 event): %v, want every app", err)
 	}
+	// A claim names apps one by one: "*" in it grants none.
+	claimed := New(Options{Secrets: secretsOf{sec}, AppsClaim: "apps"})
+	star := WithCaller(context.Background(), Caller{Claims: map[string]string{"apps": "[* wxb]"}})
+	if _, err := claimed.Resolve(star, "wxa"); failure.CodeOf(err) != failure.CodeInvalidAppID {
+		t.Errorf(`a claim of "*": %v for another app, want 40013`, err)
+	}
+	if _, err := claimed.Resolve(star, "wxb"); err != nil {
+		t.Errorf("the claim's own app: %v", err)
+	}
 }

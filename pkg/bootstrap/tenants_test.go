@@ -99,6 +99,18 @@ func TestCallersBoundToApps(t *testing.T) {
 				return m
 			}
 			upload, form := "/cgi-bin/media/upload", "/cgi-bin/media/upload-url"
+			t.Run("AnotherAppsObjectReadsAsMissing", func(t *testing.T) {
+				cost := func(key string) (int32, map[string]any) {
+					before := requests.Load()
+					got := call(upload, stacktest.OtherAppID, `{"key":"`+key+`"}`, allowed)
+					return requests.Load() - before, got
+				}
+				nOther, other := cost("upload/image/default.jpg")
+				nMissing, missing := cost("upload/image/missing.jpg")
+				if fmt.Sprint(other) != fmt.Sprint(missing) || nOther != nMissing {
+					t.Errorf("another app's object: %v after %d S3 requests; a missing key: %v after %d; want the same", other, nOther, missing, nMissing)
+				}
+			})
 			for _, c := range []struct {
 				name, path, app, body, auth string
 				ok                          bool

@@ -118,9 +118,10 @@ func (s *Service) owns(ctx context.Context, a apps.App, obj bucket.Object) bool 
 }
 
 // notFound is the answer for a key that names no object of the caller's
-// app, whether it names none at all or another app's: the two read alike.
+// app, whether it names none at all or another app's: the two read alike,
+// to the caller and in the logs and metrics.
 func notFound() error {
-	return failure.New(failure.Caller, failure.CodeInvalidParam, "no such key in the media bucket")
+	return failure.Wrap(failure.Caller, failure.CodeInvalidParam, failure.ErrNotFound, "no such key in the media bucket")
 }
 
 // UploadObject sends the object at key, version etag (as the S3 event
@@ -168,6 +169,9 @@ func (s *Service) version(ctx context.Context, j job) (ledger.Work, error) {
 	obj, err := s.bucket.Stat(ctx, w.Key)
 	if err != nil {
 		return w, cmp.Or(j.from.unread(err), err)
+	}
+	if err := j.from.admit(ctx, s, obj); err != nil {
+		return w, err // before its body is opened: another app's object costs what a missing one does
 	}
 	w.ETag = obj.ETag
 	return w, nil
