@@ -25,7 +25,7 @@ const (
 	partSlack     = 256 << 10 // get: one part plus the request's own bytes
 	pipelinedMax  = 1.15      // upload time ÷ the slower leg alone
 	overheadMaxMS = 2.0       // handler p50 above WeChat's own p50
-	s3TriggerMax  = 4         // S3 requests of an S3-triggered upload
+	s3TriggerMax  = 5         // S3 requests of an S3-triggered upload: the result read first, then object, claim, result, index
 )
 
 // What the benchmarks in pkg/transfer use, for the figures' names.
@@ -338,7 +338,7 @@ const notes = `
   upload's time is the slower leg's (the two overlap); ≈2× is store and
   forward.
 - **Overhead** is the median time of a ` + "`{\"key\"}`" + ` request through
-  ` + "`App.HTTP()`" + ` (routing, JSON, key check, token cache, the 5 S3 requests
+  ` + "`App.HTTP()`" + ` (routing, JSON, key check, token cache, the 6 S3 requests
   — stat, recorded result, object, claim, result — the upload and the
   answer) minus the median of the same multipart body
   posted straight to the fake WeChat, over the same run.
