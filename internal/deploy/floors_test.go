@@ -28,7 +28,7 @@ var (
 	// importers lists, for a package, the only ones that may import it.
 	importers = map[string][]string{
 		"pkg/invocation": {"pkg/bootstrap"},
-		"pkg/bootstrap":  {"functions/get", "functions/upload", "functions/uploadimg"},
+		"pkg/bootstrap":  {"functions/get", "functions/upload", "functions/uploadimg", "functions/component"},
 	}
 )
 

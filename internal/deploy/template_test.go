@@ -1,7 +1,7 @@
 // Package deploy holds checks of the SAM template's promises; no runtime code.
 //
 // Its tests read ../../template.yaml and assert what the design promises about
-// the deployment: the three functions and how they are built, which S3 prefixes
+// the deployment: the functions and how they are built, which S3 prefixes
 // trigger them, that every HTTP route is authorized unless AuthMode=NONE, and
 // that every IAM statement stays inside the media bucket and the WeChat secret.
 // They also run cfn-lint, and fail when it is missing.
@@ -30,7 +30,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
 )
 
-var functions = []string{"GetFunction", "UploadFunction", "UploadImgFunction"}
+var functions = []string{"ComponentFunction", "GetFunction", "UploadFunction", "UploadImgFunction"}
 
 // functionsOf returns the template's AWS::Serverless::Function resources.
 func functionsOf(res map[string]map[string]any) map[string]map[string]any {
@@ -235,7 +235,8 @@ func TestAuth(t *testing.T) {
 
 // routeOf is the route each function serves, which names its code in
 // bootstrap.Permissions.
-var routeOf = map[string]string{"UploadFunction": routes.Upload, "UploadImgFunction": routes.UploadImg, "GetFunction": routes.Get}
+var routeOf = map[string]string{"UploadFunction": routes.Upload, "UploadImgFunction": routes.UploadImg, "GetFunction": routes.Get,
+	"ComponentFunction": routes.Component}
 
 // TestIAM checks that each function is granted exactly what its code calls:
 // bootstrap.Permissions, added up from the tables next to the calls (bucket,
@@ -398,7 +399,7 @@ func TestSecret(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	outputs, _ := loadTemplate(t)["Outputs"].(map[string]any)
-	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName", "ComponentEventsUrl", "TokenTableName"} {
+	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName", "ComponentFunctionName", "ComponentEventsUrl", "TokenTableName"} {
 		if path(outputs, name, "Value") == nil {
 			t.Errorf("output %s: missing", name)
 		}
