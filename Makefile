@@ -10,11 +10,14 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 ARTIFACTS_DIR ?= $(CURDIR)/.build/out
 
 # Each function of template.yaml (its logical id) and the folder of functions/ its code is.
-FUNCTIONS := UploadFunction GetFunction UploadImgFunction ComponentFunction
+# ResultFunction runs get's code: its own function only for its own concurrency, so that
+# result's waits never hold get's.
+FUNCTIONS := UploadFunction GetFunction UploadImgFunction ComponentFunction ResultFunction
 dir_UploadFunction := upload
 dir_GetFunction := get
 dir_UploadImgFunction := uploadimg
 dir_ComponentFunction := component
+dir_ResultFunction := get
 
 .PHONY: all build test unit lint local invoke bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
 

@@ -355,8 +355,10 @@ func routeFunction(path string) string {
 	switch {
 	case path == routes.PathPlatformEvents:
 		return routes.Component
-	case strings.HasSuffix(path, routes.PathGet), strings.HasSuffix(path, routes.PathResult):
+	case strings.HasSuffix(path, routes.PathGet):
 		return "get"
+	case strings.HasSuffix(path, routes.PathResult):
+		return "result" // get's code, in a function of its own
 	case strings.HasSuffix(path, routes.PathUploadImg), strings.HasSuffix(path, routes.PathUploadImgForm):
 		return "uploadimg"
 	}
@@ -370,7 +372,7 @@ func functionARN(fn string) string {
 func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	api := st.apiURL()
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("wxmedia local: the upload, get, uploadimg and component functions, as deployed, on %s (Ctrl-C stops)", st.host)
+	p("wxmedia local: the upload, get, result, uploadimg and component functions, as deployed, on %s (Ctrl-C stops)", st.host)
 	p("")
 	if st.exposed() {
 		p("  Listening on %s (%s): sam local's containers reach these ports as http://%s:<port>,", st.host, EnvHost, wechat.ContainerHost)
