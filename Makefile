@@ -9,10 +9,15 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 # sam build sets ARTIFACTS_DIR; run without SAM it defaults to a local folder.
 ARTIFACTS_DIR ?= $(CURDIR)/.build/out
 
-FUNCTIONS := UploadFunction GetFunction UploadImgFunction
+# Each function of template.yaml (its logical id) and the folder of functions/ its code is.
+# ResultFunction runs get's code: its own function only for its own concurrency, so that
+# result's waits never hold get's.
+FUNCTIONS := UploadFunction GetFunction UploadImgFunction ComponentFunction ResultFunction
 dir_UploadFunction := upload
 dir_GetFunction := get
 dir_UploadImgFunction := uploadimg
+dir_ComponentFunction := component
+dir_ResultFunction := get
 
 .PHONY: all build test unit lint local invoke bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
 
@@ -23,7 +28,7 @@ $(addprefix build-,$(FUNCTIONS)): build-%:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$(dir_$*)
 
-# All three into .build/<LogicalId>/bootstrap, sizes printed.
+# Each into .build/<LogicalId>/bootstrap, sizes printed.
 build:
 	@for f in $(FUNCTIONS); do $(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=$(CURDIR)/.build/$$f >/dev/null || exit 1; done
 	@for f in $(FUNCTIONS); do printf '%-20s %s bytes (linux/arm64)\n' $$f $$(stat -c %s .build/$$f/bootstrap); done

@@ -18,7 +18,8 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 )
 
-// functions are the Lambda functions, by folder under functions/.
+// functions are the media Lambda functions, by folder under functions/
+// (component's pushes call no media API: it is left out).
 var functions = []string{"upload", "get", "uploadimg"}
 
 // maxBootstrap is the size target of an arm64 bootstrap.

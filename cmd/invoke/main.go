@@ -69,7 +69,7 @@ Flags:
 `
 
 // Timeouts are the functions' Timeout in template.yaml.
-var timeouts = map[string]time.Duration{"upload": 60 * time.Second, "uploadimg": 60 * time.Second, "get": 29 * time.Second}
+var timeouts = map[string]time.Duration{"upload": 60 * time.Second, "uploadimg": 60 * time.Second, "get": 29 * time.Second, "component": 29 * time.Second}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -82,7 +82,7 @@ func main() {
 func cli(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fn := fs.String("fn", "", "the function: a folder of ./functions (upload, get, uploadimg)")
+	fn := fs.String("fn", "", "the function: a folder of ./functions (upload, get, uploadimg, component)")
 	eventPath := fs.String("event", "", "the event's JSON file, or - for stdin")
 	emulator := fs.String("rie", rie.DefaultBinary, "the Runtime Interface Emulator's binary (make installs it at .bin/aws-lambda-rie)")
 	timeout := fs.Duration("timeout", 0, "the function timeout (default: its Timeout in template.yaml)")

@@ -351,11 +351,16 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 	}
 }
 
+// routeFunction is the function template.yaml routes path to.
 func routeFunction(path string) string {
 	switch {
-	case strings.HasSuffix(path, "/cgi-bin/media/get"):
+	case path == routes.PathPlatformEvents:
+		return routes.Component
+	case strings.HasSuffix(path, routes.PathGet):
 		return "get"
-	case strings.HasSuffix(path, "/cgi-bin/media/uploadimg"), strings.HasSuffix(path, "/cgi-bin/media/uploadimg-url"):
+	case strings.HasSuffix(path, routes.PathResult):
+		return "result" // get's code, in a function of its own
+	case strings.HasSuffix(path, routes.PathUploadImg), strings.HasSuffix(path, routes.PathUploadImgForm):
 		return "uploadimg"
 	}
 	return "upload"
@@ -368,7 +373,7 @@ func functionARN(fn string) string {
 func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	api := st.apiURL()
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("wxmedia local: the upload, get and uploadimg functions, as deployed, on %s (Ctrl-C stops)", st.host)
+	p("wxmedia local: the upload, get, result, uploadimg and component functions, as deployed, on %s (Ctrl-C stops)", st.host)
 	p("")
 	if st.exposed() {
 		p("  Listening on %s (%s): sam local's containers reach these ports as http://%s:<port>,", st.host, EnvHost, wechat.ContainerHost)

@@ -61,7 +61,8 @@ func TestLogsAndTracing(t *testing.T) {
 // function's reserved concurrency, unset with -1.
 func TestThrottlingAndConcurrency(t *testing.T) {
 	tpl := loadTemplate(t)
-	reserved := map[string]string{"UploadFunction": "UploadReservedConcurrency", "UploadImgFunction": "UploadImgReservedConcurrency", "GetFunction": "GetReservedConcurrency"}
+	reserved := map[string]string{"UploadFunction": "UploadReservedConcurrency", "UploadImgFunction": "UploadImgReservedConcurrency", "GetFunction": "GetReservedConcurrency",
+		"ComponentFunction": "ComponentReservedConcurrency", "ResultFunction": "ResultReservedConcurrency"}
 	for _, tc := range []map[string]string{nil, {"UploadReservedConcurrency": "-1", "GetReservedConcurrency": "3", "ApiThrottlingRateLimit": "5", "ApiThrottlingBurstLimit": "9"}} {
 		s := newStack(t, tpl, tc)
 		res := s.resources()
@@ -217,7 +218,7 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("metric %s is not on the dashboard", name)
 		}
 	}
-	for _, want := range []string{"AWS/Lambda", "Throttles", "Duration", "ApproximateNumberOfMessagesVisible", "ref:UploadFunction", "ref:GetFunction", "ref:UploadImgFunction"} {
+	for _, want := range []string{"AWS/Lambda", "Throttles", "Duration", "ApproximateNumberOfMessagesVisible", "ref:UploadFunction", "ref:GetFunction", "ref:UploadImgFunction", "ref:ComponentFunction", "ref:ResultFunction"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the dashboard does not show %s", want)
 		}

@@ -1,9 +1,10 @@
 // Package deploy holds checks of the SAM template's promises; no runtime code.
 //
 // Its tests read ../../template.yaml and assert what the design promises about
-// the deployment: the three functions and how they are built, which S3 prefixes
+// the deployment: the functions and how they are built, which S3 prefixes
 // trigger them (directly, through SQS or through EventBridge), that every HTTP
-// route is authorized unless AuthMode=NONE, that each function is granted
+// route is authorized unless AuthMode=NONE (the
+// platform's push route is public, with its own throttle and function), that each function is granted
 // exactly what its code calls (bootstrap.Permissions) and that every variable
 // the code reads is declared; and the token table, alarms, dashboard, logs,
 // tracing and concurrency. They also run cfn-lint, and fail when it is missing.
@@ -32,7 +33,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
 )
 
-var functions = []string{"GetFunction", "UploadFunction", "UploadImgFunction"}
+var functions = []string{"ComponentFunction", "GetFunction", "ResultFunction", "UploadFunction", "UploadImgFunction"}
 
 // functionsOf returns the template's AWS::Serverless::Function resources.
 func functionsOf(res map[string]map[string]any) map[string]map[string]any {
@@ -218,26 +219,36 @@ func TestAuth(t *testing.T) {
 			for r := range routes {
 				t.Errorf("route %s in DefinitionBody has no function event (no integration)", r)
 			}
-			// Each function's paths are those its code serves.
+			// The functions running one code serve between them the paths it
+			// serves, each of them some.
+			byCode := map[string][]string{}
 			for id, fn := range functionsOf(res) {
-				var got []string
+				var own []string
 				for _, ev := range events(fn, "HttpApi") {
 					props, _ := ev["Properties"].(map[string]any)
-					got = append(got, fmt.Sprint(props["Path"]))
+					own = append(own, fmt.Sprint(props["Path"]))
 				}
+				if len(own) == 0 {
+					t.Errorf("%s: no HttpApi path", id)
+				}
+				byCode[routeOf[id]] = append(byCode[routeOf[id]], own...)
+			}
+			for code, got := range byCode {
 				slices.Sort(got)
-				want := slices.Sorted(slices.Values(bootstrap.Paths(routeOf[id])))
+				want := slices.Sorted(slices.Values(bootstrap.Paths(code)))
 				if !slices.Equal(got, want) {
-					t.Errorf("%s: HttpApi paths %v, want those its code serves, %v", id, got, want)
+					t.Errorf("the functions running %s's code: HttpApi paths %v, want those it serves, %v", code, got, want)
 				}
 			}
 		})
 	}
 }
 
-// routeOf is the route each function serves, which names its code in
-// bootstrap.Permissions.
-var routeOf = map[string]string{"UploadFunction": routes.Upload, "UploadImgFunction": routes.UploadImg, "GetFunction": routes.Get}
+// routeOf is the route each function's code serves, which names that code
+// in bootstrap.Permissions; two functions may run one code, each serving
+// some of its paths (ResultFunction: get's result, in a pool of its own).
+var routeOf = map[string]string{"UploadFunction": routes.Upload, "UploadImgFunction": routes.UploadImg, "GetFunction": routes.Get,
+	"ComponentFunction": routes.Component, "ResultFunction": routes.Get}
 
 // TestIAM checks that each function is granted exactly what its code calls:
 // bootstrap.Permissions, added up from the tables next to the calls (bucket,
@@ -400,7 +411,7 @@ func TestSecret(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	outputs, _ := loadTemplate(t)["Outputs"].(map[string]any)
-	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName", "ComponentEventsUrl", "TokenTableName"} {
+	for _, name := range []string{"ApiUrl", "BucketName", "SecretArn", "UploadFunctionName", "GetFunctionName", "UploadImgFunctionName", "ComponentFunctionName", "ResultFunctionName", "ComponentEventsUrl", "TokenTableName"} {
 		if path(outputs, name, "Value") == nil {
 			t.Errorf("output %s: missing", name)
 		}

@@ -1,4 +1,4 @@
-// Package stacktest runs the whole service for tests: the three functions
+// Package stacktest runs the whole service for tests: the functions
 // wired as in production, against moto_server (S3, or make local's
 // embedded S3 with LocalS3; Secrets Manager, the failed-events queue, the
 // completion events' bus, the platform's token table) and the WeChat
@@ -106,9 +106,11 @@ type Stack struct {
 	Bucket   string
 	SecretID string
 	App      *bootstrap.App
-	// Functions are the Lambda handlers by function name (upload, get, uploadimg).
+	// Functions are the Lambda handlers by function name (upload, get,
+	// uploadimg, component).
 	Functions map[string]lambda.Handler
-	// URL is an HTTP server on 127.0.0.1 serving all three routes.
+	// URL is an HTTP server on 127.0.0.1 serving every route, the
+	// platform's push route among them.
 	URL string
 	// FailedEvents is the URL of the stack's failed-events queue (SQS in
 	// moto), the S3-triggered functions' on-failure destination.
@@ -126,7 +128,7 @@ type Stack struct {
 
 // localS3 serves an embedded S3 (package localaws: gofakes3 in memory, as
 // make local runs) on 127.0.0.1 and returns a client for it.
-func localS3(t *testing.T, cfg aws.Config) *s3.Client {
+func localS3(t testing.TB, cfg aws.Config) *s3.Client {
 	t.Helper()
 	ls3, err := localaws.NewS3(localaws.S3Options{Region: awstest.Region})
 	if err != nil {
@@ -148,10 +150,11 @@ func functions(a *bootstrap.App) map[string]lambda.Handler {
 		"upload":    sampled{lambda.NewHandler(a.Lambda(routes.Upload))},
 		"get":       sampled{lambda.NewHandler(a.Lambda(routes.Get))},
 		"uploadimg": sampled{lambda.NewHandler(a.Lambda(routes.UploadImg))},
+		"component": sampled{lambda.NewHandler(a.Lambda(routes.Component))},
 	}
 }
 
-// Container is another execution environment of the three functions, as
+// Container is another execution environment of the functions, as
 // Lambda runs a function in as many as its concurrency: an app built anew
 // from the same configuration and clients, with caches (tokens, the
 // secret) and a quota breaker of its own. Its handlers are by function
@@ -159,7 +162,7 @@ func functions(a *bootstrap.App) map[string]lambda.Handler {
 func (st *Stack) Container() map[string]lambda.Handler { return functions(st.newApp()) }
 
 // Start runs a Stack for t.
-func Start(t *testing.T, opts Options) *Stack {
+func Start(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	moto := awstest.Start(t)
 	simOpts := opts.Sim

@@ -32,7 +32,7 @@ type daemon struct {
 	got  [][]byte
 }
 
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t testing.TB) *daemon {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

@@ -291,13 +291,17 @@ func (a *App) SetLogOutput(w io.Writer) {
 	a.Metrics.SetOutput(w)
 }
 
-// HTTP is the HTTP handler for the routes served (all of them if none).
-// The upload function also serves the third-party platform's
-// authorization events.
+// HTTP is the HTTP handler for the routes served (all of them if none):
+// the media routes' (package httpapi), and, for routes.Component, the
+// third-party platform's push route.
 func (a *App) HTTP(served ...string) http.Handler {
-	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: served, Logger: a.Logger,
-		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: caller})
-	if len(served) > 0 && !slices.Contains(served, routes.Upload) {
+	media := slices.DeleteFunc(slices.Clone(served), func(r string) bool { return r == routes.Component })
+	var api http.Handler = http.NotFoundHandler() // the push route's function: no media route
+	if len(served) == 0 || len(media) > 0 {
+		api = httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: media, Logger: a.Logger,
+			InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: caller})
+	}
+	if len(served) > 0 && len(media) == len(served) {
 		return api
 	}
 	mux := http.NewServeMux()
@@ -309,11 +313,10 @@ func (a *App) HTTP(served ...string) http.Handler {
 // Paths are the HTTP paths function route serves (internal/deploy checks the
 // template's routes against them).
 func Paths(route string) []string {
-	p := httpapi.Paths(route)
-	if route == routes.Upload {
-		p = append(p, routes.PathPlatformEvents)
+	if route == routes.Component {
+		return []string{routes.PathPlatformEvents}
 	}
-	return p
+	return httpapi.Paths(route)
 }
 
 // PublicPaths are the paths no authorizer guards: WeChat calls them, and
@@ -325,12 +328,16 @@ func (a *App) Trigger() *s3event.Handler {
 	return s3event.New(a.Service, a.Config.Bucket, a.Logger).WithMetrics(a.Metrics)
 }
 
-// Lambda is the handler of the function serving route: its HTTP route,
-// its direct invocations (package cloudcall), and, for upload and
-// uploadimg, the S3 notifications of its trigger prefix.
+// Lambda is the handler of the function serving route: its HTTP route;
+// for the media routes, their direct invocations (package cloudcall); for
+// upload and uploadimg, the S3 notifications of their trigger prefix. The
+// push route's function (routes.Component) takes its HTTP route alone.
 func (a *App) Lambda(route string) func(ctx context.Context, payload json.RawMessage) (any, error) {
-	opts := invocation.Options{HTTP: a.HTTP(route), Direct: cloudcall.Handler(a.Service, route, a.Logger)}
-	if route != routes.Get {
+	opts := invocation.Options{HTTP: a.HTTP(route)}
+	if route != routes.Component {
+		opts.Direct = cloudcall.Handler(a.Service, route, a.Logger)
+	}
+	if route == routes.Upload || route == routes.UploadImg {
 		opts.S3 = a.Trigger() // upload/<type>/ and uploadimg/ puts
 	}
 	h := invocation.Handler(opts)

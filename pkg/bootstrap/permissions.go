@@ -25,11 +25,21 @@ const (
 // PublishAction is the IAM action of the completion events.
 const PublishAction = "events:PutEvents"
 
-// Permissions are exactly what function fn's code calls ("upload",
-// "uploadimg" or "get", by the routes it serves), added up from the tables
-// next to those calls (bucket, ledger, transfer, token). template.yaml must
-// grant exactly these; internal/deploy checks it.
+// Permissions are exactly what function route's code calls ("upload",
+// "uploadimg", "get" or "component", by the routes it serves), added up
+// from the tables next to those calls (bucket, ledger, transfer, token,
+// platform). template.yaml must grant exactly these; internal/deploy
+// checks it.
 func Permissions(route string, c Config) []Permission {
+	out := []Permission{{Action: token.SecretAction, Resource: ResourceSecret}}
+	if route == routes.Component {
+		// The platform's pushes: its token and key are in the secret; a
+		// ticket, an authorization or its withdrawal is written to the table.
+		for _, a := range platform.TableActions(true) {
+			out = append(out, Permission{Action: a, Resource: ResourceTokenTable})
+		}
+		return out
+	}
 	var uses []bucket.Use
 	switch route {
 	case routes.Upload:
@@ -44,17 +54,14 @@ func Permissions(route string, c Config) []Permission {
 	if route != routes.Get {
 		uses = append(uses, ledger.Uses(transfer.NewKeyPolicy(c.AllowedPrefixes).Prefixes())...)
 	}
-	var out []Permission
 	for _, g := range bucket.Grants(uses) {
 		out = append(out, Permission{Action: g.Action, Resource: g.Resource})
 	}
-	out = append(out, Permission{Action: token.SecretAction, Resource: ResourceSecret})
 	if route != routes.Get {
 		out = append(out, Permission{Action: PublishAction, Resource: ResourceEventBus}) // each result recorded
 	}
-	// Every function may act for an authorizer; upload also serves the
-	// platform's authorization events.
-	for _, a := range platform.TableActions(route == routes.Upload) {
+	// Every media function may act for an authorizer.
+	for _, a := range platform.TableActions(false) {
 		out = append(out, Permission{Action: a, Resource: ResourceTokenTable})
 	}
 	return out

@@ -44,7 +44,9 @@ func (a *api) form(w http.ResponseWriter, r *http.Request, t media.Type) error {
 }
 
 // MaxWait bounds result's &wait: a few seconds, for the outcome of a file
-// just sent; longer waits belong to the completion events.
+// just sent; longer waits belong to the completion events. A wait holds
+// its function's container throughout: deployed, result runs in a function
+// of its own (template.yaml's ResultFunction), so waits never hold get's.
 const MaxWait = 10 * time.Second
 
 // pollEvery is how often result looks again while it waits: from the

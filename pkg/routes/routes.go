@@ -1,19 +1,24 @@
 // Package routes names wxmedia's routes, one a function (Upload, Get,
-// UploadImg), and the HTTP paths they serve: WeChat's media paths, the
-// forms and results beside them, the prefix that names an app, and the
-// third-party platform's push path. The functions' mains, the edges and
-// the composition root read them here; it imports nothing.
+// UploadImg, Component), and the HTTP paths they serve: WeChat's media
+// paths, the forms and results beside them, the prefix that names an app,
+// and the third-party platform's push path. The functions' mains, the
+// edges and the composition root read them here; it imports nothing.
 package routes
 
-// The routes: each function serves one, named as WeChat's API is.
+// The media routes: each function serves one, named as WeChat's API is.
 const (
 	Upload    = "upload"
 	Get       = "get"
 	UploadImg = "uploadimg"
 )
 
-// All are the routes, as one function serving every one takes them (the
-// local runner, the tests).
+// Component is the third-party platform's push route (PathPlatformEvents),
+// a function of its own: public, so that a flood of it takes none of the
+// media functions' concurrency.
+const Component = "component"
+
+// All are the media routes, as one function serving every one takes them
+// (the local runner, the tests); Component is served beside them.
 func All() []string { return []string{Upload, Get, UploadImg} }
 
 // The paths: WeChat's own, without the access_token, and the presigned
@@ -33,6 +38,6 @@ const (
 const AppPrefix = "/{appid}"
 
 // PathPlatformEvents is the third-party platform's authorization event
-// URL, the one to give WeChat, served by the Upload function. Deployed,
+// URL, the one to give WeChat, served by the Component function. Deployed,
 // it is public: WeChat signs its pushes instead.
 const PathPlatformEvents = "/component/events"
