@@ -34,10 +34,11 @@ build:
 	@for f in $(FUNCTIONS); do printf '%-20s %s bytes (linux/arm64)\n' $$f $$(stat -c %s .build/$$f/bootstrap); done
 
 # The tools the tests need: the Lambda Runtime Interface Emulator (go install,
-# pinned), moto_server and cfn-lint (from the machine's Python).
+# pinned), moto_server, cfn-lint and the AWS CLI (from the machine's Python).
 tools: $(RIE)
 	@command -v moto_server >/dev/null || { echo "moto_server not found: pip install 'moto[server]'" >&2; exit 1; }
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
+	@command -v aws >/dev/null || { echo "aws (the AWS CLI, which the tests run as a user does) not found: pip install awscli" >&2; exit 1; }
 
 .bin/aws-lambda-rie: $(RIE)
 $(RIE):

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
@@ -272,6 +273,22 @@ func testEndToEnd(t *testing.T, bin string) {
 	ctx := context.Background()
 	bucket := s3Client(l.s3URL)
 	upload := func(typ string) string { return l.api + "/cgi-bin/media/upload?type=" + typ }
+
+	// The AWS CLI copies an object out of the embedded bucket, as the
+	// README's users do: it reads Last-Modified from its HEAD and GET.
+	t.Run("AWSCLICopiesOut", func(t *testing.T) {
+		cli := awstest.Tool(t, "aws")
+		dst := filepath.Join(t.TempDir(), "clip.mp4")
+		cmd := exec.Command(cli, "--endpoint-url", l.s3URL, "s3", "cp", "s3://"+DefaultBucket+"/upload/video/clip.mp4", dst)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_DEFAULT_REGION=us-east-1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("aws s3 cp: %v\n%s", err, out)
+		}
+		want, _ := getObject(ctx, bucket, "upload/video/clip.mp4")
+		if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, want) || len(got) == 0 {
+			t.Errorf("aws s3 cp wrote %d bytes (%v), want the object's %d", len(got), err, len(want))
+		}
+	})
 
 	t.Run("PrintedCurl", func(t *testing.T) {
 		file, u := l.curl[0], l.curl[1]

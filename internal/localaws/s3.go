@@ -78,9 +78,11 @@ func NewS3(opts S3Options) (*S3, error) {
 // Put stores an object directly, without a notification (objects that
 // were there before notifications were set up).
 func (s *S3) Put(bucket, key, contentType string, data []byte) error {
-	meta := map[string]string{"Content-Type": contentType}
-	if contentType == "" {
-		meta = map[string]string{}
+	// Last-Modified, as gofakes3 notes it for an object put over HTTP: the
+	// AWS CLI reads it from every HEAD and GET.
+	meta := map[string]string{"Last-Modified": time.Now().UTC().Format(http.TimeFormat)}
+	if contentType != "" {
+		meta["Content-Type"] = contentType
 	}
 	if _, err := s.backend.PutObject(bucket, key, meta, bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
