@@ -19,9 +19,13 @@ dir_UploadImgFunction := uploadimg
 dir_ComponentFunction := component
 dir_ResultFunction := get
 
-.PHONY: all build test unit lint local invoke bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
+.PHONY: help all build test unit lint local invoke bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
 
-all: build
+# Bare `make` prints the targets, each with the line after its "##".
+help: ## these targets, one line each (go run ./cmd/local -h: make local's settings)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+all: build ## the same as make build
 
 # The targets `sam build` calls (BuildMethod: makefile): an arm64 bootstrap in $(ARTIFACTS_DIR).
 $(addprefix build-,$(FUNCTIONS)): build-%:
@@ -29,13 +33,13 @@ $(addprefix build-,$(FUNCTIONS)): build-%:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$(dir_$*)
 
 # Each into .build/<LogicalId>/bootstrap, sizes printed.
-build:
+build: ## the five functions' arm64 bootstraps into .build/, sizes printed
 	@for f in $(FUNCTIONS); do $(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=$(CURDIR)/.build/$$f >/dev/null || exit 1; done
 	@for f in $(FUNCTIONS); do printf '%-20s %s bytes (linux/arm64)\n' $$f $$(stat -c %s .build/$$f/bootstrap); done
 
 # The tools the tests need: the Lambda Runtime Interface Emulator (go install,
 # pinned), moto_server, cfn-lint and the AWS CLI (from the machine's Python).
-tools: $(RIE)
+tools: $(RIE) ## install the Lambda RIE; check moto_server, cfn-lint and the AWS CLI are there
 	@command -v moto_server >/dev/null || { echo "moto_server not found: pip install 'moto[server]'" >&2; exit 1; }
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
 	@command -v aws >/dev/null || { echo "aws (the AWS CLI, which the tests run as a user does) not found: pip install awscli" >&2; exit 1; }
@@ -46,7 +50,7 @@ $(RIE):
 
 # Unit and integration tests (race detector on), cfn-lint on the template,
 # every fuzz seed corpus, and the arm64 builds.
-test: tools
+test: tools ## every test (the one command CI runs): unit, integration on moto and the RIE, lint, builds
 	gofmt -l . | (! grep .) || { echo "gofmt: files above need formatting" >&2; exit 1; }
 	$(GO) vet ./...
 	cfn-lint template.yaml
@@ -57,40 +61,40 @@ test: tools
 	cd compat && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 	$(MAKE) --no-print-directory build
 
-unit:
+unit: ## the quick tests alone (-short), no emulators
 	$(GO) test -race -count=1 -short ./...
 
-lint:
+lint: ## gofmt, go vet and cfn-lint
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
 	cfn-lint template.yaml
 
 # The whole HTTP contract on 127.0.0.1:3000, with embedded S3 and WeChat.
-local:
+local: ## the whole product on 127.0.0.1 (HTTP API, S3, Secrets Manager, WeChat simulator)
 	$(GO) build -o .build/local ./cmd/local && exec .build/local
 
 # Run one function's bootstrap under the Lambda RIE with an event, like `sam local invoke`.
 FN ?= upload
 EVENT ?= events/s3-put-upload-image.json
-invoke: $(RIE)
+invoke: $(RIE) ## a function's bootstrap under the Lambda RIE with an event: FN=upload EVENT=events/…
 	$(GO) run ./cmd/invoke -fn $(FN) -event $(EVENT) -rie $(RIE)
 
 # The benchmarks of README's table: prints it, writes .bench/results.md and .bench/memory.svg.
-bench: $(RIE)
+bench: $(RIE) ## the benchmarks of README's table; writes .bench/
 	$(GO) run ./cmd/benchreport -go $(GO) -rie $(RIE)
 
 # A third-party platform's authorizer registered by hand (its event URL points elsewhere): the
 # refresh token on standard input, into the stack's token table. See README, Third-party platforms.
-register-authorizer:
+register-authorizer: ## a platform authorizer's refresh token (stdin) into the token table: APPID= TABLE= SECRET=
 	@test -n "$(APPID)" -a -n "$(TABLE)" -a -n "$(SECRET)" || { echo "usage: printf %s \"\$$REFRESH_TOKEN\" | make register-authorizer APPID=wx… TABLE=<TokenTable> SECRET=<SecretArn>" >&2; exit 2; }
 	$(GO) run ./cmd/authorizer -appid "$(APPID)" -table "$(TABLE)" -secret "$(SECRET)"
 
 FUZZTIME ?= 30s
-fuzz:
+fuzz: ## run each fuzz target a while
 	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include '*_test.go' pkg | sed 's/func //'); do \
 		pkg=$$(grep -rlE "^func $$t\(" --include '*_test.go' pkg | head -1 | xargs dirname); \
 		echo "== $$t ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
-clean:
+clean: ## remove .build and .aws-sam
 	rm -rf .build .aws-sam
