@@ -46,7 +46,7 @@ const (
 
 const usage = `Usage: make local   (or: go run ./cmd/local)
 
-Runs the three wxmedia functions' HTTP API on 127.0.0.1, as API Gateway and
+Runs the wxmedia functions' HTTP API on 127.0.0.1, as API Gateway and
 Lambda would, with every backend they need embedded in this one process:
 
   HTTP API          127.0.0.1:$LOCAL_PORT (3000)         upload, get, uploadimg
