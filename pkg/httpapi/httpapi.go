@@ -420,7 +420,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusFound)
 	case f.Video():
-		reply.JSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
+		reply.JSONAs(w, http.StatusOK, reply.ContentTypeVideoURL, map[string]string{"video_url": f.VideoURL})
 	default:
 		body, err := a.svc.OpenMedia(ctx, f)
 		if err != nil {

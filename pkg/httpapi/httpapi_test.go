@@ -55,8 +55,13 @@ func do(t *testing.T, method, url, contentType string, body []byte) answer {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && ct != "text/plain" {
+	switch resp.Header.Get("Content-Type") {
+	case "application/json; encoding=utf-8", "application/json", "text/plain": // WeChat's labels of its JSON
+	default:
 		return a // media, or a redirect: no JSON
+	}
+	if strings.HasSuffix(a.raw, "\n") {
+		t.Errorf("%s %s answered JSON with a trailing newline: %q", method, url, raw)
 	}
 	if err := json.Unmarshal(raw, &a.body); err != nil {
 		t.Fatalf("%s %s answered %d with non-JSON %q", method, url, resp.StatusCode, raw)
