@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -323,7 +325,7 @@ func (a *api) uploadImg(w http.ResponseWriter, r *http.Request) error {
 
 // send takes the file from a multipart "media" part or an S3 key in JSON.
 func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case err == nil && ct == "application/json":
 		key, err := a.keyFromJSON(r.Body)
@@ -333,7 +335,7 @@ func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
 		r = r.WithContext(logging.With(r.Context(), slog.String("key", key)))
 		return a.svc.UploadKey(r.Context(), t, key)
 	case err == nil && ct == "multipart/form-data":
-		data, err := a.mediaPart(r)
+		data, err := a.mediaPart(r.Body, params["boundary"])
 		if err != nil {
 			return transfer.Result{}, err
 		}
@@ -360,13 +362,24 @@ func (a *api) keyFromJSON(body io.Reader) (string, error) {
 	return in.Key, nil
 }
 
-// mediaPart reads the "media" file part. The body is already in memory in
-// Lambda (API Gateway delivers it whole), and bounded by MaxBody.
-func (a *api) mediaPart(r *http.Request) ([]byte, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
+// errMalformed is a multipart body that cannot be read.
+func errMalformed() error {
+	return failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
+}
+
+// mediaPart reads the "media" file part, whatever parts come before or
+// after it. The body is already in memory in Lambda (API Gateway delivers
+// it whole), and bounded by MaxBody. A Content-Type without its boundary
+// (WxJava's uploads send "multipart/form-data" alone, and WeChat takes
+// them) has it read from the body's first line.
+func (a *api) mediaPart(body io.Reader, boundary string) ([]byte, error) {
+	if boundary == "" {
+		var err error
+		if body, boundary, err = boundaryOfBody(body); err != nil {
+			return nil, err
+		}
 	}
+	mr := multipart.NewReader(body, boundary)
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -376,7 +389,7 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 			if isTooLarge(err) {
 				return nil, TooLarge(-1, a.maxBody)
 			}
-			return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
+			return nil, errMalformed()
 		}
 		if p.FormName() != "media" {
 			p.Close()
@@ -391,6 +404,24 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 		}
 		return data, nil
 	}
+}
+
+// maxBoundary is the longest boundary RFC 2046 allows.
+const maxBoundary = 70
+
+// boundaryOfBody reads a multipart body's boundary from its first line,
+// "--<boundary>", and answers the body whole again.
+func boundaryOfBody(body io.Reader) (io.Reader, string, error) {
+	br := bufio.NewReaderSize(body, 2+maxBoundary+64) // room for padding and the line end
+	line, err := br.ReadSlice('\n')
+	if err != nil { // no line end within a boundary line's length
+		return nil, "", errMalformed()
+	}
+	boundary, ok := strings.CutPrefix(strings.TrimRight(string(line), " \t\r\n"), "--")
+	if !ok || boundary == "" || len(boundary) > maxBoundary {
+		return nil, "", errMalformed()
+	}
+	return io.MultiReader(strings.NewReader(string(line)), br), boundary, nil
 }
 
 func isTooLarge(err error) bool {
