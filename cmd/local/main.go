@@ -354,7 +354,8 @@ func routeFunction(path string) string {
 	switch {
 	case strings.HasSuffix(path, "/cgi-bin/media/get"):
 		return "get"
-	case strings.HasSuffix(path, "/cgi-bin/media/uploadimg"), strings.HasSuffix(path, "/cgi-bin/media/uploadimg-url"):
+	case strings.HasSuffix(path, "/cgi-bin/media/uploadimg"), strings.HasSuffix(path, "/cgi-bin/media/uploadimg-url"),
+		strings.HasSuffix(path, routes.PathToken), strings.HasSuffix(path, routes.PathStableToken):
 		return "uploadimg"
 	}
 	return "upload"

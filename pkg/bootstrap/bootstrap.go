@@ -157,6 +157,9 @@ type App struct {
 	Logger  *slog.Logger
 	Service *transfer.Service
 	Tokens  *token.Source
+	// Apps resolves the apps the service works for, and their placeholder
+	// access tokens.
+	Apps *apps.Registry
 	// Platform is the third-party platform of the secret's component entry.
 	Platform *platform.Platform
 	// Metrics writes the EMF documents, to stdout unless SetMetricsOutput.
@@ -273,7 +276,7 @@ func New(c Config, d Deps) *App {
 		Metrics:         m,
 		Apps:            registry,
 	})
-	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Platform: plat, Metrics: m}
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Apps: registry, Platform: plat, Metrics: m}
 }
 
 // SetMetricsOutput sends the EMF documents alone to w (the local runner).
@@ -291,7 +294,7 @@ func (a *App) SetLogOutput(w io.Writer) {
 // authorization events.
 func (a *App) HTTP(served ...string) http.Handler {
 	api := httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: served, Logger: a.Logger,
-		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: apigw.Caller})
+		InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: apigw.Caller, Apps: a.Apps})
 	if len(served) > 0 && !slices.Contains(served, routes.Upload) {
 		return api
 	}

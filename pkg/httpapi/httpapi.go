@@ -59,6 +59,10 @@ type Options struct {
 	// Caller is who made a request, for its access line (apigw.Caller:
 	// as API Gateway's authorizer vouched); nil names nobody.
 	Caller func(ctx context.Context) string
+	// Apps resolves apps for the token routes and reads the placeholder
+	// access tokens that name them; nil answers no token and ignores
+	// every access_token.
+	Apps Apps
 }
 
 // Metrics measures requests (package metrics' Recorder): Begin starts a
@@ -82,12 +86,13 @@ type api struct {
 	inlineLimit int64
 	metrics     Metrics
 	caller      func(ctx context.Context) string
+	apps        Apps
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
 	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics,
-		caller: opts.Caller}
+		caller: opts.Caller, apps: opts.Apps}
 	if a.caller == nil {
 		a.caller = func(context.Context) string { return "" }
 	}
@@ -141,7 +146,8 @@ type endpoint struct {
 }
 
 // endpoints are each route's paths: WeChat's; for the uploads the
-// presigned forms for large files; for get, their results.
+// presigned forms for large files; for get, their results; and, on the
+// lightest function, uploadimg, the token paths SDKs call first.
 func (a *api) endpoints() map[string][]endpoint {
 	return map[string][]endpoint{
 		routes.Upload: {
@@ -156,6 +162,8 @@ func (a *api) endpoints() map[string][]endpoint {
 		routes.UploadImg: {
 			{routes.UploadImg, "POST " + routes.PathUploadImg, a.uploadImg},
 			{"uploadimg-url", "POST " + routes.PathUploadImgForm, a.uploadImgForm},
+			{"token", "GET " + routes.PathToken, a.token},
+			{"stable_token", "POST " + routes.PathStableToken, a.stableToken},
 		},
 	}
 }
@@ -231,6 +239,15 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			}()
 			if appID != "" && !apps.IsAppID(appID) {
 				return failure.New(failure.Caller, failure.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
+			}
+			// A placeholder access token names its app as a path's prefix does.
+			named, err := a.tokenApp(ctx, r.URL.Query().Get("access_token"), appID)
+			if err != nil {
+				return err
+			}
+			if named != "" {
+				appID = named
+				r = r.WithContext(apps.WithRequested(r.Context(), named))
 			}
 			if len(r.URL.RawQuery) > 2048 {
 				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errQueryTooLong, "query string too long")
