@@ -21,7 +21,7 @@ func registryOf(t *testing.T, secret string) *apps.Registry {
 }
 
 const (
-	twoApps     = `{"default":"wxA","apps":{"wxA":"secret-of-app-a-0123456789abcdef","wxB":"secret-of-app-b-0123456789abcdef"}}`
+	twoApps      = `{"default":"wxA","apps":{"wxA":"secret-of-app-a-0123456789abcdef","wxB":"secret-of-app-b-0123456789abcdef"}}`
 	withPlatform = `{"default":"wxA","apps":{"wxA":"secret-of-app-a-0123456789abcdef"},"component":{"appid":"wxC","appsecret":"secret-of-platform-0123456789","token":"t","encoding_aes_key":"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}}`
 )
 
