@@ -326,7 +326,7 @@ func (a *App) Trigger() *s3event.Handler {
 // Lambda is the handler of the function serving route: its HTTP route,
 // its direct invocations (package cloudcall), and, for upload and
 // uploadimg, the S3 notifications of its trigger prefix.
-func (a *App) Lambda(route string) func(ctx context.Context, payload json.RawMessage) (any, error) {
+func (a *App) Lambda(route string) invocation.Raw {
 	opts := invocation.Options{HTTP: a.HTTP(route), Direct: cloudcall.Handler(a.Service, route, a.Logger)}
 	if route != routes.Get {
 		opts.S3 = a.Trigger() // upload/<type>/ and uploadimg/ puts
