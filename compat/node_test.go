@@ -44,9 +44,9 @@ func TestNodeSDKs(t *testing.T) {
 		}
 	}
 	env := append(cleanEnv(), "WXMEDIA_API="+base, "WXMEDIA_FILES="+files, "WXMEDIA_DEFAULT_APP="+defaultApp, "WXMEDIA_SECOND_APP="+secondApp)
-	var logs bytes.Buffer
+	logs := &lockedWriter{}
 	for _, fn := range []string{"upload", "get", "uploadimg"} {
-		em := startFunction(ctx, t, fn, dir, &logs)
+		em := startFunction(ctx, t, fn, dir, logs)
 		env = append(env, fmt.Sprintf("WXMEDIA_RIE_%s=%s", upper(fn), em.Addr()))
 	}
 	cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-concurrency=2", "sdks.test.js", "cloudcall.test.js")
@@ -62,7 +62,7 @@ func upper(s string) string { return string(bytes.ToUpper([]byte(s))) }
 
 // startFunction builds ./functions/<fn> for this machine, as make invoke
 // does, and runs it under the Lambda RIE against make local's backends.
-func startFunction(ctx context.Context, t *testing.T, fn, dir string, logs *bytes.Buffer) *rie.Emulator {
+func startFunction(ctx context.Context, t *testing.T, fn, dir string, logs *lockedWriter) *rie.Emulator {
 	t.Helper()
 	bootstrap := filepath.Join(dir, fn, "bootstrap")
 	build := exec.CommandContext(ctx, "go", "build", "-C", "..", "-tags", "lambda.norpc", "-o", bootstrap, "./functions/"+fn)
@@ -86,7 +86,7 @@ func startFunction(ctx context.Context, t *testing.T, fn, dir string, logs *byte
 		"AWS_ENDPOINT_URL_S3="+st.S3, "AWS_ENDPOINT_URL_SECRETS_MANAGER="+st.SecretsManager, "AWS_ENDPOINT_URL_EVENTBRIDGE="+st.EventBridge,
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "AWS_LAMBDA_FUNCTION_NAME=wxmedia-"+fn, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256")
-	em, err := rie.Start(ctx, rie.Options{Bootstrap: bootstrap, Env: env, Log: &lockedWriter{w: logs}})
+	em, err := rie.Start(ctx, rie.Options{Bootstrap: bootstrap, Env: env, Log: logs})
 	if err != nil {
 		t.Fatalf("start %s under the RIE: %v", fn, err)
 	}
@@ -97,11 +97,17 @@ func startFunction(ctx context.Context, t *testing.T, fn, dir string, logs *byte
 // lockedWriter serialises the emulators' writes into one buffer.
 type lockedWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	b  bytes.Buffer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
