@@ -360,7 +360,8 @@ func routeFunction(path string) string {
 		return "get"
 	case strings.HasSuffix(path, routes.PathResult):
 		return "result" // get's code, in a function of its own
-	case strings.HasSuffix(path, routes.PathUploadImg), strings.HasSuffix(path, routes.PathUploadImgForm):
+	case strings.HasSuffix(path, routes.PathUploadImg), strings.HasSuffix(path, routes.PathUploadImgForm),
+		strings.HasSuffix(path, routes.PathToken), strings.HasSuffix(path, routes.PathStableToken):
 		return "uploadimg"
 	}
 	return "upload"

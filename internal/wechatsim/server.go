@@ -296,6 +296,14 @@ type reply struct {
 	apiErr  bool // body is a WeChat error JSON
 }
 
+// contentTypeJSON is WeChat's label on its JSON answers and errors, as
+// node-webot/co-wechat-api issue 19 logs it from media/upload. media/get
+// labels its errors text/plain instead (node-webot/wechat-api pull
+// requests 4 and 138), its files with their own type, a
+// Content-disposition and "Cache-Control: no-cache, must-revalidate"
+// (WeChat's media/get document, ../shared/wechat-api), and its
+// {"video_url"} answer application/json (no source found: the label the
+// SDKs in compat/ read as JSON). pkg/reply answers with the same labels.
 const contentTypeJSON = "application/json; encoding=utf-8"
 
 // apiError is a WeChat error answer.

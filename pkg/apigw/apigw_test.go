@@ -181,8 +181,8 @@ func TestHandlerBadBase64(t *testing.T) {
 	if got.Errcode != 40035 || got.Errmsg != "invalid request body encoding" {
 		t.Errorf("got %+v, want 40035 invalid request body encoding", got)
 	}
-	if resp.Headers["Content-Type"] != "application/json" {
-		t.Errorf("Content-Type: got %q, want application/json exactly", resp.Headers["Content-Type"])
+	if resp.Headers["Content-Type"] != "application/json; encoding=utf-8" || strings.HasSuffix(resp.Body, "\n") {
+		t.Errorf("got %q labelled %q, want WeChat's label exactly and no trailing newline", resp.Body, resp.Headers["Content-Type"])
 	}
 }
 

@@ -162,6 +162,9 @@ type App struct {
 	Logger  *slog.Logger
 	Service *transfer.Service
 	Tokens  *token.Source
+	// Apps resolves the apps the service works for, and their placeholder
+	// access tokens.
+	Apps *apps.Registry
 	// Platform is the third-party platform of the secret's component entry.
 	Platform *platform.Platform
 	// Metrics writes the EMF documents, to stdout unless SetMetricsOutput.
@@ -278,7 +281,7 @@ func New(c Config, d Deps) *App {
 		Metrics:         m,
 		Apps:            registry,
 	})
-	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Platform: plat, Metrics: m}
+	return &App{Config: c, Logger: log, Service: svc, Tokens: tokens, Apps: registry, Platform: plat, Metrics: m}
 }
 
 // SetMetricsOutput sends the EMF documents alone to w (the local runner).
@@ -299,7 +302,7 @@ func (a *App) HTTP(served ...string) http.Handler {
 	var api http.Handler = http.NotFoundHandler() // the push route's function: no media route
 	if len(served) == 0 || len(media) > 0 {
 		api = httpapi.New(httpapi.Options{Service: a.Service, Bucket: a.Config.Bucket, Routes: media, Logger: a.Logger,
-			InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: caller})
+			InlineLimit: a.Config.InlineLimit, Metrics: a.Metrics, Caller: caller, Apps: a.Apps})
 	}
 	if len(served) > 0 && len(media) == len(served) {
 		return api
@@ -332,7 +335,7 @@ func (a *App) Trigger() *s3event.Handler {
 // for the media routes, their direct invocations (package cloudcall); for
 // upload and uploadimg, the S3 notifications of their trigger prefix. The
 // push route's function (routes.Component) takes its HTTP route alone.
-func (a *App) Lambda(route string) func(ctx context.Context, payload json.RawMessage) (any, error) {
+func (a *App) Lambda(route string) invocation.Raw {
 	opts := invocation.Options{HTTP: a.HTTP(route)}
 	if route != routes.Component {
 		opts.Direct = cloudcall.Handler(a.Service, route, a.Logger)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -37,11 +38,18 @@ func (s *service) UploadBytes(_ context.Context, t media.Type, data []byte) (tra
 
 func (s *service) Fetch(_ context.Context, id string) (transfer.Fetched, error) {
 	s.id = id
-	f := transfer.Fetched{MediaID: id, Key: "media/" + id + ".jpg", ContentType: "image/jpeg", Size: 3}
-	if id == "VIDEO" {
+	f := transfer.Fetched{MediaID: id, Key: "media/" + id + ".jpg", ContentType: "image/jpeg", Size: 3, URL: "https://bucket/media/" + id + ".jpg?X-Amz-Signature=s"}
+	switch id {
+	case "VIDEO":
 		f.Key, f.ContentType, f.VideoURL = "media/VIDEO.mp4", "video/mp4", "https://bucket/media/VIDEO.mp4?X-Amz-Signature=s"
+	case "BIG":
+		f.Size = cloudcall.MaxBuffer + 1
 	}
 	return f, s.err
+}
+
+func (s *service) OpenMedia(_ context.Context, f transfer.Fetched) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("\xff\xd8\xff")), nil
 }
 
 func call(t *testing.T, svc *service, route, event string) (map[string]any, error) {
@@ -86,11 +94,23 @@ func TestAnswersInTheCloudCallsShape(t *testing.T) {
 			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIUpload + ":ok", "type": "voice", "mediaId": "MEDIA", "createdAt": 1795600800.0}},
 		{"UploadImgBuffer", "uploadimg", `{"media":{"contentType":"image/png","value":{"type":"Buffer","data":[137,80,78]}}}`,
 			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIUploadImg + ":ok", "url": "http://mmbiz/x.png"}},
+		{"UploadThumb", "upload", `{"type":"thumb","media":{"contentType":"image/jpeg","value":"/9j/"}}`,
+			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIUpload + ":ok", "type": "thumb", "thumbMediaId": "MEDIA", "createdAt": 1795600800.0}},
+		{"UploadSnakeCase", "upload", `{"type":"image","media":{"content_type":"image/jpeg","value":"/9j/"},"app_id":"wx-app"}`,
+			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIUpload + ":ok", "type": "image", "mediaId": "MEDIA", "createdAt": 1795600800.0}},
+		{"UploadAsOfficialAccount", "upload", `{"api":"officialAccount.media.upload","type":"image","key":"upload/image/a.jpg"}`,
+			map[string]any{"errCode": 0.0, "errMsg": "openapi.officialAccount.media.upload:ok", "type": "image", "mediaId": "MEDIA", "createdAt": 1795600800.0}},
+		{"UploadImgAsOfficialAccount", "uploadimg", `{"api":"openapi.officialAccount.media.uploadImg","key":"uploadimg/a.png"}`,
+			map[string]any{"errCode": 0.0, "errMsg": "openapi.officialAccount.media.uploadImg:ok", "url": "http://mmbiz/x.png"}},
 		{"Get", "get", `{"mediaId":"IMG"}`,
-			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIGet + ":ok", "mediaId": "IMG", "contentType": "image/jpeg", "key": "media/IMG.jpg", "size": 3.0}},
+			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIGet + ":ok", "mediaId": "IMG", "contentType": "image/jpeg", "buffer": "/9j/"}},
+		{"GetSnakeCase", "get", `{"media_id":"IMG"}`,
+			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIGet + ":ok", "mediaId": "IMG", "contentType": "image/jpeg", "buffer": "/9j/"}},
+		{"GetBeyondTheAnswersLimit", "get", `{"mediaId":"BIG"}`,
+			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIGet + ":ok", "mediaId": "BIG", "contentType": "image/jpeg", "key": "media/BIG.jpg",
+				"size": float64(cloudcall.MaxBuffer + 1), "url": "https://bucket/media/BIG.jpg?X-Amz-Signature=s"}},
 		{"GetVideo", "get", `{"mediaId":"VIDEO"}`,
-			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIGet + ":ok", "mediaId": "VIDEO", "contentType": "video/mp4", "key": "media/VIDEO.mp4", "size": 3.0,
-				"videoUrl": "https://bucket/media/VIDEO.mp4?X-Amz-Signature=s"}},
+			map[string]any{"errCode": 0.0, "errMsg": cloudcall.APIGet + ":ok", "mediaId": "VIDEO", "videoUrl": "https://bucket/media/VIDEO.mp4?X-Amz-Signature=s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +159,9 @@ func TestFailuresAreThrown(t *testing.T) {
 		{"BadBase64", "upload", `{"type":"image","media":{"value":"not base64!"}}`, nil, "WeChatError", failure.CodeDataFormat, "media.value is not base64"},
 		{"ByteOutOfRange", "uploadimg", `{"media":{"value":{"type":"Buffer","data":[256]}}}`, nil, "WeChatError", failure.CodeDataFormat, "out of range"},
 		{"NeitherMediaNorKey", "uploadimg", `{}`, nil, "WeChatError", failure.CodeMediaMissing, "media data missing"},
+		{"FieldInBothCases", "get", `{"mediaId":"A","media_id":"B"}`, nil, "WeChatError", failure.CodeDataFormat, "media_id is given twice"},
+		{"APIOfAnotherFunction", "upload", `{"api":"officialAccount.media.uploadImg","type":"image","key":"upload/image/a.jpg"}`, nil, "WeChatError", 40035, "invalid parameter"},
+		{"CutAtTheInvokeLimit", "upload", `{"type":"image","media":{"value":{"type":"Buffer","data":[` + strings.Repeat("255,", cloudcall.MaxPayload/4), nil, "WeChatError", 40006, "invoke limit"},
 		{"MediaAndKey", "upload", `{"type":"image","key":"upload/image/a.jpg","media":{"value":""}}`, nil, "WeChatError", failure.CodeDataFormat, "not both"},
 		{"UnknownType", "upload", `{"type":"gif","key":"upload/image/a.jpg"}`, nil, "WeChatError", 40004, "invalid media type"},
 		{"RefusedByRules", "upload", `{"type":"voice","key":"upload/voice/a.mp3"}`, failure.New(failure.Caller, 40005, "invalid file type"), "WeChatError", 40005, "invalid file type"},
@@ -166,6 +189,7 @@ func TestFailuresAreThrown(t *testing.T) {
 func TestIsCall(t *testing.T) {
 	for keys, want := range map[string]bool{
 		"type media": true, "type key": true, "media": true, "key": true, "mediaId": true, "appid type key": true,
+		"media_id": true, "appId type key": true, "app_id media": true, "api type media": true,
 		"": false, "type media extra": false, "Records": false, "hello": false,
 	} {
 		if got := cloudcall.IsCall(strings.Fields(keys)); got != want {

@@ -12,6 +12,9 @@ const (
 	// is invalid or not the latest, so it is fetched again; answered to
 	// stable_token, the AppSecret is wrong.
 	CodeInvalidCredential = 40001
+	// CodeInvalidGrantType (40002, "invalid grant_type"): a token request
+	// whose grant_type is not client_credential.
+	CodeInvalidGrantType = 40002
 	// CodeInvalidMediaType (40004, "invalid media type"): a type that is not
 	// image, voice, video or thumb.
 	CodeInvalidMediaType = 40004

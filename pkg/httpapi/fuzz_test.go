@@ -68,6 +68,7 @@ func FuzzMultipart(f *testing.F) {
 	f.Add(ct, body[:len(body)/2])
 	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"media\"\r\n\r\nabc\r\n--x--\r\n"))
 	f.Add("multipart/form-data", []byte("--\r\n"))
+	f.Add("multipart/form-data", []byte("--x\nContent-Disposition: form-data; name=\"media\"\n\nabc\n--x--\n"))
 	f.Add("application/json", []byte(`{"key":"samples/test.jpg"}`))
 	f.Add("application/json", []byte(`{"key":`))
 	h := httpapi.New(httpapi.Options{Service: &fakeService{}, Logger: logging.New(discard{}, "error")})

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -59,6 +61,10 @@ type Options struct {
 	// it to the apps it may use (apps.WithCaller). Nil: nobody is known,
 	// and every app may be used.
 	Caller func(ctx context.Context) (name string, who apps.Caller)
+	// Apps resolves apps for the token routes and reads the placeholder
+	// access tokens that name them; nil answers no token and ignores
+	// every access_token.
+	Apps Apps
 }
 
 // Metrics measures requests (package metrics' Recorder): Begin starts a
@@ -83,12 +89,13 @@ type api struct {
 	metrics     Metrics
 	caller      func(ctx context.Context) (string, apps.Caller)
 	bound       bool // callers are known, and bound to their apps
+	apps        Apps
 }
 
 // New returns the HTTP handler.
 func New(opts Options) http.Handler {
 	a := &api{svc: opts.Service, bucket: opts.Bucket, log: opts.Logger, maxBody: opts.MaxBody, inlineLimit: opts.InlineLimit, metrics: opts.Metrics,
-		caller: opts.Caller, bound: opts.Caller != nil}
+		caller: opts.Caller, bound: opts.Caller != nil, apps: opts.Apps}
 	if a.caller == nil {
 		a.caller = func(context.Context) (string, apps.Caller) { return "", apps.Caller{} }
 	}
@@ -142,7 +149,8 @@ type endpoint struct {
 }
 
 // endpoints are each route's paths: WeChat's; for the uploads the
-// presigned forms for large files; for get, their results.
+// presigned forms for large files; for get, their results; and, on the
+// lightest function, uploadimg, the token paths SDKs call first.
 func (a *api) endpoints() map[string][]endpoint {
 	return map[string][]endpoint{
 		routes.Upload: {
@@ -157,6 +165,8 @@ func (a *api) endpoints() map[string][]endpoint {
 		routes.UploadImg: {
 			{routes.UploadImg, "POST " + routes.PathUploadImg, a.uploadImg},
 			{"uploadimg-url", "POST " + routes.PathUploadImgForm, a.uploadImgForm},
+			{"token", "GET " + routes.PathToken, a.token},
+			{"stable_token", "POST " + routes.PathStableToken, a.stableToken},
 		},
 	}
 }
@@ -236,6 +246,15 @@ func (a *api) handle(route string, h func(http.ResponseWriter, *http.Request) er
 			}()
 			if appID != "" && !apps.IsAppID(appID) {
 				return failure.New(failure.Caller, failure.CodeInvalidAppID, "invalid appid: the path's first segment is no AppID")
+			}
+			// A placeholder access token names its app as a path's prefix does.
+			named, err := a.tokenApp(ctx, r.URL.Query().Get("access_token"), appID)
+			if err != nil {
+				return err
+			}
+			if named != "" {
+				appID = named
+				r = r.WithContext(apps.WithRequested(r.Context(), named))
 			}
 			if len(r.URL.RawQuery) > 2048 {
 				return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errQueryTooLong, "query string too long")
@@ -330,7 +349,7 @@ func (a *api) uploadImg(w http.ResponseWriter, r *http.Request) error {
 
 // send takes the file from a multipart "media" part or an S3 key in JSON.
 func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case err == nil && ct == "application/json":
 		key, err := a.keyFromJSON(r.Body)
@@ -340,7 +359,7 @@ func (a *api) send(r *http.Request, t media.Type) (transfer.Result, error) {
 		r = r.WithContext(logging.With(r.Context(), slog.String("key", key)))
 		return a.svc.UploadKey(r.Context(), t, key)
 	case err == nil && ct == "multipart/form-data":
-		data, err := a.mediaPart(r)
+		data, err := a.mediaPart(r.Body, params["boundary"])
 		if err != nil {
 			return transfer.Result{}, err
 		}
@@ -367,13 +386,24 @@ func (a *api) keyFromJSON(body io.Reader) (string, error) {
 	return in.Key, nil
 }
 
-// mediaPart reads the "media" file part. The body is already in memory in
-// Lambda (API Gateway delivers it whole), and bounded by MaxBody.
-func (a *api) mediaPart(r *http.Request) ([]byte, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
+// errMalformed is a multipart body that cannot be read.
+func errMalformed() error {
+	return failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
+}
+
+// mediaPart reads the "media" file part, whatever parts come before or
+// after it. The body is already in memory in Lambda (API Gateway delivers
+// it whole), and bounded by MaxBody. A Content-Type without its boundary
+// (WxJava's uploads send "multipart/form-data" alone, and WeChat takes
+// them) has it read from the body's first line.
+func (a *api) mediaPart(body io.Reader, boundary string) ([]byte, error) {
+	if boundary == "" {
+		var err error
+		if body, boundary, err = boundaryOfBody(body); err != nil {
+			return nil, err
+		}
 	}
+	mr := multipart.NewReader(body, boundary)
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -383,7 +413,7 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 			if isTooLarge(err) {
 				return nil, TooLarge(-1, a.maxBody)
 			}
-			return nil, failure.New(failure.Caller, failure.CodeDataFormat, "data format error: malformed multipart body")
+			return nil, errMalformed()
 		}
 		if p.FormName() != "media" {
 			p.Close()
@@ -398,6 +428,24 @@ func (a *api) mediaPart(r *http.Request) ([]byte, error) {
 		}
 		return data, nil
 	}
+}
+
+// maxBoundary is the longest boundary RFC 2046 allows.
+const maxBoundary = 70
+
+// boundaryOfBody reads a multipart body's boundary from its first line,
+// "--<boundary>", and answers the body whole again.
+func boundaryOfBody(body io.Reader) (io.Reader, string, error) {
+	br := bufio.NewReaderSize(body, 2+maxBoundary+64) // room for padding and the line end
+	line, err := br.ReadSlice('\n')
+	if err != nil { // no line end within a boundary line's length
+		return nil, "", errMalformed()
+	}
+	boundary, ok := strings.CutPrefix(strings.TrimRight(string(line), " \t\r\n"), "--")
+	if !ok || boundary == "" || len(boundary) > maxBoundary {
+		return nil, "", errMalformed()
+	}
+	return io.MultiReader(strings.NewReader(string(line)), br), boundary, nil
 }
 
 func isTooLarge(err error) bool {
@@ -427,7 +475,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusFound)
 	case f.Video():
-		reply.JSON(w, http.StatusOK, map[string]string{"video_url": f.VideoURL})
+		reply.JSONAs(w, http.StatusOK, reply.ContentTypeVideoURL, map[string]string{"video_url": f.VideoURL})
 	default:
 		body, err := a.svc.OpenMedia(ctx, f)
 		if err != nil {

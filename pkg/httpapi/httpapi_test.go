@@ -56,8 +56,13 @@ func do(t *testing.T, method, url, contentType string, body []byte) answer {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && ct != "text/plain" {
+	switch resp.Header.Get("Content-Type") {
+	case "application/json; encoding=utf-8", "application/json", "text/plain": // WeChat's labels of its JSON
+	default:
 		return a // media, or a redirect: no JSON
+	}
+	if strings.HasSuffix(a.raw, "\n") {
+		t.Errorf("%s %s answered JSON with a trailing newline: %q", method, url, raw)
 	}
 	if err := json.Unmarshal(raw, &a.body); err != nil {
 		t.Fatalf("%s %s answered %d with non-JSON %q", method, url, resp.StatusCode, raw)
@@ -103,6 +108,50 @@ func TestUploadEachType(t *testing.T) {
 			expires, _ := a.body["expires_at"].(float64)
 			if expires-created != 72*3600 {
 				t.Errorf("expires_at - created_at = %v, want 3 days", expires-created)
+			}
+		})
+	}
+}
+
+// Multipart bodies as clients send them, beyond what net/http reads: each
+// is taken, and WeChat gets the file's bytes.
+func TestMultipartAsClientsSendIt(t *testing.T) {
+	st := stacktest.Start(t, stacktest.Options{})
+	data := mediatest.Sample(media.JPEG, 3000)
+	part := func(nl, boundary, before, after string) []byte {
+		var b bytes.Buffer
+		if before != "" {
+			fmt.Fprintf(&b, "--%s%sContent-Disposition: form-data; name=\"%s\"%s%sx%s", boundary, nl, before, nl, nl, nl)
+		}
+		fmt.Fprintf(&b, "--%s%sContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"%sContent-Type: image/jpeg%s%s", boundary, nl, nl, nl, nl)
+		b.Write(data)
+		b.WriteString(nl)
+		if after != "" {
+			fmt.Fprintf(&b, "--%s%sContent-Disposition: form-data; name=\"%s\"%s%sy%s", boundary, nl, after, nl, nl, nl)
+		}
+		fmt.Fprintf(&b, "--%s--%s", boundary, nl)
+		return b.Bytes()
+	}
+	tests := []struct {
+		name, contentType string
+		body              []byte
+	}{
+		// WxJava sends "multipart/form-data" alone; WeChat reads the boundary from the body.
+		{"NoBoundaryParameter", "multipart/form-data", part("\r\n", "----WebKitFormBoundary7MA4YWxk", "", "")},
+		{"QuotedBoundary", `multipart/form-data; boundary="a:b=c"`, part("\r\n", "a:b=c", "", "")},
+		{"PartsAroundMedia", "multipart/form-data; boundary=xyz", part("\r\n", "xyz", "description", "type")},
+		{"BareLF", "multipart/form-data; boundary=xyz", part("\n", "xyz", "", "")},
+		{"NoBoundaryParameterBareLF", "multipart/form-data", part("\n", "xyz", "description", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := do(t, "POST", st.URL+"/cgi-bin/media/upload?type=image", tt.contentType, tt.body)
+			id, _ := a.body["media_id"].(string)
+			if a.status != 200 || id == "" {
+				t.Fatalf("got %d %s, want a media_id", a.status, a.raw)
+			}
+			if got, _ := st.Sim.Media(id); !bytes.Equal(got, data) {
+				t.Errorf("WeChat stored %d bytes, want the %d sent", len(got), len(data))
 			}
 		})
 	}
@@ -280,7 +329,11 @@ func TestRefusals(t *testing.T) {
 		{"ErrKeyEmpty", up + "?type=image", func() (string, []byte) { return js(`{}`) }, 400, 40035},
 		{"ErrNoSuchKey", up + "?type=image", func() (string, []byte) { return js(`{"key":"incoming/missing.jpg"}`) }, 404, 40035},
 		{"ErrMalformedJSON", up + "?type=image", func() (string, []byte) { return js(`{"key":`) }, 400, 47001},
-		{"ErrMultipartNoBoundary", up + "?type=image", func() (string, []byte) { return "multipart/form-data", []byte("--x\r\n") }, 400, 47001},
+		{"ErrMultipartNoBoundaryNoPart", up + "?type=image", func() (string, []byte) { return "multipart/form-data", []byte("--x\r\n") }, 400, 41005},
+		{"ErrMultipartNoBoundaryAnywhere", up + "?type=image", func() (string, []byte) { return "multipart/form-data", []byte("hello\r\n") }, 400, 47001},
+		{"ErrMultipartBoundaryLineTooLong", up + "?type=image", func() (string, []byte) {
+			return "multipart/form-data", []byte("--" + strings.Repeat("b", 200) + "\r\n")
+		}, 400, 47001},
 		{"ErrMultipartNoMediaPart", up + "?type=image", func() (string, []byte) {
 			var buf bytes.Buffer
 			w := multipart.NewWriter(&buf)
@@ -297,7 +350,7 @@ func TestRefusals(t *testing.T) {
 		{"ErrHugeQuery", up + "?type=image&pad=" + strings.Repeat("x", 10000), func() (string, []byte) { return mp("a.jpg", mediatest.Sample(media.JPEG, 100)) }, 414, 40035},
 		{"ErrNoMediaID", st.URL + "/cgi-bin/media/get", nil, 400, 41006},
 		{"ErrBadMediaID", st.URL + "/cgi-bin/media/get?media_id=..%2F..%2Fx", nil, 404, 40007},
-		{"ErrUnknownRoute", st.URL + "/cgi-bin/token", nil, 404, 40035},
+		{"ErrUnknownRoute", st.URL + "/cgi-bin/menu/get", nil, 404, 40035},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

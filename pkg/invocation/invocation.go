@@ -5,6 +5,7 @@
 package invocation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,6 +95,9 @@ type shape struct {
 // kindOf is the one place an event's kind is told: it answers the kind
 // and, for an event of no known shape, what it saw.
 func kindOf(payload json.RawMessage) (kind, string) {
+	if cloudcall.Truncated(payload) {
+		return direct, "" // only a direct call's file fills Lambda's invoke limit: cloudcall answers it
+	}
 	var sh shape
 	var keys map[string]ignored // the names only: no copy of the values
 	if json.Unmarshal(payload, &sh) != nil || json.Unmarshal(payload, &keys) != nil {
@@ -182,6 +186,27 @@ func Handler(opts Options) func(ctx context.Context, payload json.RawMessage) (a
 		}
 		return nil, &EventError{Reason: "an event this function does not take", Err: ErrUnknownEvent}
 	}
+}
+
+// Raw is a handler as Lambda's runtime takes it (lambda.Handler): the
+// event's bytes as they came, not decoded first, so that one cut at the
+// invoke limit still reaches Handler, which answers it; the answer is
+// JSON without a trailing newline, < > & as they are.
+type Raw func(ctx context.Context, payload json.RawMessage) (any, error)
+
+// Invoke runs h on payload and encodes its answer.
+func (h Raw) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := h(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, fmt.Errorf("encode the answer: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // withReserve shortens ctx's deadline by Reserve, and caps it at max if max > 0.

@@ -1,6 +1,7 @@
 package invocation_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/wxmedia/wxmedia/pkg/cloudcall"
 	"github.com/wxmedia/wxmedia/pkg/invocation"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
@@ -176,4 +180,23 @@ func FuzzEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Through the runtime's own path (lambda.NewHandler, as lambda.Start runs
+// it), an event cut at the invoke limit reaches Direct, not the runtime's
+// JSON error, and answers are JSON without a trailing newline.
+func TestRawPayloads(t *testing.T) {
+	h := lambda.NewHandler(invocation.Raw(handler(&recorder{})))
+	cut := `{"type":"image","media":{"value":{"type":"Buffer","data":[` + strings.Repeat("255,", cloudcall.MaxPayload/4)
+	out, err := h.Invoke(context.Background(), []byte(cut))
+	if err != nil || !bytes.HasPrefix(out, []byte(`{"direct":"{\"type\":\"image\"`)) {
+		t.Errorf("an event cut at the limit: %.60s, %v; want it handed to Direct", out, err)
+	}
+	out, err = h.Invoke(context.Background(), []byte(`{"mediaId":"a<b>"}`))
+	if err != nil || string(out) != `{"direct":"{\"mediaId\":\"a<b>\"}"}` {
+		t.Errorf("got %q, %v; want the answer without a trailing newline, < > as they are", out, err)
+	}
+	if _, err := h.Invoke(context.Background(), []byte(`{"mediaId":`)); !errors.Is(err, invocation.ErrUnknownEvent) {
+		t.Errorf("short broken JSON: %v, want ErrUnknownEvent", err)
+	}
 }

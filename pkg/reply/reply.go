@@ -6,16 +6,28 @@
 package reply
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
-// Content types of the answers, exactly: clients compare them as strings.
+// Content types of the answers, exactly as WeChat labels them: clients
+// compare them as strings (internal/wechatsim keeps the same labels, with
+// their sources).
 const (
-	ContentTypeJSON = "application/json"
-	ContentTypeText = "text/plain" // media/get's errors: how clients tell an error from a file
+	// ContentTypeJSON labels WeChat's JSON answers and errors (seen from
+	// media/upload in node-webot/co-wechat-api issue 19).
+	ContentTypeJSON = "application/json; encoding=utf-8"
+	// ContentTypeText labels media/get's errors: how clients tell an error
+	// from a file (node-webot/wechat-api pull requests 4 and 138).
+	ContentTypeText = "text/plain"
+	// ContentTypeVideoURL labels media/get's {"video_url"} answer. No
+	// source shows WeChat's; it is the label that every SDK in compat/
+	// reads as JSON (node-webot/wechat-api compares it as a string).
+	ContentTypeVideoURL = "application/json"
 )
 
 // answer is WeChat's error shape.
@@ -45,13 +57,28 @@ func ErrorStatus(w http.ResponseWriter, status int, contentType string, err erro
 // JSON answers v as JSON.
 func JSON(w http.ResponseWriter, status int, v any) { body(w, status, ContentTypeJSON, v) }
 
-// body answers v encoded as JSON, labelled contentType, with < > & left as
-// they are.
+// JSONAs answers v as JSON labelled contentType (ContentTypeVideoURL).
+func JSONAs(w http.ResponseWriter, status int, contentType string, v any) {
+	body(w, status, contentType, v)
+}
+
+// body answers v encoded as JSON, labelled contentType, byte for byte as
+// WeChat writes it: < > & left as they are, and no trailing newline
+// (co-wechat-api escapes control characters before it parses, so a
+// newline makes every answer unreadable to it).
 func body(w http.ResponseWriter, status int, contentType string, v any) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		b.Reset()
+		b.WriteString(`{"errcode":-1,"errmsg":"system error"}`)
+	}
+	data := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
@@ -51,13 +52,45 @@ func TestStatus(t *testing.T) {
 }
 
 // A failure is answered as WeChat answers it: HTTP 200 and its errcode and
-// errmsg, never its cause.
+// errmsg, never its cause, byte for byte as WeChat writes it (no trailing
+// newline) and labelled as WeChat labels it.
 func TestError(t *testing.T) {
 	rec := httptest.NewRecorder()
 	reply.Error(rec, failure.Wrap(failure.S3, failure.CodeSystem, errors.New("GET s3://b/k: AccessDenied"), "system error: S3 failed"))
-	if got, want := rec.Body.String(), "{\"errcode\":-1,\"errmsg\":\"system error: S3 failed\"}\n"; rec.Code != 200 || got != want ||
-		rec.Header().Get("Content-Type") != "application/json" || rec.Header().Get("Cache-Control") != "no-store" {
-		t.Errorf("got %d %q %v, want 200 %q as application/json, no-store", rec.Code, got, rec.Header(), want)
+	want := `{"errcode":-1,"errmsg":"system error: S3 failed"}`
+	if got := rec.Body.String(); rec.Code != 200 || got != want ||
+		rec.Header().Get("Content-Type") != "application/json; encoding=utf-8" || rec.Header().Get("Cache-Control") != "no-store" ||
+		rec.Header().Get("Content-Length") != strconv.Itoa(len(want)) {
+		t.Errorf("got %d %q %v, want 200 %q as application/json; encoding=utf-8, no-store, its length", rec.Code, got, rec.Header(), want)
+	}
+}
+
+// Every JSON answer is written without the newline json.Encoder adds,
+// with < > & as they are, labelled as asked.
+func TestNoTrailingNewline(t *testing.T) {
+	tests := []struct {
+		name, contentType, want string
+		write                   func(w http.ResponseWriter)
+	}{
+		{"JSON", "application/json; encoding=utf-8", `{"url":"http://x/a?b=1&c=<2>"}`,
+			func(w http.ResponseWriter) { reply.JSON(w, 200, map[string]string{"url": "http://x/a?b=1&c=<2>"}) }},
+		{"VideoURL", "application/json", `{"video_url":"http://v"}`,
+			func(w http.ResponseWriter) {
+				reply.JSONAs(w, 200, reply.ContentTypeVideoURL, map[string]string{"video_url": "http://v"})
+			}},
+		{"TextError", "text/plain", `{"errcode":40007,"errmsg":"invalid media_id"}`,
+			func(w http.ResponseWriter) {
+				reply.ErrorStatus(w, 200, reply.ContentTypeText, failure.New(failure.Caller, failure.CodeInvalidMediaID, "invalid media_id"))
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			tt.write(rec)
+			if got, ct := rec.Body.String(), rec.Header().Get("Content-Type"); got != tt.want || ct != tt.contentType {
+				t.Errorf("got %q as %q, want %q as %q", got, ct, tt.want, tt.contentType)
+			}
+		})
 	}
 }
 

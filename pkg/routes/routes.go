@@ -32,6 +32,14 @@ const (
 	PathResult        = "/cgi-bin/media/result"
 )
 
+// The token paths: SDKs fetch their own access token there first, and
+// get a placeholder that names the app (package apps), served by the
+// UploadImg function.
+const (
+	PathToken       = "/cgi-bin/token"
+	PathStableToken = "/cgi-bin/stable_token"
+)
+
 // AppPrefix is the path prefix that names an app (API Gateway's and
 // net/http's syntax alike): /<appid>/cgi-bin/media/… is that app's,
 // /cgi-bin/media/… the default app's.
