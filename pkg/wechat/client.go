@@ -406,7 +406,7 @@ func (c *Client) StableToken(ctx context.Context, appID, appSecret string) (toke
 			// A token call carries nothing of a caller's: what WeChat refuses
 			// in it (the AppID, the AppSecret, a frozen secret, the IP) is the
 			// deployment's to mend, never a caller's final failure.
-			if fe := failure.As(err); fe != nil && fe.Kind == failure.Caller {
+			if fe := failure.As(err); fe != nil && (fe.Kind == failure.Caller || unknownRefusal(fe.Code)) {
 				fe.Kind = failure.Config
 				if credentialCodes[fe.Code] {
 					fe.Message = "system error: WeChat rejected the app's AppID or AppSecret"

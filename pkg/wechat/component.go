@@ -22,7 +22,7 @@ const (
 // them are the deployment's to mend (a ticket, a code or a refresh token
 // that is not right), never a caller's.
 func platformKind(err error) error {
-	if fe := failure.As(err); fe != nil && fe.Kind == failure.Caller {
+	if fe := failure.As(err); fe != nil && (fe.Kind == failure.Caller || unknownRefusal(fe.Code)) {
 		fe.Kind = failure.Config
 	}
 	return err

@@ -10,10 +10,26 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/failure"
 )
 
-// kindOf says which system each errcode of a media call blames. Codes not
-// listed are the caller's (a parameter or a file WeChat refuses) when they
-// are 4xxxx, WeChat's own otherwise.
+// kindOf says which system each errcode of a media call blames. The
+// caller's are the documented refusals of a parameter or a file, which
+// fail the same way every time (final: recorded for good). Codes not
+// listed are WeChat's own, transient: a faulty or new answer is retried,
+// never taken as the file's final refusal.
 var kindOf = map[int]failure.Kind{
+	failure.CodeInvalidGrantType: failure.Caller,
+	failure.CodeInvalidMediaType: failure.Caller,
+	failure.CodeInvalidFileType:  failure.Caller,
+	failure.CodeInvalidMediaSize: failure.Caller,
+	failure.CodeInvalidMediaID:   failure.Caller,
+	failure.CodeInvalidImageSize: failure.Caller,
+	failure.CodeInvalidVoiceSize: failure.Caller,
+	failure.CodeInvalidVideoSize: failure.Caller,
+	failure.CodeInvalidThumbSize: failure.Caller,
+	failure.CodeInvalidParam:     failure.Caller,
+	failure.CodeMediaMissing:     failure.Caller,
+	failure.CodeMediaIDMissing:   failure.Caller,
+	failure.CodeDataFormat:       failure.Caller,
+
 	failure.CodeSystem:      failure.WeChat,
 	failure.CodeMinuteQuota: failure.WeChat,
 	// A token rejected again right after a refresh: a race with WeChat's
@@ -30,6 +46,14 @@ var kindOf = map[int]failure.Kind{
 	failure.CodeUserUnauthorized:      failure.Config,
 	failure.CodeUserLimited:           failure.Config,
 	failure.CodeComponentUnauthorized: failure.Config,
+}
+
+// unknownRefusal reports whether code is a 4xxxx refusal kindOf does not
+// name: in a media call, WeChat's own (transient); in a token or platform
+// call, which carries nothing of a caller's, the deployment's to mend.
+func unknownRefusal(code int) bool {
+	_, known := kindOf[code]
+	return !known && code >= 40000 && code < 50000
 }
 
 // callerMessage replaces WeChat's errmsg where it carries what a caller
@@ -50,9 +74,6 @@ func apiError(code int, errmsg string) *failure.Error {
 	k, ok := kindOf[code]
 	if !ok {
 		k = failure.WeChat
-		if code >= 40000 && code < 50000 {
-			k = failure.Caller
-		}
 	}
 	msg, ok := callerMessage[code]
 	if !ok {

@@ -165,3 +165,19 @@ func TestGatewayErrorAfterTheBody(t *testing.T) {
 		}
 	}
 }
+
+// A media call's refusal is final only when WeChat documents it as the
+// file's or the parameter's (40005 invalid file type): a code it does not
+// document there (44002, say, from a faulty WeChat or a proxy) is
+// WeChat's own, and the object is tried again rather than refused for good.
+func TestOnlyDocumentedRefusalsAreFinal(t *testing.T) {
+	for answer, final := range map[string]bool{`{"errcode":40005,"errmsg":"invalid file type"}`: true, `{"errcode":44002,"errmsg":"empty post data"}`: false} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, answer) }))
+		c := wechat.New(wechat.Options{BaseURL: srv.URL, Tokens: staticToken("tok"), Backoff: time.Millisecond})
+		_, err := c.Upload(context.Background(), "image", wechat.BytesBody("media.jpg", "image/jpeg", mediatest.Sample(media.JPEG, 100)))
+		srv.Close()
+		if err == nil || failure.Final(err) != final {
+			t.Errorf("upload answered %s: %v (final %v), want final %v", answer, err, failure.Final(err), final)
+		}
+	}
+}
