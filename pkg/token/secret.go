@@ -110,12 +110,7 @@ func ParseSecret(v string) (Secret, error) {
 		Default   string              `json:"default"`
 		Apps      map[string]string   `json:"apps"`
 		Callers   map[string][]string `json:"callers"`
-		Component *struct {
-			AppID          string `json:"appid"`
-			AppSecret      string `json:"appsecret"`
-			Token          string `json:"token"`
-			EncodingAESKey string `json:"encoding_aes_key"`
-		} `json:"component"`
+		Component *rawComponent       `json:"component"`
 	}
 	if err := json.Unmarshal([]byte(v), &raw); err != nil {
 		return Secret{}, errNotJSON // the JSON error could quote the value
@@ -162,21 +157,11 @@ func ParseSecret(v string) (Secret, error) {
 		return Secret{}, errors.New(`missing field "default": with several "apps", name the one the paths without an appid use`)
 	}
 	if c := raw.Component; c != nil {
-		id := strings.TrimSpace(c.AppID)
-		switch {
-		case !AppIDPattern.MatchString(id):
-			return Secret{}, errors.New(`field "component": missing or malformed "appid"`)
-		case strings.TrimSpace(c.AppSecret) == "":
-			return Secret{}, errors.New(`field "component": missing "appsecret"`)
-		case strings.TrimSpace(c.Token) == "":
-			return Secret{}, errors.New(`field "component": missing "token"`)
-		case len(strings.TrimSpace(c.EncodingAESKey)) != 43:
-			return Secret{}, errors.New(`field "component": "encoding_aes_key" must be 43 characters`)
+		comp, err := c.parse(sec.Apps)
+		if err != nil {
+			return Secret{}, err
 		}
-		if _, ok := sec.Apps[id]; ok {
-			return Secret{}, errors.New(`field "component": its appid is also one of "apps"`)
-		}
-		sec.Component = NewComponent(id, strings.TrimSpace(c.AppSecret), strings.TrimSpace(c.Token), strings.TrimSpace(c.EncodingAESKey))
+		sec.Component = comp
 	}
 	if len(sec.Apps) == 0 && sec.Component == nil {
 		return Secret{}, errors.New(`it names no app: want "appid" and "appsecret", or "apps"`)
@@ -187,6 +172,34 @@ func ParseSecret(v string) (Secret, error) {
 	}
 	sec.Callers = callers
 	return sec, nil
+}
+
+// rawComponent is the secret's "component" field, as written.
+type rawComponent struct {
+	AppID          string `json:"appid"`
+	AppSecret      string `json:"appsecret"`
+	Token          string `json:"token"`
+	EncodingAESKey string `json:"encoding_aes_key"`
+}
+
+// parse checks the platform's entry: every field there, and an AppID that
+// is not one of the apps configured directly.
+func (c *rawComponent) parse(apps map[string]Credentials) (*Component, error) {
+	id := strings.TrimSpace(c.AppID)
+	switch {
+	case !AppIDPattern.MatchString(id):
+		return nil, errors.New(`field "component": missing or malformed "appid"`)
+	case strings.TrimSpace(c.AppSecret) == "":
+		return nil, errors.New(`field "component": missing "appsecret"`)
+	case strings.TrimSpace(c.Token) == "":
+		return nil, errors.New(`field "component": missing "token"`)
+	case len(strings.TrimSpace(c.EncodingAESKey)) != 43:
+		return nil, errors.New(`field "component": "encoding_aes_key" must be 43 characters`)
+	}
+	if _, ok := apps[id]; ok {
+		return nil, errors.New(`field "component": its appid is also one of "apps"`)
+	}
+	return NewComponent(id, strings.TrimSpace(c.AppSecret), strings.TrimSpace(c.Token), strings.TrimSpace(c.EncodingAESKey)), nil
 }
 
 // parseCallers checks the "callers" field: each pattern names at least one
