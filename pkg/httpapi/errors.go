@@ -6,6 +6,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/reply"
+	"github.com/wxmedia/wxmedia/pkg/routes"
 )
 
 // The route's own refusals, each with the HTTP status it stands for
@@ -27,5 +28,7 @@ func TooLarge(n, limit int64) error {
 		size = fmt.Sprintf("the request body of %d bytes", n)
 	}
 	return failure.Wrap(failure.Caller, failure.CodeInvalidMediaSize, errBodyTooLarge,
-		"%s is over this deployment's %d-byte limit (API Gateway and Lambda carry no more); put the file in the media bucket and send {\"key\":\"…\"}, or upload it under upload/<type>/ or uploadimg/", size, limit)
+		"%s is over this deployment's %d-byte limit (API Gateway and Lambda carry no more); for a large file, POST %s?type=<type> (or %s) "+
+			"answers a form that puts it straight into the bucket under upload/<type>/ or uploadimg/; for an object already there, send {\"key\":\"…\"}",
+		size, limit, routes.PathUploadForm, routes.PathUploadImgForm)
 }

@@ -379,7 +379,7 @@ func TestRefusals(t *testing.T) {
 		ct, body := mp("a.mp4", mediatest.Sample(media.MP4, 5*media.MB))
 		a := do(t, "POST", up+"?type=video", ct, body)
 		if msg, _ := a.body["errmsg"].(string); !strings.Contains(msg, `{"key"`) || !strings.Contains(msg, "upload/<type>/") ||
-			!strings.Contains(msg, strconv.Itoa(httpapi.MaxBody)) {
+			!strings.Contains(msg, "/cgi-bin/media/upload-url") || !strings.Contains(msg, strconv.Itoa(httpapi.MaxBody)) {
 			t.Errorf("errmsg %q should state the %d-byte limit and point to the S3 routes", msg, httpapi.MaxBody)
 		}
 		if !strings.Contains(a.raw, "upload/<type>/") {
