@@ -290,6 +290,32 @@ func testEndToEnd(t *testing.T, bin string) {
 		}
 	})
 
+	// A path no route names is API Gateway's 404, as deployed: no
+	// function runs for it.
+	t.Run("UnknownRouteIsAPIGateways404", func(t *testing.T) {
+		for _, path := range []string{"/cgi-bin/media/nothing", "/", "/wxapp/cgi-bin/nothing", "/a/b/cgi-bin/media/upload"} {
+			resp, err := http.Get(l.api + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || string(body) != `{"message":"Not Found"}` {
+				t.Errorf("GET %s: %d %s, want 404 {\"message\":\"Not Found\"}", path, resp.StatusCode, body)
+			}
+		}
+		for _, path := range []string{"/cgi-bin/media/get?media_id=x", "/wxapp/cgi-bin/media/get?media_id=x"} {
+			resp, err := http.Get(l.api + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound {
+				t.Errorf("GET %s: 404, want the get function's answer", path)
+			}
+		}
+	})
+
 	t.Run("PrintedCurl", func(t *testing.T) {
 		file, u := l.curl[0], l.curl[1]
 		data, err := os.ReadFile(file)

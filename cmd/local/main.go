@@ -297,7 +297,16 @@ func listenLocal(host string, port int, env string) (net.Listener, error) {
 // and API Gateway's deadline.
 func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 	limit := int64(httpapi.MaxBody + bodyHeadroom)
+	routed := routedPaths()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !routed(r.URL.Path) {
+			// A path no route of the template names: API Gateway answers it
+			// itself, and no function runs.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"message":"Not Found"}`)
+			return
+		}
 		// API Gateway takes the whole body before the function runs, and
 		// refuses one over the limit itself: so does this, sized or chunked.
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -348,6 +357,31 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 		}
 		log.InfoContext(ctx, "s3 trigger done", "function", fn, "done", len(sum.Done), "skipped", len(sum.Skipped))
 		return nil
+	}
+}
+
+// routedPaths reports whether a path is one the template routes to a
+// function (each function's paths, under an app's prefix too, and the
+// platform's push path), as API Gateway matches them: {appid} is one
+// segment.
+func routedPaths() func(path string) bool {
+	exact := map[string]bool{routes.PathPlatformEvents: true}
+	prefixed := map[string]bool{}
+	for _, route := range routes.All() {
+		for _, p := range httpapi.Paths(route) {
+			if rest, ok := strings.CutPrefix(p, routes.AppPrefix); ok {
+				prefixed[rest] = true
+			} else {
+				exact[p] = true
+			}
+		}
+	}
+	return func(path string) bool {
+		if exact[path] {
+			return true
+		}
+		seg, rest, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		return ok && seg != "" && prefixed["/"+rest]
 	}
 }
 
