@@ -6,6 +6,9 @@ BIN := $(CURDIR)/.bin
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(BIN)/aws-lambda-rie
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
+# The regions cfn-lint checks the template for: us-east-1, and those nearest WeChat (China's
+# partition, and Hong Kong).
+LINT_REGIONS := us-east-1 cn-north-1 cn-northwest-1 ap-east-1
 # sam build sets ARTIFACTS_DIR; run without SAM it defaults to a local folder.
 ARTIFACTS_DIR ?= $(CURDIR)/.build/out
 
@@ -53,7 +56,7 @@ $(RIE):
 test: tools ## every test (the one command CI runs): unit, integration on moto and the RIE, lint, builds
 	gofmt -l . | (! grep .) || { echo "gofmt: files above need formatting" >&2; exit 1; }
 	$(GO) vet ./...
-	cfn-lint template.yaml
+	cfn-lint --regions $(LINT_REGIONS) -- template.yaml
 	PATH=$(BIN):$$PATH WXMEDIA_REQUIRE_TOOLS=1 $(GO) test -race -count=1 -timeout 8m ./pkg/... ./internal/... ./functions/...
 	# cmd/ tests run go build themselves: one package at a time, so no build runs beside them.
 	PATH=$(BIN):$$PATH WXMEDIA_REQUIRE_TOOLS=1 $(GO) test -race -count=1 -timeout 5m -p 1 ./cmd/...
@@ -69,7 +72,7 @@ unit: ## the quick tests alone (-short), no emulators
 lint: ## gofmt, go vet and cfn-lint
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
-	cfn-lint template.yaml
+	cfn-lint --regions $(LINT_REGIONS) -- template.yaml
 
 # The whole HTTP contract on 127.0.0.1:3000, with embedded S3 and WeChat.
 local: ## the whole product on 127.0.0.1 (HTTP API, S3, Secrets Manager, WeChat simulator)
