@@ -160,7 +160,8 @@ func (s *Service) UploadKey(ctx context.Context, t media.Type, key string) (Resu
 }
 
 // version is j's work with its object's version: the event's, or the
-// current one.
+// current one, whose metadata its source then admits (a request names no
+// version, so it is always admitted here, before the body is opened).
 func (s *Service) version(ctx context.Context, j job) (ledger.Work, error) {
 	w := j.work
 	if w.ETag != "" {
@@ -200,12 +201,6 @@ func (s *Service) upload(ctx context.Context, j job) (Result, error) {
 	src, obj, err := s.bucket.Open(ctx, w.Key, w.ETag)
 	if err := j.from.unread(err); err != nil {
 		return Result{Key: w.Key, ETag: w.ETag}, err
-	}
-	if err == nil {
-		if err := j.from.admit(ctx, s, obj); err != nil {
-			src.Close()
-			return Result{Key: w.Key}, err
-		}
 	}
 	a := &attempt{s: s, j: j, w: w, obj: obj, openErr: err}
 	if err == nil {
