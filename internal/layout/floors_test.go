@@ -31,7 +31,7 @@ var floors = []floor{
 	// completion announces what the ledger records, in the ledger's types.
 	{Name: "completion events", Packages: []string{"pkg/completion"}},
 	{Name: "exactly-once", Packages: []string{"pkg/ledger"}},
-	{Name: "adapters", Packages: []string{"pkg/bucket", "pkg/wechat", "pkg/token", "pkg/apps", "pkg/tokentable",
+	{Name: "adapters", Packages: []string{"pkg/bucket", "pkg/wechat", "pkg/token", "pkg/apps", "pkg/tokentable", "pkg/recordtable",
 		"pkg/platform", "pkg/metrics", "pkg/tracing", "pkg/logging", "pkg/quota", "pkg/wxcrypt"}},
 	{Name: "media rules", Packages: []string{"pkg/media"}},
 	{Name: "routes and replies", Packages: []string{"pkg/routes", "pkg/reply"}, Apart: true},

@@ -36,6 +36,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/recordtable"
 	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/token"
 	"github.com/wxmedia/wxmedia/pkg/tokentable"
@@ -216,9 +217,12 @@ func Start(t testing.TB, opts Options) *Stack {
 	if opts.WrapSecrets != nil {
 		sm = opts.WrapSecrets(sm)
 	}
-	deps := bootstrap.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge()}
+	// The stack's table, as deployed: the ledger's claims and the media_id
+	// index, and the platform's tokens.
+	st.Table = moto.Table(t)
+	deps := bootstrap.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Secrets: sm, Now: opts.Now, Sleep: opts.Sleep, Events: moto.EventBridge(),
+		Records: recordtable.New(moto.DynamoDB(), st.Table, 0, opts.Now)}
 	if opts.Platform {
-		st.Table = moto.Table(t)
 		deps.TokenStore = tokentable.NewDynamo(moto.DynamoDB(), st.Table)
 	}
 	st.newApp = func() *bootstrap.App {

@@ -39,6 +39,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/metrics"
 	"github.com/wxmedia/wxmedia/pkg/platform"
 	"github.com/wxmedia/wxmedia/pkg/quota"
+	"github.com/wxmedia/wxmedia/pkg/recordtable"
 	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
 	"github.com/wxmedia/wxmedia/pkg/token"
@@ -195,7 +196,9 @@ func Build(ctx context.Context, c Config) (*App, error) {
 	d := Deps{S3: s3c, Presigner: s3.NewPresignClient(s3c), Secrets: secretsmanager.NewFromConfig(awsCfg),
 		Events: eventbridge.NewFromConfig(awsCfg)}
 	if c.TokenTable != "" {
-		d.TokenStore = tokentable.NewDynamo(dynamodb.NewFromConfig(awsCfg), c.TokenTable)
+		db := dynamodb.NewFromConfig(awsCfg)
+		d.TokenStore = tokentable.NewDynamo(db, c.TokenTable)
+		d.Records = recordtable.New(db, c.TokenTable, 0, nil)
 	}
 	return New(c, d), nil
 }
@@ -219,6 +222,9 @@ type Deps struct {
 	// TokenStore is the third-party platform's shared token store; nil
 	// keeps one in process (make local, tests).
 	TokenStore platform.Store
+	// Records keeps the ledger's claims and the media_id index: the
+	// stack's table (package recordtable); nil keeps them in the bucket.
+	Records ledger.Records
 }
 
 // New builds the service from clients that are already made.
@@ -269,10 +275,15 @@ func New(c Config, d Deps) *App {
 			}})
 	}
 	mb := bucket.New(d.S3, bucket.Options{Name: c.Bucket, Presigner: d.Presigner, Metrics: m, Tracer: tracer})
+	var records ledger.Records = mb
+	if d.Records != nil {
+		records = d.Records
+	}
 	svc := transfer.New(transfer.Options{
 		Bucket:          mb,
 		WeChat:          wx,
-		Ledger:          ledger.New(mb, ledger.Options{Announce: announce, Now: d.Now, Logger: log}),
+		Ledger:          ledger.New(mb, records, ledger.Options{Announce: announce, Now: d.Now, Logger: log}),
+		Index:           records,
 		Rules:           c.Rules,
 		AllowedPrefixes: c.AllowedPrefixes,
 		Downloads:       transfer.NewDownloader(transfer.DownloadOptions{Allow: transfer.AllowFor(c.WeChatBase)}),

@@ -79,7 +79,7 @@ func TestS3UploadObserved(t *testing.T) {
 	}
 	for span, want := range map[string]int{
 		"SecretsManager GetSecretValue": 1, "WeChat stable_token": 1, "WeChat media/upload": 1,
-		"S3 GetObject": 2, "S3 PutObject": 3, // the result read and the object; claim, result, media-ids/ index
+		"S3 GetObject": 2, "S3 PutObject": 1, // the result read and the object; the result (claim and index: DynamoDB)
 	} {
 		if ops[span] != want {
 			t.Errorf("spans %q: got %d, want %d (all: %v)", span, ops[span], want, ops)
@@ -110,8 +110,8 @@ func TestS3UploadObserved(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", series, got, want)
 		}
 	}
-	if n := counts[emftest.Series("S3Latency", s3)]; n != 5 {
-		t.Errorf("S3Latency samples: got %d, want the happy path's 5 S3 requests", n)
+	if n := counts[emftest.Series("S3Latency", s3)]; n != 3 {
+		t.Errorf("S3Latency samples: got %d, want the happy path's 3 S3 requests", n)
 	}
 	if n := counts[emftest.Series("WeChatLatency", s3)]; n != 2 {
 		t.Errorf("WeChatLatency samples: got %d, want 2 (stable_token, media/upload)", n)

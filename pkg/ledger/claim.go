@@ -37,7 +37,7 @@ func (l *Ledger) read(ctx context.Context, w Work) (entry, error) {
 }
 
 func notRead(err error) error {
-	if k := failure.KindOf(err); k == failure.Config || k == failure.S3 {
+	if k := failure.KindOf(err); k == failure.Config || k == failure.S3 || k == failure.DynamoDB {
 		return err
 	}
 	return failure.Wrap(failure.S3, failure.CodeSystem, err, "system error: the ledger could not be read")
@@ -100,7 +100,7 @@ func (l *Ledger) claim(ctx context.Context, w Work, seen entry) (*claim, error) 
 	key, mine := claimKey(w), l.mine(w)
 	cond := bucket.Condition{IfAbsent: true}
 	for range maxTries {
-		v, err := l.store.WriteJSON(ctx, key, mine, cond)
+		v, err := l.claims.WriteJSON(ctx, key, mine, cond)
 		if err == nil {
 			return &claim{tookOver: !cond.IfAbsent, unconfirmed: mine.Unconfirmed, key: key, version: v, record: mine}, nil
 		}
@@ -111,7 +111,7 @@ func (l *Ledger) claim(ctx context.Context, w Work, seen entry) (*claim, error) 
 			return nil, err
 		}
 		var theirs claimRecord
-		ver, err := l.store.ReadJSON(ctx, key, &theirs)
+		ver, err := l.claims.ReadJSON(ctx, key, &theirs)
 		switch {
 		case errors.Is(err, failure.ErrNotFound):
 			cond = bucket.Condition{IfAbsent: true} // gone (expired) meanwhile
@@ -168,7 +168,7 @@ func (l *Ledger) release(ctx context.Context, c *claim, unconfirmed int) {
 	defer cancel()
 	rec := c.record
 	rec.Released, rec.Unconfirmed, rec.Since = true, c.unconfirmed+unconfirmed, l.now().UnixMilli()
-	if _, err := l.store.WriteJSON(rctx, c.key, rec, bucket.Condition{IfMatch: c.version}); err != nil {
+	if _, err := l.claims.WriteJSON(rctx, c.key, rec, bucket.Condition{IfMatch: c.version}); err != nil {
 		l.log.WarnContext(ctx, "cannot release claim; it goes stale by itself", "key", c.record.Key, "error", err.Error())
 	}
 }

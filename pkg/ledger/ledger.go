@@ -11,21 +11,21 @@
 //   - Prepare first. What is sent is opened and checked before any claim,
 //     so a read that fails, or a file WeChat would refuse, costs no claim;
 //     its failure is recorded as the work's outcome all the same.
-//   - Claim. Whoever uploads holds the work's claim, a record under
-//     bucket.ClaimsPrefix created with If-None-Match: *. A claim that is
-//     released, or older than the claim TTL (its holder crashed or ran out
-//     of time), is taken over with If-Match on that claim's own ETag, so of
-//     two deliveries that find it stale only one takes it. 412 means
-//     someone else holds it; S3's 409 (a concurrent conditional write)
-//     means read again, never "done". The bucket's lifecycle expires
-//     claims after 3 days, the life of a temporary media_id.
+//   - Claim. Whoever uploads holds the work's claim, a record in the
+//     stack's DynamoDB table (package recordtable) created only where none
+//     is. A claim that is released, or older than the claim TTL (its
+//     holder crashed or ran out of time), is taken over by a write
+//     conditional on that claim's own version, so of two deliveries that
+//     find it stale only one takes it. A failed condition means someone
+//     else holds it. Claims expire by the table's TTL after 3 days, the
+//     life of a temporary media_id.
 //   - Answer again. The work's result is read before it is claimed: a
 //     recorded success of the same version that WeChat still honours for
 //     longer than the reuse margin (an article image's URL: always), or
 //     the final refusal of that version, answers the work again without a
 //     claim or an upload, whatever became of its claim. The happy path
-//     costs the result's read (S3 answers 404), the claim and the result's
-//     write.
+//     costs the result's read (S3 answers 404), the claim (one DynamoDB
+//     write) and the result's write.
 //   - Record. A result is written conditionally: If-None-Match: * when the
 //     slot was empty, If-Match on the version read otherwise. Over a result
 //     of the same work, a failure never replaces a valid success, and a
@@ -59,8 +59,7 @@
 // another type or API) at results/requested/<api>/<type>/<key>.json, and
 // another app's at results/apps/<appid>/requested/…. Keys too long for
 // that (S3 keys are at most 1024 bytes) are cut and given a hash of the
-// whole key. Claims live under claims/, outside results/ and the trigger
-// prefixes.
+// whole key. Claims are keyed claims/<hash of the work> in the table.
 package ledger
 
 import (
@@ -133,11 +132,19 @@ func (r Result) forApp(w Work) bool {
 	return r.AppID == w.AppID || r.AppID == "" && w.DefaultApp
 }
 
-// Store is the part of the bucket the ledger uses.
-type Store interface {
-	Stat(ctx context.Context, key string) (bucket.Object, error)
+// Records are small JSON records written conditionally: a write may
+// require that nothing is at the key (bucket.ErrExists otherwise) or that
+// the version read still is (bucket.ErrChanged otherwise).
+type Records interface {
 	ReadJSON(ctx context.Context, key string, v any) (version string, err error)
 	WriteJSON(ctx context.Context, key string, v any, cond bucket.Condition) (version string, err error)
+}
+
+// Store is the part of the bucket the ledger uses: its results, and the
+// objects' current versions.
+type Store interface {
+	Records
+	Stat(ctx context.Context, key string) (bucket.Object, error)
 }
 
 var _ Store = (*bucket.Bucket)(nil)
@@ -162,9 +169,10 @@ type Options struct {
 	Logger   *slog.Logger     // default slog.Default()
 }
 
-// Ledger is the claims and results of the media bucket.
+// Ledger is the results of the media bucket and the claims beside them.
 type Ledger struct {
 	store    Store
+	claims   Records
 	ttl      time.Duration
 	margin   time.Duration
 	announce Announcer
@@ -172,9 +180,10 @@ type Ledger struct {
 	log      *slog.Logger
 }
 
-// New returns a Ledger over store.
-func New(store Store, opts Options) *Ledger {
-	l := &Ledger{store: store, ttl: opts.ClaimTTL, margin: opts.ReuseMargin, announce: opts.Announce, now: opts.Now, log: opts.Logger}
+// New returns a Ledger whose results are in store and whose claims are in
+// claims (the stack's DynamoDB table, package recordtable).
+func New(store Store, claims Records, opts Options) *Ledger {
+	l := &Ledger{store: store, claims: claims, ttl: opts.ClaimTTL, margin: opts.ReuseMargin, announce: opts.Announce, now: opts.Now, log: opts.Logger}
 	if l.ttl <= 0 {
 		l.ttl = 2 * time.Minute
 	}
@@ -244,12 +253,11 @@ func claimKey(w Work) string {
 	return bucket.ClaimsPrefix + hex.EncodeToString(h.Sum(nil))
 }
 
-// Uses are the ledger's calls of the bucket: its records, and the sources'
-// current version (a Stat) under the given prefixes.
+// Uses are the ledger's calls of the bucket: its results, and the
+// sources' current version (a Stat) under the given prefixes.
 func Uses(sources []string) []bucket.Use {
 	uses := []bucket.Use{
 		{Method: "ReadJSON", Prefix: bucket.ResultsPrefix}, {Method: "WriteJSON", Prefix: bucket.ResultsPrefix},
-		{Method: "ReadJSON", Prefix: bucket.ClaimsPrefix}, {Method: "WriteJSON", Prefix: bucket.ClaimsPrefix},
 	}
 	for _, p := range sources {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p})

@@ -47,7 +47,7 @@ func TestPermanentOutcomesAreNeverSentAgain(t *testing.T) {
 			etag := objects.Set(key, data)
 			wx := &countingWeChat{}
 			b := bucket.New(objects, bucket.Options{Name: "b"})
-			svc := transfer.New(transfer.Options{Bucket: b, WeChat: wx, Ledger: ledger.New(b, ledger.Options{}), Logger: slog.New(slog.DiscardHandler)})
+			svc := transfer.New(transfer.Options{Bucket: b, WeChat: wx, Ledger: ledger.New(b, b, ledger.Options{}), Logger: slog.New(slog.DiscardHandler)})
 			for i := range 3 {
 				r, err := svc.UploadObject(context.Background(), key, etag)
 				if r.URL == "" && r.ErrCode != 40004 {

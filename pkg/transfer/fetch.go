@@ -104,7 +104,7 @@ func (s *Service) stored(ctx context.Context, a apps.App, mediaID string) (Fetch
 // keeps it.
 func (s *Service) uploaded(ctx context.Context, a apps.App, mediaID string) (Fetched, error) {
 	var ix mediaIndex
-	if _, err := s.bucket.ReadJSON(ctx, bucket.MediaIndexPrefix+mediaID+".json", &ix); err != nil {
+	if _, err := s.mediaIDs.ReadJSON(ctx, bucket.MediaIndexPrefix+mediaID+".json", &ix); err != nil {
 		return Fetched{}, err
 	}
 	if ix.AppID != a.ID && !(ix.AppID == "" && a.Default) {

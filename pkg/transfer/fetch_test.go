@@ -39,7 +39,7 @@ func TestFetchedMediaIsCappedByItsType(t *testing.T) {
 			objects := mems3.New()
 			b := bucket.New(objects, bucket.Options{Name: "b", Presigner: presignStub{}})
 			svc := transfer.New(transfer.Options{Bucket: b, WeChat: bigWeChat{size: size, announced: announced},
-				Ledger: ledger.New(b, ledger.Options{}), Logger: slog.New(slog.DiscardHandler)})
+				Ledger: ledger.New(b, b, ledger.Options{}), Logger: slog.New(slog.DiscardHandler)})
 			_, err := svc.Fetch(context.Background(), "MEDIA_ID")
 			if err == nil || failure.KindOf(err) != failure.WeChat || !strings.Contains(failure.MessageOf(err), "larger than its limit") {
 				t.Fatalf("fetch of a 40 MB image: %v, want WeChat's failure saying it is over the limit", err)

@@ -35,14 +35,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/wxmedia/wxmedia/internal/awstest"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/internal/memdynamo"
 	"github.com/wxmedia/wxmedia/internal/mems3"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
 	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/ledger"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/recordtable"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
 )
@@ -238,6 +242,7 @@ func (f *stepWeChat) uploads(data []byte) int {
 // world is one run's S3, WeChat, clock and service.
 type world struct {
 	s3     *mems3.Bucket // the in-memory S3; nil against moto
+	db     *memdynamo.DB // the in-memory DynamoDB of the claims; nil against moto
 	objs   objects
 	key    string // the object's key
 	ledger *ledger.Ledger
@@ -259,24 +264,28 @@ const (
 )
 
 // newWorld is a world over the in-memory S3, which answers conditional
-// writes with S3's 412 and, when told to, S3's 409.
+// writes with S3's 412 and, when told to, S3's 409, and the in-memory
+// DynamoDB of the claims, which answers a failed condition with
+// ConditionalCheckFailedException; each request is a step.
 func newWorld(s *schedule) *world {
 	m := mems3.New()
 	m.Before = func(ctx context.Context, op mems3.Op, key string) { s.gate(ctx, string(op)+" "+key) }
-	w := newWorldOver(s, m, memObjects{m}, objKey)
-	w.s3 = m
+	db := memdynamo.New(recordtable.AttrKey)
+	db.Before = func(ctx context.Context, op memdynamo.Op, _, key string) { s.gate(ctx, string(op)+" "+key) }
+	w := newWorldOver(s, m, memObjects{m}, db, "claims", objKey)
+	w.s3, w.db = m, db
 	return w
 }
 
-// newMotoWorld is a world over moto_server's S3, each S3 request a step;
-// the object gets a key of its own, so that one bucket serves every
-// schedule.
-func newMotoWorld(s *schedule, m *awstest.Moto, bucketName, key string) *world {
+// newMotoWorld is a world over moto_server's S3 and DynamoDB, each request
+// a step; the object gets a key of its own, so that one bucket and one
+// table serve every schedule.
+func newMotoWorld(s *schedule, m *awstest.Moto, bucketName, table, key string) *world {
 	api := gatedS3{Client: m.S3(), bucket: bucketName, s: s}
-	return newWorldOver(s, api, api, key)
+	return newWorldOver(s, api, api, gatedDynamoDB{Client: m.DynamoDB(), s: s}, table, key)
 }
 
-func newWorldOver(s *schedule, api bucket.API, objs objects, key string) *world {
+func newWorldOver(s *schedule, api bucket.API, objs objects, db recordtable.DynamoAPI, table, key string) *world {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	w := &world{objs: objs, key: key, clock: &now}
 	w.wx = &stepWeChat{s: s, stored: map[string][]byte{}, byHash: map[[32]byte]int{}, created: now}
@@ -285,7 +294,8 @@ func newWorldOver(s *schedule, api bucket.API, objs objects, key string) *world 
 		name = g.bucket
 	}
 	b := bucket.New(api, bucket.Options{Name: name})
-	w.ledger = ledger.New(b, ledger.Options{Now: w.now, Logger: slog.New(slog.DiscardHandler), ClaimTTL: claimTTL})
+	claims := recordtable.New(db, table, 0, w.now)
+	w.ledger = ledger.New(b, claims, ledger.Options{Now: w.now, Logger: slog.New(slog.DiscardHandler), ClaimTTL: claimTTL})
 	w.svc = transfer.New(transfer.Options{Bucket: b, WeChat: w.wx, Ledger: w.ledger, Now: w.now, Logger: slog.New(slog.DiscardHandler)})
 	return w
 }
@@ -320,6 +330,29 @@ func (g gatedS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...f
 func (g gatedS3) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	g.s.gate(ctx, "PUT "+aws.ToString(in.Key))
 	return g.Client.PutObject(ctx, in, opts...)
+}
+
+// gatedDynamoDB is moto's DynamoDB with each request a step.
+type gatedDynamoDB struct {
+	*dynamodb.Client
+	s *schedule
+}
+
+func (g gatedDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	g.s.gate(ctx, "GetItem "+itemKey(in.Key))
+	return g.Client.GetItem(ctx, in, opts...)
+}
+
+func (g gatedDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	g.s.gate(ctx, "PutItem "+itemKey(in.Item))
+	return g.Client.PutItem(ctx, in, opts...)
+}
+
+func itemKey(m map[string]dbtypes.AttributeValue) string {
+	if k, ok := m[recordtable.AttrKey].(*dbtypes.AttributeValueMemberS); ok {
+		return k.Value
+	}
+	return ""
 }
 
 func (g gatedS3) set(key string, data []byte) string {
@@ -581,12 +614,12 @@ func TestLedgerUnderEveryInterleaving(t *testing.T) {
 // runs in memory only.
 func TestLedgerUnderEveryInterleavingOnMoto(t *testing.T) {
 	m := awstest.Start(t)
-	name := m.Bucket(t)
+	name, table := m.Bucket(t), m.Table(t)
 	n := 0
 	mk := func(t *testing.T) func(*schedule) *world {
 		return func(s *schedule) *world {
 			n++
-			return newMotoWorld(s, m, name, fmt.Sprintf("upload/image/%s/%d/photo.jpg", t.Name(), n))
+			return newMotoWorld(s, m, name, table, fmt.Sprintf("upload/image/%s/%d/photo.jpg", t.Name(), n))
 		}
 	}
 	var all []scenario
@@ -663,8 +696,8 @@ func TestLateOldVersionNeverReplacesCurrent(t *testing.T) {
 			case "Success":
 				// v1's delivery read its object before v2 was put, and ends now.
 				w.s3.Set(objKey, v1Data)
-				w.s3.Before = func(ctx context.Context, op mems3.Op, key string) {
-					if op == mems3.Put && strings.HasPrefix(key, "claims/") { // v2 is put while v1 uploads
+				w.db.Before = func(ctx context.Context, op memdynamo.Op, _, key string) {
+					if op == memdynamo.Put && strings.HasPrefix(key, "claims/") { // v2 is put while v1 uploads
 						w.s3.Set(objKey, v2Data)
 					}
 				}
@@ -706,7 +739,7 @@ func TestFailedReadsCostNoClaim(t *testing.T) {
 	w := newWorld(nil)
 	v1 := w.s3.Set(objKey, v1Data)
 	w.s3.Fail = func(op mems3.Op, key string, _ bool) error {
-		if key == objKey || op == mems3.Put && strings.HasPrefix(key, "claims/") {
+		if key == objKey {
 			return mems3.Error("SlowDown", 503)
 		}
 		return nil

@@ -161,10 +161,10 @@ func (p KeyPolicy) Prefixes() []string { return append([]string(nil), p.allowed.
 
 // UploadUses are the bucket calls of the upload paths (S3 events and
 // {"key"} requests) for a deployment allowing extra prefixes: the sources
-// read (stat and pinned GET) and the ledger's records.
+// read (stat and pinned GET). The media_id index is in the table.
 func UploadUses(extra []string) []bucket.Use {
 	sources := NewKeyPolicy(extra).Prefixes()
-	uses := []bucket.Use{{Method: "WriteJSON", Prefix: bucket.MediaIndexPrefix}}
+	var uses []bucket.Use
 	for _, p := range sources {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p})
 	}
@@ -172,14 +172,12 @@ func UploadUses(extra []string) []bucket.Use {
 }
 
 // FetchUses are the bucket calls of get, for a deployment allowing extra
-// prefixes: media looked up, written and read under media/; the media_id
-// index; the objects this deployment uploaded media from (stat, read, and
+// prefixes: media looked up, written and read under media/; the objects this deployment uploaded media from (stat, read, and
 // a presigned link); a presigned link to each.
 func FetchUses(extra []string) []bucket.Use {
 	uses := []bucket.Use{
 		{Method: "First", Prefix: bucket.MediaPrefix}, {Method: "Write", Prefix: bucket.MediaPrefix},
 		{Method: "Open", Prefix: bucket.MediaPrefix}, {Method: "PresignGet", Prefix: bucket.MediaPrefix},
-		{Method: "ReadJSON", Prefix: bucket.MediaIndexPrefix},
 	}
 	for _, p := range NewKeyPolicy(extra).Prefixes() {
 		uses = append(uses, bucket.Use{Method: "Stat", Prefix: p}, bucket.Use{Method: "Open", Prefix: p}, bucket.Use{Method: "PresignGet", Prefix: p})

@@ -39,7 +39,11 @@ type Options struct {
 	Bucket *bucket.Bucket // required
 	WeChat WeChat         // required
 	Ledger Ledger         // required: the bucket's ledger
-	Rules  media.Rules    // default media.DefaultRules()
+	// Index holds the media_id index (which object each media_id this
+	// deployment uploaded came from): the stack's table (package
+	// recordtable); default the bucket, under bucket.MediaIndexPrefix.
+	Index Records
+	Rules media.Rules // default media.DefaultRules()
 	// AllowedPrefixes are key prefixes the {"key"} routes may read besides
 	// the trigger prefixes, matched on a "/" boundary (see NewKeyPolicy).
 	AllowedPrefixes []string
@@ -69,9 +73,16 @@ type Ledger interface {
 	Do(ctx context.Context, w ledger.Work, prepare func(context.Context) (ledger.Work, func(context.Context) (ledger.Result, error), error)) (ledger.Result, error)
 }
 
+// Records are small JSON records, read and written by key.
+type Records interface {
+	ReadJSON(ctx context.Context, key string, v any) (version string, err error)
+	WriteJSON(ctx context.Context, key string, v any, cond bucket.Condition) (version string, err error)
+}
+
 // Service moves media between the bucket and WeChat.
 type Service struct {
 	bucket     *bucket.Bucket
+	mediaIDs   Records
 	ledger     Ledger
 	wx         WeChat
 	rules      media.Rules
@@ -87,7 +98,10 @@ type Service struct {
 // New returns a Service.
 func New(opts Options) *Service {
 	s := &Service{bucket: opts.Bucket, wx: opts.WeChat, rules: opts.Rules, downloads: opts.Downloads,
-		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, apps: opts.Apps, ledger: opts.Ledger}
+		now: opts.Now, log: opts.Logger, metrics: opts.Metrics, presignTTL: opts.PresignTTL, apps: opts.Apps, ledger: opts.Ledger, mediaIDs: opts.Index}
+	if s.mediaIDs == nil {
+		s.mediaIDs = opts.Bucket
+	}
 	if s.rules == nil {
 		s.rules = media.DefaultRules()
 	}

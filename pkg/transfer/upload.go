@@ -292,7 +292,7 @@ func (s *Service) index(ctx context.Context, w ledger.Work, r Result, f media.Fo
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexTimeout)
 	defer cancel()
 	ix := mediaIndex{MediaID: r.MediaID, AppID: w.AppID, Key: w.Key, ETag: w.ETag, Type: w.Type, Ext: f.Ext(), ExpiresAt: r.ExpiresAt}
-	if _, err := s.bucket.WriteJSON(ictx, bucket.MediaIndexPrefix+r.MediaID+".json", ix, bucket.Condition{}); err != nil {
+	if _, err := s.mediaIDs.WriteJSON(ictx, bucket.MediaIndexPrefix+r.MediaID+".json", ix, bucket.Condition{}); err != nil {
 		s.log.WarnContext(ctx, "cannot index the media_id; get will ask WeChat", "media_id", r.MediaID, "error", err.Error())
 	}
 }
@@ -301,7 +301,7 @@ func (s *Service) index(ctx context.Context, w ledger.Work, r Result, f media.Fo
 // time is up, from the time kept back from the Lambda deadline.
 const indexTimeout = 1200 * time.Millisecond
 
-// mediaIndex is a media_id's index record (bucket.MediaIndexPrefix): get
+// mediaIndex is a media_id's index record (Options.Index): get
 // answers it from the object it names, unchanged, rather than spending
 // WeChat's media/get quota.
 type mediaIndex struct {

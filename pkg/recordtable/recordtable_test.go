@@ -1,0 +1,83 @@
+package recordtable_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxmedia/wxmedia/internal/awstest"
+	"github.com/wxmedia/wxmedia/internal/memdynamo"
+	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/recordtable"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+type claim struct {
+	Owner string `json:"owner"`
+}
+
+// The bucket's conditional contract, on DynamoDB and in memory: create
+// only where nothing is, replace only the version read, and a record past
+// its life is gone, however late DynamoDB's TTL deletes it.
+func TestConditionalRecords(t *testing.T) {
+	m := awstest.Start(t)
+	for _, db := range []struct {
+		name  string
+		api   recordtable.DynamoAPI
+		table string
+	}{{"memory", memdynamo.New(recordtable.AttrKey), "t"}, {"moto", m.DynamoDB(), m.Table(t)}} {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+			tb := recordtable.New(db.api, db.table, time.Hour, func() time.Time { return now })
+			var got claim
+			if _, err := tb.ReadJSON(ctx, "claims/a", &got); !errors.Is(err, failure.ErrNotFound) {
+				t.Fatalf("read of nothing: %v, want ErrNotFound", err)
+			}
+			v1, err := tb.WriteJSON(ctx, "claims/a", claim{"one"}, bucket.Condition{IfAbsent: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tb.WriteJSON(ctx, "claims/a", claim{"two"}, bucket.Condition{IfAbsent: true}); !errors.Is(err, bucket.ErrExists) {
+				t.Fatalf("second create: %v, want ErrExists", err)
+			}
+			v2, err := tb.WriteJSON(ctx, "claims/a", claim{"two"}, bucket.Condition{IfMatch: v1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tb.WriteJSON(ctx, "claims/a", claim{"three"}, bucket.Condition{IfMatch: v1}); !errors.Is(err, bucket.ErrChanged) {
+				t.Fatalf("write over a stale version: %v, want ErrChanged", err)
+			}
+			if v, err := tb.ReadJSON(ctx, "claims/a", &got); err != nil || v != v2 || got.Owner != "two" {
+				t.Fatalf("read: %+v %q %v, want two at %q", got, v, err, v2)
+			}
+			now = now.Add(time.Hour) // its life is over; the TTL has not deleted it yet
+			if _, err := tb.ReadJSON(ctx, "claims/a", &got); !errors.Is(err, failure.ErrNotFound) {
+				t.Fatalf("read of an expired record: %v, want ErrNotFound", err)
+			}
+			if _, err := tb.WriteJSON(ctx, "claims/a", claim{"four"}, bucket.Condition{IfAbsent: true}); err != nil {
+				t.Fatalf("create over an expired record: %v", err)
+			}
+		})
+	}
+}
+
+// A missing table is the operator's to fix (a Config failure), named
+// without any record's value.
+func TestMissingTableIsConfig(t *testing.T) {
+	m := awstest.Start(t)
+	tb := recordtable.New(m.DynamoDB(), "no-such-table", 0, nil)
+	_, err := tb.WriteJSON(context.Background(), "claims/a", claim{"secret-owner"}, bucket.Condition{IfAbsent: true})
+	if failure.KindOf(err) != failure.Config {
+		t.Fatalf("err = %v, want a Config failure", err)
+	}
+	if msg := err.Error(); contains(msg, "secret-owner") {
+		t.Errorf("error names the record's value: %s", msg)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
