@@ -12,15 +12,18 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/emftest"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/metrics"
 )
 
-// testMetrics scripts a run of make local, with WeChat's faults switched
-// on and off through the simulator, and reads /_local/metrics: every line
-// an EMF document by the specification, the counts per errcode, route and
-// dependency those of the script.
+// testMetrics scripts a run of make local with the detailed metrics on,
+// with WeChat's faults switched on and off through the simulator, and
+// reads /_local/metrics: every line an EMF document by the specification,
+// the counts per errcode, route and dependency those of the script, and
+// the alarms' Outcome one value a request.
 func testMetrics(t *testing.T, bin string) {
-	l := start(t, bin)
+	l := start(t, bin, bootstrap.EnvDetailedMetrics+"=true")
 	upload := l.api + "/cgi-bin/media/upload?type=image"
 	image := mediatest.Sample(media.JPEG, 3000)
 	faults := func(f string) {
@@ -105,7 +108,17 @@ func testMetrics(t *testing.T, bin string) {
 			t.Errorf("a document not in the functions' log: %s", line)
 		}
 	}
-	sums, _ := emftest.Sums(docs)
+	sums, counts := emftest.Sums(docs)
+	if n := counts[emftest.Series(metrics.Outcome, nil)]; n != 12 {
+		t.Errorf("Outcome: got %d values, want one per request (12)", n)
+	}
+	var alarmed float64 // one each of -1, 40164 and 45009
+	for _, a := range metrics.AlarmedErrCodes() {
+		alarmed += float64(a.Value)
+	}
+	if got := sums[emftest.Series(metrics.Outcome, nil)]; got != alarmed {
+		t.Errorf("Outcome: sum %v, want %v (one each of -1, 40164, 45009)", got, alarmed)
+	}
 	up := map[string]string{"Function": "wxmedia-local-upload", "Route": "upload"}
 	errs := func(code, status string) string {
 		return emftest.Series("Errors", map[string]string{"Function": "wxmedia-local-upload", "Route": "upload", "ErrCode": code, "Status": status})

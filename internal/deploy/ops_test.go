@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/wxmedia/wxmedia/internal/emftest"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/metrics"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 )
@@ -23,8 +26,9 @@ func TestLogsAndTracing(t *testing.T) {
 		def    string
 		values []any
 	}{
-		"LogLevel": {"INFO", []any{"TRACE", "DEBUG", "INFO"}},
-		"Tracing":  {tracing.Active, []any{tracing.Active, "PassThrough"}},
+		"LogLevel":        {"INFO", []any{"TRACE", "DEBUG", "INFO"}},
+		"Tracing":         {"PassThrough", []any{tracing.Active, "PassThrough"}},
+		"DetailedMetrics": {"false", []any{"true", "false"}},
 	} {
 		p, _ := params[name].(map[string]any)
 		if p["Default"] != want.def || !reflect.DeepEqual(p["AllowedValues"], want.values) {
@@ -34,7 +38,7 @@ func TestLogsAndTracing(t *testing.T) {
 	if p, _ := params["MetricsNamespace"].(map[string]any); p["Default"] != metrics.DefaultNamespace {
 		t.Errorf("MetricsNamespace default %v, want %s", p["Default"], metrics.DefaultNamespace)
 	}
-	for _, tc := range []map[string]string{nil, {"LogLevel": "DEBUG", "Tracing": "PassThrough", "MetricsNamespace": "wxmedia/prod"}} {
+	for _, tc := range []map[string]string{nil, {"LogLevel": "DEBUG", "Tracing": tracing.Active, "MetricsNamespace": "wxmedia/prod", "DetailedMetrics": "true"}} {
 		s := newStack(t, tpl, tc)
 		globals, _ := s.eval(path(tpl, "Globals", "Function")).(map[string]any)
 		want := func(name, def string) string {
@@ -47,12 +51,13 @@ func TestLogsAndTracing(t *testing.T) {
 		if path(logging, "LogFormat") != "JSON" || path(logging, "ApplicationLogLevel") != want("LogLevel", "INFO") || path(logging, "SystemLogLevel") == nil {
 			t.Errorf("%v: LoggingConfig %v, want JSON at ApplicationLogLevel %s", tc, logging, want("LogLevel", "INFO"))
 		}
-		if got := globals["Tracing"]; got != want("Tracing", tracing.Active) {
-			t.Errorf("%v: Tracing %v, want %s", tc, got, want("Tracing", tracing.Active))
+		if got := globals["Tracing"]; got != want("Tracing", "PassThrough") {
+			t.Errorf("%v: Tracing %v, want %s", tc, got, want("Tracing", "PassThrough"))
 		}
 		env := path(globals, "Environment", "Variables")
-		if path(env, "METRICS_NAMESPACE") != want("MetricsNamespace", "wxmedia") || path(env, tracing.EnvTracing) != want("Tracing", tracing.Active) {
-			t.Errorf("%v: environment %v, want METRICS_NAMESPACE and TRACING from the parameters", tc, env)
+		if path(env, "METRICS_NAMESPACE") != want("MetricsNamespace", "wxmedia") || path(env, tracing.EnvTracing) != want("Tracing", "PassThrough") ||
+			path(env, bootstrap.EnvDetailedMetrics) != want("DetailedMetrics", "false") {
+			t.Errorf("%v: environment %v, want METRICS_NAMESPACE, TRACING and DETAILED_METRICS from the parameters", tc, env)
 		}
 	}
 }
@@ -101,8 +106,29 @@ func alarms(res map[string]map[string]any) map[string]map[string]any {
 	return out
 }
 
+// alarmMetrics are the metrics an alarm reads: its own, or those of its
+// math expression.
+func alarmMetrics(a map[string]any) []map[string]any {
+	if a["MetricName"] != nil {
+		return []map[string]any{{"Namespace": a["Namespace"], "MetricName": a["MetricName"], "Dimensions": a["Dimensions"],
+			"Stat": a["ExtendedStatistic"], "Threshold": a["Threshold"]}}
+	}
+	var out []map[string]any
+	for _, m := range a["Metrics"].([]any) {
+		if metric, ok := path(m, "MetricStat", "Metric").(map[string]any); ok {
+			out = append(out, map[string]any{"Namespace": metric["Namespace"], "MetricName": metric["MetricName"],
+				"Dimensions": metric["Dimensions"], "Stat": path(m, "MetricStat", "Stat"), "Threshold": a["Threshold"]})
+		}
+	}
+	return out
+}
+
 // TestAlarms: the alarms README's Operations section explains, each on
-// what it says, and all notifying the topic when one is given.
+// what it says, and all notifying the topic when one is given. Every
+// function's failures, throttles and near-timeouts are watched: on the
+// HTTP side by the API's 5xx and integration latency, on the S3-triggered
+// side by Lambda's own metrics of upload and uploadimg; the errcodes only
+// the code sees through Outcome, one statistic each.
 func TestAlarms(t *testing.T) {
 	tpl := loadTemplate(t)
 	s := newStack(t, tpl, map[string]string{"MetricsNamespace": "wxmedia/prod"})
@@ -111,59 +137,70 @@ func TestAlarms(t *testing.T) {
 	all := alarms(res)
 	found := map[string]bool{}
 	for id, a := range all {
-		dims := fmt.Sprint(a["Dimensions"])
-		switch {
-		case a["Namespace"] == "AWS/SQS":
-			if a["MetricName"] != "ApproximateNumberOfMessagesVisible" || !strings.Contains(dims, "getatt:FailedEventsQueue.QueueName") ||
-				a["Threshold"] != 0 || a["ComparisonOperator"] != "GreaterThanThreshold" {
-				t.Errorf("%s: %v, want the failed-events queue's depth above zero", id, a)
-			}
-			found["queue"] = true
-		case a["Namespace"] == "AWS/Lambda":
-			fn := strings.TrimPrefix(fmt.Sprint(path(a["Dimensions"].([]any)[0], "Value")), "ref:")
-			if _, ok := res[fn]; !ok {
-				t.Errorf("%s: dimension %s names no function", id, dims)
-				continue
-			}
-			found[fmt.Sprint(a["MetricName"], " ", fn)] = true
-			if a["MetricName"] == "Duration" {
-				timeout, ok := path(res[fn], "Properties", "Timeout").(int)
-				if !ok {
-					timeout = globals["Timeout"].(int)
+		for _, m := range alarmMetrics(a) {
+			dims := fmt.Sprint(m["Dimensions"])
+			switch m["Namespace"] {
+			case "AWS/SQS":
+				if m["MetricName"] != "ApproximateNumberOfMessagesVisible" || !strings.Contains(dims, "getatt:FailedEventsQueue.QueueName") ||
+					a["Threshold"] != 0 || a["ComparisonOperator"] != "GreaterThanThreshold" {
+					t.Errorf("%s: %v, want the failed-events queue's depth above zero", id, a)
 				}
-				th, _ := a["Threshold"].(int)
-				if a["ExtendedStatistic"] != "p99" || th < timeout*1000/2 || th >= timeout*1000 {
-					t.Errorf("%s: p99 above %v ms, want near the %d s timeout", id, a["Threshold"], timeout)
+				found["queue"] = true
+			case "AWS/ApiGateway":
+				if !strings.Contains(dims, "ref:MediaApi") {
+					t.Errorf("%s: dimensions %s, want the HTTP API", id, dims)
 				}
-			}
-		case a["Metrics"] != nil:
-			var code string
-			for _, m := range a["Metrics"].([]any) {
-				metric := path(m, "MetricStat", "Metric")
-				if metric == nil {
+				if m["MetricName"] == "IntegrationLatency" && (m["Stat"] != "p99" || m["Threshold"].(int) < 29000/2 || m["Threshold"].(int) >= 29000) {
+					t.Errorf("%s: %v above %v ms, want p99 near the functions' 29 s", id, m["Stat"], m["Threshold"])
+				}
+				found[fmt.Sprint("http ", m["MetricName"])] = true
+			case "AWS/Lambda":
+				fn := strings.TrimPrefix(fmt.Sprint(path(m["Dimensions"].([]any)[0], "Value")), "ref:")
+				if _, ok := res[fn]; !ok {
+					t.Errorf("%s: dimension %s names no function", id, dims)
 					continue
 				}
-				if path(metric, "Namespace") != "wxmedia/prod" {
-					t.Errorf("%s: namespace %v, want the MetricsNamespace parameter", id, path(metric, "Namespace"))
+				found[fmt.Sprint(m["MetricName"], " ", fn)] = true
+				if m["MetricName"] == "Duration" {
+					timeout, ok := path(res[fn], "Properties", "Timeout").(int)
+					if !ok {
+						timeout = globals["Timeout"].(int)
+					}
+					th, _ := m["Threshold"].(int)
+					if m["Stat"] != "p99" || th < timeout*1000/2 || th >= timeout*1000 {
+						t.Errorf("%s: p99 above %v ms, want near the %d s timeout", id, m["Threshold"], timeout)
+					}
 				}
-				if _, ok := metrics.Names()[fmt.Sprint(path(metric, "MetricName"))]; !ok {
-					t.Errorf("%s: metric %v is not one the functions write", id, path(metric, "MetricName"))
+			case "wxmedia/prod":
+				if m["MetricName"] != metrics.Outcome {
+					t.Errorf("%s: metric %v, want %s, the one default series", id, m["MetricName"], metrics.Outcome)
 				}
-				if d, _ := path(metric, "Dimensions").([]any); len(d) == 1 && path(d[0], "Name") == metrics.DimErrCode {
-					code = fmt.Sprint(path(d[0], "Value"))
-				}
+				found[fmt.Sprint(m["MetricName"], " ", m["Stat"])] = true
+			default:
+				t.Errorf("%s: namespace %v, want the MetricsNamespace parameter or AWS's", id, m["Namespace"])
 			}
-			found["errcode "+code] = true
 		}
 	}
-	var want []string
-	for _, fn := range functions {
+	want := []string{"queue", "http 5xx", "http IntegrationLatency"}
+	for _, fn := range []string{"UploadFunction", "UploadImgFunction"} { // the S3-triggered ones
 		want = append(want, "Errors "+fn, "Throttles "+fn, "Duration "+fn)
 	}
-	want = append(want, "queue", "errcode -1", "errcode 40164", "errcode 45009")
+	for _, a := range metrics.AlarmedErrCodes() {
+		want = append(want, metrics.Outcome+" "+a.Stat())
+	}
 	for _, w := range want {
 		if !found[w] {
 			t.Errorf("no alarm on %s", w)
+		}
+	}
+	// Every function is behind the API whose 5xx the alarm reads.
+	for _, fn := range functions {
+		behind := false
+		for _, e := range path(res[fn], "Properties", "Events").(map[string]any) {
+			behind = behind || (path(e, "Type") == "HttpApi" && path(e, "Properties", "ApiId") == "ref:MediaApi")
+		}
+		if !behind {
+			t.Errorf("%s: not behind MediaApi, so no alarm reads its failures", fn)
 		}
 	}
 	// Actions: none without a topic; the topic, firing and clearing, with one.
@@ -178,10 +215,70 @@ func TestAlarms(t *testing.T) {
 	}
 }
 
-// TestDashboard: one dashboard, a valid body, every metric the functions
-// write and every alarm on it.
-func TestDashboard(t *testing.T) {
-	res := newStack(t, loadTemplate(t), nil).resources()
+// TestFixedCost: what the defaults bill each month at any volume (alarm
+// metrics, the dashboard, the secret, the default series) is at most $5,
+// and the alarms and the dashboard's metric widgets read no custom series
+// but the default ones, which FixedCost counts.
+func TestFixedCost(t *testing.T) {
+	f, err := FixedCost(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perAlarm int
+	for _, a := range alarms(newStack(t, loadTemplate(t), nil).resources()) {
+		perAlarm += len(alarmMetrics(a))
+	}
+	if perAlarm != f.AlarmMetrics || len(f.Alarms) == 0 || f.Dashboards != 1 || f.Secrets != 1 {
+		t.Errorf("FixedCost: %+v, want %d alarm metrics (as the stack reads them), 1 dashboard, 1 secret", f, perAlarm)
+	}
+	t.Logf("fixed: %d alarm metrics x $%.2f + %d dashboard x $%.2f + %d secret x $%.2f + %d series x $%.2f = $%.2f a month",
+		f.AlarmMetrics, PriceAlarmMetric, f.Dashboards, PriceDashboard, f.Secrets, PriceSecret, len(f.Series), PriceSeries, f.Dollars())
+	if f.Dollars() > 5 {
+		t.Errorf("fixed cost $%.2f a month, want at most $5", f.Dollars())
+	}
+	defaults := map[string]bool{}
+	for _, s := range f.Series {
+		defaults[emftest.Series(s.Name, nil)] = len(s.Dimensions) == 0
+	}
+	for name, read := range customMetricsRead(t) {
+		if !defaults[emftest.Series(name, nil)] {
+			t.Errorf("%s reads custom metric %s, not a default series: each costs $%.2f a month", read, name, PriceSeries)
+		}
+	}
+}
+
+// customMetricsRead are the metrics of the MetricsNamespace parameter the
+// alarms and the dashboard's metric widgets read, each with a reader.
+func customMetricsRead(t *testing.T) map[string]string {
+	t.Helper()
+	s := newStack(t, loadTemplate(t), map[string]string{"MetricsNamespace": "wxmedia/prod"})
+	out := map[string]string{}
+	for id, a := range alarms(s.resources()) {
+		for _, m := range alarmMetrics(a) {
+			if m["Namespace"] == "wxmedia/prod" {
+				out[fmt.Sprint(m["MetricName"])] = id
+			}
+		}
+	}
+	for _, w := range dashboardWidgets(t, s.resources()) {
+		rows, _ := w.Properties["metrics"].([]any) // log widgets have none
+		for _, m := range rows {
+			if row, ok := m.([]any); ok && len(row) > 1 && row[0] == "wxmedia/prod" {
+				out[fmt.Sprint(row[1])] = "the dashboard's " + fmt.Sprint(w.Properties["title"])
+			}
+		}
+	}
+	return out
+}
+
+type widget struct {
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties"`
+}
+
+// dashboardWidgets are the one dashboard's widgets.
+func dashboardWidgets(t *testing.T, res map[string]map[string]any) []widget {
+	t.Helper()
 	var dashboards []map[string]any
 	for _, r := range res {
 		if r["Type"] == "AWS::CloudWatch::Dashboard" {
@@ -193,34 +290,58 @@ func TestDashboard(t *testing.T) {
 	}
 	raw, _ := path(dashboards[0], "Properties", "DashboardBody").(string)
 	var body struct {
-		Widgets []struct {
-			Type       string         `json:"type"`
-			Properties map[string]any `json:"properties"`
-		} `json:"widgets"`
+		Widgets []widget `json:"widgets"`
 	}
 	if err := json.Unmarshal([]byte(raw), &body); err != nil {
 		t.Fatalf("DashboardBody is not JSON: %v", err)
 	}
+	return body.Widgets
+}
+
+// TestDashboard: one dashboard, a valid body, every metric the functions
+// write on it (as a metric, or a field its log queries read from every
+// function's log lines) and every alarm on it.
+func TestDashboard(t *testing.T) {
+	res := newStack(t, loadTemplate(t), nil).resources()
 	var text []string
 	shown := map[string]bool{}
-	for _, w := range body.Widgets {
+	for _, w := range dashboardWidgets(t, res) {
 		b, _ := json.Marshal(w.Properties)
 		text = append(text, string(b))
-		if w.Type == "alarm" {
+		switch w.Type {
+		case "alarm":
 			for _, a := range w.Properties["alarms"].([]any) {
 				shown[strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(a), "getatt:"), ".Arn")] = true
+			}
+		case "log":
+			q, _ := w.Properties["query"].(string)
+			for _, fn := range functions {
+				if !strings.Contains(q, "SOURCE '/aws/lambda/ref:"+fn+"'") {
+					t.Errorf("widget %v: its query does not read %s's log group: %s", w.Properties["title"], fn, q)
+				}
 			}
 		}
 	}
 	all := strings.Join(text, "\n")
+	fields := regexp.MustCompile(`[A-Za-z0-9]+`)
+	words := map[string]bool{}
+	for _, w := range fields.FindAllString(all, -1) {
+		words[w] = true
+	}
 	for _, name := range slices.Sorted(maps.Keys(metrics.Names())) {
-		if !strings.Contains(all, `"`+name+`"`) && !strings.Contains(all, `\"`+name+`\"`) {
+		if !words[name] {
 			t.Errorf("metric %s is not on the dashboard", name)
 		}
 	}
-	for _, want := range []string{"AWS/Lambda", "Throttles", "Duration", "ApproximateNumberOfMessagesVisible", "ref:UploadFunction", "ref:GetFunction", "ref:UploadImgFunction", "ref:ComponentFunction", "ref:ResultFunction"} {
+	for _, want := range []string{"AWS/Lambda", "Throttles", "Duration", "ApproximateNumberOfMessagesVisible", "AWS/ApiGateway", "5xx", "IntegrationLatency",
+		"ref:UploadFunction", "ref:GetFunction", "ref:UploadImgFunction", "ref:ComponentFunction", "ref:ResultFunction"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the dashboard does not show %s", want)
+		}
+	}
+	for _, a := range metrics.AlarmedErrCodes() {
+		if !strings.Contains(all, a.Stat()) {
+			t.Errorf("the dashboard does not show errcode %d's rate (%s of %s)", a.ErrCode, a.Stat(), metrics.Outcome)
 		}
 	}
 	for id := range alarms(res) {

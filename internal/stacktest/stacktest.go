@@ -197,7 +197,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	st.SecretID = moto.Secret(t, secret)
 	st.FailedEvents = moto.Queue(t)
 	st.EventBus = moto.Bus(t)
-	// Tracing is Active, as deployed, to a daemon of the test's own.
+	// Tracing is Active, as deployed with Tracing=Active, to a daemon of the test's own.
 	st.daemon = startDaemon(t)
 	env := map[string]string{bootstrap.EnvBucket: st.Bucket, bootstrap.EnvSecretID: st.SecretID, bootstrap.EnvWeChatBase: base,
 		tracing.EnvTracing: tracing.Active, tracing.EnvDaemon: st.daemon.addr, bootstrap.EnvEventBus: st.EventBus}

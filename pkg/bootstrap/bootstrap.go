@@ -62,7 +62,11 @@ const (
 	// (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): it wins over LOG_LEVEL.
 	EnvLambdaLogLevel   = "AWS_LAMBDA_LOG_LEVEL"
 	EnvMetricsNamespace = "METRICS_NAMESPACE" // the metrics' CloudWatch namespace; default metrics.DefaultNamespace
-	EnvEventBus         = "EVENT_BUS_NAME"    // the EventBridge bus of the completion events; default "default"
+	// EnvDetailedMetrics "true" files every metric by function, route and
+	// errcode (metrics.DetailedSeries); default false, only
+	// metrics.DefaultSeries.
+	EnvDetailedMetrics = "DETAILED_METRICS"
+	EnvEventBus        = "EVENT_BUS_NAME" // the EventBridge bus of the completion events; default "default"
 	// EnvQuotaResetHour is the hour (UTC, 0-23) at which WeChat resets its
 	// daily quotas, when the breaker lets calls through again after a
 	// 45009; default quota.DefaultResetHour, 16 (midnight Beijing time).
@@ -87,6 +91,8 @@ type Config struct {
 	InlineLimit     int64 // 0: httpapi.MaxInline
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
 	MetricsNamespace string
+	// DetailedMetrics files every metric as a series, not only the default ones.
+	DetailedMetrics bool
 	// Tracing is whether and where spans go (TRACING, AWS_XRAY_DAEMON_ADDRESS).
 	Tracing tracing.Options
 	// EventBus is the EventBridge bus completion events go to.
@@ -141,6 +147,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("environment variable %s=%q: want a size up to %d bytes (what a Lambda response carries), like 4MB", EnvInlineLimit, v, httpapi.MaxInline)
 		}
 		c.InlineLimit = n
+	}
+	if v := strings.TrimSpace(getenv(EnvDetailedMetrics)); v != "" {
+		d, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("environment variable %s=%q: want true or false", EnvDetailedMetrics, v)
+		}
+		c.DetailedMetrics = d
 	}
 	if v := strings.TrimSpace(getenv(EnvQuotaResetHour)); v != "" {
 		h, err := strconv.Atoi(v)
@@ -233,7 +246,7 @@ func New(c Config, d Deps) *App {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	m := metrics.New(os.Stdout, metrics.Options{Namespace: c.MetricsNamespace})
+	m := metrics.New(os.Stdout, metrics.Options{Namespace: c.MetricsNamespace, Detailed: c.DetailedMetrics})
 	tp, err := tracing.NewProvider(c.Tracing)
 	if err != nil {
 		log.Error("tracing is off", "error", err.Error())

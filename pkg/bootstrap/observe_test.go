@@ -12,6 +12,7 @@ import (
 	"github.com/wxmedia/wxmedia/internal/emftest"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
 	"github.com/wxmedia/wxmedia/internal/stacktest"
+	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/media"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 )
@@ -56,7 +57,8 @@ func lines(t *testing.T, logs string) (emf []emftest.Doc, other []map[string]any
 // invocation's trace, its metrics, and the trace id on every log line.
 func TestS3UploadObserved(t *testing.T) {
 	logs := &stacktest.Logs{}
-	st := stacktest.Start(t, stacktest.Options{Logs: logs})
+	// The detailed metrics, as DetailedMetrics=true deploys them.
+	st := stacktest.Start(t, stacktest.Options{Logs: logs, Env: map[string]string{bootstrap.EnvDetailedMetrics: "true"}})
 	object := mediatest.Sample(media.JPEG, 4096)
 	event := st.S3Event(stacktest.Created{Key: "upload/image/observed.jpg", ETag: st.Put(t, "upload/image/observed.jpg", object)})
 	if _, err := st.Functions["upload"].Invoke(invocation("upload", traceHeader), event); err != nil {
@@ -105,6 +107,7 @@ func TestS3UploadObserved(t *testing.T) {
 		emftest.Series("BytesToWeChat", s3): float64(len(object)),
 		emftest.Series("WeChatRetries", s3): 0,
 		emftest.Series("S3Failures", s3):    0,
+		emftest.Series("Outcome", nil):      0, // a success
 	} {
 		if got := sums[series]; got != want {
 			t.Errorf("%s: got %v, want %v", series, got, want)

@@ -9,6 +9,12 @@
 // token fetches, S3's latency, bytes moved, media_ids reused, failures per
 // dependency), and End writes it as one JSON line. A context without a
 // scope records nothing. See Names for what each metric means.
+//
+// Every line carries every measurement, for a log query to read; which of
+// them CloudWatch files as metrics (each series billed by the month) is the
+// Recorder's choice: by default only Outcome, the one series the alarms
+// read (DefaultSeries); with Options.Detailed, every metric by function and
+// route and the errors by errcode too (DetailedSeries).
 package metrics
 
 import (
@@ -43,6 +49,10 @@ const (
 	WeChatFailures         = "WeChatFailures"         // Count: WeChat calls that failed after retries (not the caller's)
 	S3Failures             = "S3Failures"             // Count: S3 requests that failed (throttled, 5xx, denied; not 404 or 412)
 	SecretsManagerFailures = "SecretsManagerFailures" // Count: secret reads that failed
+	// Outcome is one value a request (None): the class of its answer,
+	// OutcomeOther or one of AlarmedErrCodes' values. Its SampleCount is
+	// the requests; PR(n:m), the share of them in a class, per 100.
+	Outcome = "Outcome"
 )
 
 // The dimensions.
@@ -61,7 +71,7 @@ var units = map[string]string{
 	Requests: "Count", Latency: "Milliseconds", Errors: "Count",
 	WeChatLatency: "Milliseconds", WeChatRetries: "Count", TokenFetches: "Count", S3Latency: "Milliseconds",
 	BytesToWeChat: "Bytes", BytesFromWeChat: "Bytes", ReusedMediaIDs: "Count",
-	WeChatFailures: "Count", S3Failures: "Count", SecretsManagerFailures: "Count",
+	WeChatFailures: "Count", S3Failures: "Count", SecretsManagerFailures: "Count", Outcome: "None",
 }
 
 // Names are every metric a Recorder writes, with its unit.
@@ -80,21 +90,25 @@ const maxValues = 100
 type Options struct {
 	Namespace string           // default DefaultNamespace
 	Now       func() time.Time // default time.Now
+	// Detailed files every metric as a series (DetailedSeries), not only
+	// DefaultSeries: about $0.30 a month each.
+	Detailed bool
 }
 
 // Recorder writes each scope it ended as one EMF document, one line, in a
 // single Write. It is safe for concurrent use; a nil *Recorder records
 // nothing.
 type Recorder struct {
-	ns  string
-	now func() time.Time
-	mu  sync.Mutex
-	w   io.Writer
+	ns       string
+	now      func() time.Time
+	detailed bool
+	mu       sync.Mutex
+	w        io.Writer
 }
 
 // New returns a Recorder writing to w (Lambda: stdout).
 func New(w io.Writer, opts Options) *Recorder {
-	r := &Recorder{ns: strings.TrimSpace(opts.Namespace), now: opts.Now, w: w}
+	r := &Recorder{ns: strings.TrimSpace(opts.Namespace), now: opts.Now, detailed: opts.Detailed, w: w}
 	if r.ns == "" {
 		r.ns = DefaultNamespace
 	}
@@ -156,7 +170,7 @@ func (r *Recorder) End(ctx context.Context, errcode, status int) {
 		return
 	}
 	s.ended = true
-	doc := map[string]any{DimFunction: s.function, DimRoute: s.route, Requests: 1,
+	doc := map[string]any{DimFunction: s.function, DimRoute: s.route, Requests: 1, Outcome: OutcomeOf(errcode),
 		Latency: math.Round(float64(end.Sub(s.start).Microseconds())/10) / 100}
 	rest := []metric{}
 	for name, v := range s.counts {
@@ -168,16 +182,12 @@ func (r *Recorder) End(ctx context.Context, errcode, status int) {
 		rest = append(rest, metric{name, units[name]})
 	}
 	s.mu.Unlock()
-	rest = append(rest, metric{Latency, units[Latency]})
-	directives := []directive{
-		// Requests for each route, and for the whole service (the errcode rates' denominator).
-		{r.ns, [][]string{{DimFunction, DimRoute}, {}}, []metric{{Requests, units[Requests]}}},
-		{r.ns, [][]string{{DimFunction, DimRoute}}, sortMetrics(rest)},
-	}
 	if errcode != 0 {
 		doc[DimErrCode], doc[DimStatus], doc[Errors] = strconv.Itoa(errcode), strconv.Itoa(status), 1
-		directives = append(directives, directive{r.ns,
-			[][]string{{DimFunction, DimRoute, DimErrCode, DimStatus}, {DimErrCode}}, []metric{{Errors, units[Errors]}}})
+	}
+	directives := []directive{{r.ns, [][]string{{}}, []metric{{Outcome, units[Outcome]}}}}
+	if r.detailed {
+		directives = append(directives, r.detailedDirectives(append(rest, metric{Latency, units[Latency]}), errcode)...)
 	}
 	doc["_aws"] = metadata{Timestamp: end.UnixMilli(), CloudWatchMetrics: directives}
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
@@ -193,6 +203,22 @@ func (r *Recorder) End(ctx context.Context, errcode, status int) {
 	if r.w != nil {
 		_, _ = r.w.Write(line)
 	}
+}
+
+// detailedDirectives file rest (the scope's metrics) by function and
+// route, the requests for the whole service too, and an errcode's answer
+// by errcode.
+func (r *Recorder) detailedDirectives(rest []metric, errcode int) []directive {
+	d := []directive{
+		// Requests for each route, and for the whole service (the errcode rates' denominator).
+		{r.ns, [][]string{{DimFunction, DimRoute}, {}}, []metric{{Requests, units[Requests]}}},
+		{r.ns, [][]string{{DimFunction, DimRoute}}, sortMetrics(rest)},
+	}
+	if errcode != 0 {
+		d = append(d, directive{r.ns,
+			[][]string{{DimFunction, DimRoute, DimErrCode, DimStatus}, {DimErrCode}}, []metric{{Errors, units[Errors]}}})
+	}
+	return d
 }
 
 // EMF's metadata.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func invocation(fn string) context.Context {
 
 func TestScriptedRun(t *testing.T) {
 	var out bytes.Buffer
-	r := metrics.New(&out, metrics.Options{Namespace: "wxmedia-test", Now: clock()})
+	r := metrics.New(&out, metrics.Options{Namespace: "wxmedia-test", Now: clock(), Detailed: true})
 
 	// An upload that retried once and succeeded.
 	ctx := r.Begin(invocation("stack-Upload"), "upload")
@@ -99,6 +100,9 @@ func TestScriptedRun(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", series, got, want)
 		}
 	}
+	if n := counts[emftest.Series(metrics.Outcome, nil)]; n != 6 {
+		t.Errorf("Outcome values: got %d, want one per request (6)", n)
+	}
 	if n := counts[emftest.Series("WeChatLatency", up)]; n != 2 {
 		t.Errorf("WeChatLatency samples: got %d, want 2 (one per attempt)", n)
 	}
@@ -116,6 +120,70 @@ func TestScriptedRun(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDefaultSeries: without Detailed, the documents carry every
+// measurement for a log query, but file only DefaultSeries, whatever the
+// routes and errcodes; Outcome's values are the classes of the answers.
+func TestDefaultSeries(t *testing.T) {
+	var out bytes.Buffer
+	r := metrics.New(&out, metrics.Options{Now: clock()})
+	codes := []int{0, -1, 40164, 45009, 40005, 0}
+	for i, code := range codes {
+		ctx := r.Begin(invocation(fmt.Sprint("stack-F", i%2)), []string{"upload", metrics.RouteS3, "get"}[i%3])
+		r.WeChatAttempt(ctx, time.Millisecond)
+		r.S3Call(ctx, time.Millisecond, true)
+		r.End(ctx, code, 502)
+	}
+	docs, err := emftest.DecodeLines(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, counts := emftest.Sums(docs)
+	var want []string
+	for _, s := range metrics.DefaultSeries() {
+		if len(s.Dimensions) != 0 {
+			t.Fatalf("default series %v: want the service as a whole", s)
+		}
+		want = append(want, emftest.Series(s.Name, nil))
+	}
+	var got []string
+	for series := range counts {
+		got = append(got, series)
+	}
+	slices.Sort(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("series filed: got %v, want %v", got, want)
+	}
+	if n := counts[emftest.Series(metrics.Outcome, nil)]; n != len(codes) {
+		t.Errorf("Outcome values: got %d, want one per request (%d)", n, len(codes))
+	}
+	if got, want := sums[emftest.Series(metrics.Outcome, nil)], float64(1+2+3); got != want {
+		t.Errorf("Outcome sum: got %v, want %v (one each of -1, 40164, 45009)", got, want)
+	}
+	for _, d := range docs {
+		for _, field := range []string{"Requests", "Latency", "WeChatLatency", "S3Failures", "Function", "Route"} {
+			if _, ok := d.Members[field]; !ok {
+				t.Errorf("document without %s, which the dashboard's log queries read: %v", field, d.Members)
+			}
+		}
+	}
+}
+
+func TestAlarmedErrCodes(t *testing.T) {
+	seen := map[int]bool{metrics.OutcomeOther: true}
+	for _, a := range metrics.AlarmedErrCodes() {
+		if got := metrics.OutcomeOf(a.ErrCode); got != a.Value || seen[a.Value] || a.Value < 0 {
+			t.Errorf("errcode %d: Outcome %d, want %d, positive and its own", a.ErrCode, got, a.Value)
+		}
+		seen[a.Value] = true
+	}
+	if got := metrics.OutcomeOf(40005); got != metrics.OutcomeOther {
+		t.Errorf("errcode 40005: Outcome %d, want %d", got, metrics.OutcomeOther)
+	}
+	if got := metrics.AlarmedErrCodes()[0].Stat(); got != "PR(0.5:1.5)" {
+		t.Errorf("errcode -1's statistic: got %s, want PR(0.5:1.5)", got)
 	}
 }
 
@@ -194,5 +262,5 @@ func ExampleRecorder() {
 	r.Reused(ctx)
 	r.End(ctx, 40007, 404)
 	fmt.Print(out.String())
-	// Output: {"ErrCode":"40007","Errors":1,"Function":"local","Latency":0,"Requests":1,"ReusedMediaIds":1,"Route":"get","Status":"404","_aws":{"Timestamp":1795600800000,"CloudWatchMetrics":[{"Namespace":"wxmedia","Dimensions":[["Function","Route"],[]],"Metrics":[{"Name":"Requests","Unit":"Count"}]},{"Namespace":"wxmedia","Dimensions":[["Function","Route"]],"Metrics":[{"Name":"Latency","Unit":"Milliseconds"},{"Name":"ReusedMediaIds","Unit":"Count"}]},{"Namespace":"wxmedia","Dimensions":[["Function","Route","ErrCode","Status"],["ErrCode"]],"Metrics":[{"Name":"Errors","Unit":"Count"}]}]}}
+	// Output: {"ErrCode":"40007","Errors":1,"Function":"local","Latency":0,"Outcome":0,"Requests":1,"ReusedMediaIds":1,"Route":"get","Status":"404","_aws":{"Timestamp":1795600800000,"CloudWatchMetrics":[{"Namespace":"wxmedia","Dimensions":[[]],"Metrics":[{"Name":"Outcome","Unit":"None"}]}]}}
 }
