@@ -10,14 +10,15 @@
 //   - a Secrets Manager endpoint for GetSecretValue (the JSON protocol the
 //     AWS SDKs and CLI speak), holding the secrets put into it;
 //   - an EventBridge endpoint for PutEvents that keeps the events published
-//     as a rule's target would receive them.
+//     as a rule's target would receive them;
+//   - a DynamoDB endpoint for GetItem, PutItem and DeleteItem with their
+//     condition expressions (internal/memdynamo): the stack's table.
 //
 // Each is an http.Handler: serve it with net/http or httptest and point
 // the SDK at it with AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER
-// or AWS_ENDPOINT_URL_EVENTBRIDGE, as the functions read them when
+// AWS_ENDPOINT_URL_EVENTBRIDGE or AWS_ENDPOINT_URL_DYNAMODB, as the functions read them when
 // deployed. EventJSON builds the S3 notification JSON on its own, for
 // events fed to a function by other means (a Lambda emulator); the state
 // file (WriteState, ReadState) tells make invoke where a running make
-// local serves them. The token table has no endpoint here: make local
-// keeps it in process (tokentable.Memory).
+// local serves them.
 package localaws
