@@ -36,19 +36,27 @@ func coldKey(base string, i int) string {
 	return strings.TrimSuffix(base, ext) + "-" + strconv.Itoa(i) + ext
 }
 
-// backends are what `make local` runs: the embedded S3 and Secrets
-// Manager of internal/localaws and the WeChat simulator, each on 127.0.0.1.
-// S3 and Secrets Manager requests are counted as they arrive, WeChat calls
-// by the simulator.
+// backends are what `make local` runs, so that the functions run as
+// deployed: the embedded S3, Secrets Manager, EventBridge and DynamoDB
+// (the stack's table) of internal/localaws and the WeChat simulator, each
+// on 127.0.0.1. Requests are counted by kind as they arrive (kinds),
+// WeChat calls by the simulator.
 type backends struct {
 	bucket  *localaws.S3
 	sim     *wechatsim.Server
+	ddb     *localaws.DynamoDB
+	bus     *localaws.EventBridge
 	s3, sm  *httptest.Server
+	db, eb  *httptest.Server
 	wechat  string // the simulator's base URL
 	stopSim func()
 
 	s3Requests, smRequests atomic.Int64
+	kinds                  kinds
 }
+
+// coldTable is the stack's table the functions are given.
+const coldTable = "wxmedia-bench"
 
 // startBackends starts them with the cold starts' secret and objects
 // (coldJPEG, coldPNG and coldRuns×2 numbered copies of each, put without
@@ -79,9 +87,12 @@ func startBackends() (*backends, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backends{bucket: bucket, sim: sim, wechat: wechat, stopSim: stopSim}
-	b.s3 = httptest.NewServer(counting(&b.s3Requests, bucket))
+	b := &backends{bucket: bucket, sim: sim, wechat: wechat, stopSim: stopSim, ddb: localaws.NewDynamoDB(),
+		bus: localaws.NewEventBridge(localaws.EventBridgeOptions{}), kinds: kinds{n: map[string]int64{}}}
+	b.s3 = httptest.NewServer(counting(&b.s3Requests, b.kinds.of(s3Kind, bucket)))
 	b.sm = httptest.NewServer(counting(&b.smRequests, sm))
+	b.db = httptest.NewServer(b.kinds.of(dynamoKind, b.ddb))
+	b.eb = httptest.NewServer(b.kinds.of(eventsKind, b.bus))
 	return b, nil
 }
 
@@ -96,6 +107,8 @@ func counting(n *atomic.Int64, h http.Handler) http.Handler {
 func (b *backends) close() {
 	b.s3.Close()
 	b.sm.Close()
+	b.db.Close()
+	b.eb.Close()
 	b.stopSim()
 	b.bucket.Close()
 }
@@ -115,6 +128,7 @@ func (b *backends) env(fn, home string) []string {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TZ=UTC",
 		"MEDIA_BUCKET=" + coldBucket, "WECHAT_SECRET_ID=" + coldSecret, "WECHAT_API_BASE=" + b.wechat,
 		"AWS_ENDPOINT_URL_S3=" + b.s3.URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + b.sm.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + b.db.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + b.eb.URL, "TOKEN_TABLE=" + coldTable,
 		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=AKIDBENCH", "AWS_SECRET_ACCESS_KEY=bench", "AWS_SESSION_TOKEN=bench",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none,

@@ -83,8 +83,14 @@ func run(outDir, rie, goCmd string) error {
 	if err != nil {
 		return err
 	}
+	logf("counting each kind of work's requests, log bytes and metric series; each function's peak memory")
+	costs, err := measureCosts(ctx, rie, hostDir)
+	if err != nil {
+		return err
+	}
 
 	rep := newReport(m, results, sizes, cold)
+	rep.costRows(costs)
 	rep.elapsed = time.Since(start)
 	fmt.Print(rep.text())
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -94,6 +100,9 @@ func run(outDir, rie, goCmd string) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(outDir, "memory.svg"), []byte(rep.memorySVG()), 0o644); err != nil {
+		return err
+	}
+	if err := writeCosts(costs); err != nil {
 		return err
 	}
 	fmt.Printf("\nwrote %s and %s (%s)\n", filepath.Join(outDir, "results.md"), filepath.Join(outDir, "memory.svg"), rep.elapsed.Round(time.Second))

@@ -355,3 +355,6 @@ func (e *Emulator) Close() error {
 	})
 	return err
 }
+
+// Pid is the emulator's process id; the function's bootstrap is its child.
+func (e *Emulator) Pid() int { return e.cmd.Process.Pid }
