@@ -84,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := claimState(st); err != nil {
+		return err
+	}
 	// Every port first, so that one in use stops everything before it starts.
 	type listener struct {
 		name string
@@ -283,8 +286,8 @@ func listenLocal(host string, port int, env string) (net.Listener, error) {
 	addr := net.JoinHostPort(host, fmt.Sprint(port))
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("port %d (%s) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local",
-			port, addr, env, env, port+100)
+		return nil, fmt.Errorf("port %d (%s) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local (%s alone moves every port by as much as it moves the API's)",
+			port, addr, env, env, port+100, EnvPort)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)

@@ -35,6 +35,7 @@ const (
 	DefaultBucket    = "wxmedia-local"
 	DefaultSecretID  = "wxmedia/local"
 	DefaultHost      = "127.0.0.1"
+	DefaultPort      = 3000 // the HTTP API's, sam local start-api's
 	DefaultRegion    = "us-east-1"
 	dummyCredentials = "local" // any credentials do for the embedded backends
 
@@ -61,7 +62,15 @@ A put into the embedded bucket under upload/<type>/ or uploadimg/ runs the
 S3 trigger as S3 and Lambda would; the outcome lands under results/.
 
 Environment (the functions' own variables are passed through to them):
-  LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1)
+  LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1);
+                     LOCAL_PORT alone moves them all by as much as the API's:
+                     LOCAL_PORT=3100 make local serves 3100, S3 9100, Secrets
+                     Manager 9101, WeChat 3101, beside one on the defaults
+  WXMEDIA_LOCAL_STATE_DIR   where each make local writes local-<LOCAL_PORT>.json,
+                     its state file, which make invoke reads (default
+                     $TMPDIR/wxmedia-local); WXMEDIA_LOCAL_STATE names one file
+                     exactly. With two running, LOCAL_PORT=3100 make invoke …
+                     picks the one on 3100.
   LOCAL_HOST         the address they listen on instead of 127.0.0.1: 0.0.0.0 lets
                      sam local's containers reach them as host.docker.internal
                      (and anyone who can reach this machine: no credentials checked)
@@ -126,8 +135,13 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		env  string
 		def  int
 		port *int
-	}{{EnvPort, 3000, &s.apiPort}, {EnvS3Port, 9000, &s.s3Port}, {EnvSMPort, 9001, &s.smPort}, {EnvWeChatPort, 3001, &s.wechatPort}} {
+	}{{EnvPort, DefaultPort, &s.apiPort}, {EnvS3Port, 9000, &s.s3Port}, {EnvSMPort, 9001, &s.smPort}, {EnvWeChatPort, 3001, &s.wechatPort}} {
+		// The API's port moves the others' defaults by as much: LOCAL_PORT=3100
+		// alone gives 3100, S3 9100, Secrets Manager 9101, WeChat 3101.
 		*p.port = p.def
+		if shifted := p.def + s.apiPort - DefaultPort; p.env != EnvPort && shifted >= 1 && shifted <= 65535 {
+			*p.port = shifted
+		}
 		if v := get(p.env); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 65535 {

@@ -26,6 +26,13 @@ func TestResolve(t *testing.T) {
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3101",
 			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9101", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
+		// The API's port alone moves the others by as much: a second make
+		// local beside one on the defaults.
+		{"PortShift", map[string]string{"LOCAL_PORT": "3100", "LOCAL_SM_PORT": "9201"}, true, true, true, map[string]string{
+			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3101",
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9201",
+			"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:3100/_local/eventbridge",
+			"AWS_REGION":                   "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"RealWeChat", map[string]string{"WECHAT_API_BASE": "https://api.weixin.qq.com"}, true, true, false, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local",
 			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
