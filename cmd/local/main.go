@@ -160,11 +160,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		smL.h = sm
 	}
 	var s3 *localaws.S3
+	var async *localaws.Async
 	seeded := 0
 	if s3L != nil {
+		// As Lambda runs an S3-triggered function: asynchronously, retried
+		// twice, then to the failed-events queue (/_local/failed-events).
+		async = localaws.NewAsync(s3Trigger(a.Trigger(), log), localaws.AsyncOptions{
+			TimeScale: st.timeScale, Timeout: FunctionTimeout, Logger: log,
+			FunctionARN: func(e events.S3Event) string { return functionARN(triggerFunction(e)) }})
+		defer async.Close()
 		s3, err = localaws.NewS3(localaws.S3Options{
 			Buckets:        []string{cfg.Bucket},
-			Notify:         s3Trigger(a.Trigger(), log),
+			Notify:         async.Invoke,
 			NotifyBucket:   cfg.Bucket,
 			NotifyPrefixes: transfer.TriggerPrefixes,
 			NotifyTimeout:  FunctionTimeout,
@@ -193,7 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Info("event published", "bus", e.Bus, "source", e.Source, "detail_type", e.DetailType, "detail", e.Detail)
 		}})
 	}
-	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb)
+	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb, async)
 
 	var servers []*http.Server
 	errc := make(chan error, len(lns))
@@ -229,7 +236,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if s3 != nil {
-		s3.Close() // cancels the S3 triggers still running
+		s3.Close()    // cancels the S3 triggers still running
+		async.Close() // and their retries
 	}
 	if err == nil {
 		fmt.Fprintln(stdout, "local: stopped")
@@ -339,13 +347,11 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 }
 
 // s3Trigger runs the S3 handler for a notification, as Lambda runs the
-// upload or uploadimg function for an asynchronous invocation.
+// upload or uploadimg function for one attempt of an asynchronous
+// invocation: an error is the function's, which Lambda retries.
 func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e events.S3Event) error {
 	return func(ctx context.Context, e events.S3Event) error {
-		fn := "upload"
-		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, transfer.UploadImgPrefix) {
-			fn = "uploadimg"
-		}
+		fn := triggerFunction(e)
 		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: localaws.NewUUID(), InvokedFunctionArn: functionARN(fn)})
 		ctx = tracing.WithHeader(ctx, tracing.NewHeader(time.Now(), false))
 		// As dispatch does in Lambda: keep time to record a failure.
@@ -356,11 +362,19 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 		}
 		sum, err := h.Handle(ctx, e)
 		if err != nil {
-			return fmt.Errorf("%s function: %w (Lambda would retry the event twice)", fn, err)
+			return fmt.Errorf("%s function: %w", fn, err)
 		}
 		log.InfoContext(ctx, "s3 trigger done", "function", fn, "done", len(sum.Done), "skipped", len(sum.Skipped))
 		return nil
 	}
+}
+
+// triggerFunction is the function S3 notifies of e's object.
+func triggerFunction(e events.S3Event) string {
+	if len(e.Records) > 0 && strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, transfer.UploadImgPrefix) {
+		return "uploadimg"
+	}
+	return "upload"
 }
 
 // routedPaths reports whether a path is one the template routes to a
@@ -453,6 +467,10 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	}
 	p("  make invoke FN=upload EVENT=events/s3-put-upload-image.json   # one function under the Lambda RIE, against these backends")
 	p("  curl %s%s   # the metrics so far, as the functions log them (CloudWatch EMF)", api, MetricsPath)
+	if st.embedS3 {
+		p("  curl %s%s   # S3-triggered invocations that failed after Lambda's 2 retries", api, FailedEventsPath)
+		p("  curl -X POST %s%s   # send them again (make redrive)", api, RedrivePath)
+	}
 	if st.embedWeChat && st.embedSecrets {
 		p("")
 		// The defaults are shown; a token or key the user set is not

@@ -27,7 +27,11 @@ const (
 	EnvComponentAppSecret = "LOCAL_COMPONENT_APPSECRET"
 	// EnvApps are more apps configured directly, appid=appsecret,…: the
 	// simulator's and the embedded secret's.
-	EnvApps          = "LOCAL_WECHAT_APPS"
+	EnvApps = "LOCAL_WECHAT_APPS"
+	// EnvTimeScale shortens (or stretches) Lambda's waits before retrying
+	// a failed S3-triggered invocation, about 1 and 2 minutes: 0.01 makes
+	// them 0.6 s and 1.2 s. Default 1.
+	EnvTimeScale     = "LOCAL_TIME_SCALE"
 	EnvS3Endpoint    = "AWS_ENDPOINT_URL_S3"
 	EnvSMEndpoint    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
 	EnvEBEndpoint    = "AWS_ENDPOINT_URL_EVENTBRIDGE"
@@ -59,7 +63,11 @@ Lambda would, with every backend they need embedded in this one process:
                     (PutEvents only: the completion events, listed at ` + EventsPath + `)
 
 A put into the embedded bucket under upload/<type>/ or uploadimg/ runs the
-S3 trigger as S3 and Lambda would; the outcome lands under results/.
+S3 trigger as S3 and Lambda would; the outcome lands under results/. An
+invocation that fails (WeChat busy, a lost answer) is retried as Lambda
+retries it, about 1 and 2 minutes later (LOCAL_TIME_SCALE shortens that),
+then kept in the failed-events queue: GET /_local/failed-events lists it,
+POST /_local/failed-events/redrive (make redrive) sends it again.
 
 Environment (the functions' own variables are passed through to them):
   LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1);
@@ -95,6 +103,8 @@ Environment (the functions' own variables are passed through to them):
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
                      default us-east-1 and made-up keys when every AWS backend
                      is local; otherwise the SDK's usual chain
+  LOCAL_TIME_SCALE   multiplies Lambda's waits before retrying a failed S3-triggered
+                     invocation (1 and 2 minutes): 0.01 retries after 0.6 s and 1.2 s
   ALLOWED_PREFIXES, MEDIA_LIMITS, LOG_LEVEL   as in the deployed functions
 
 Ctrl-C stops it.
@@ -112,6 +122,9 @@ type settings struct {
 	simBaseURL string
 
 	embedS3, embedSecrets, embedWeChat, embedEvents bool
+
+	// timeScale multiplies Lambda's waits before a retry (LOCAL_TIME_SCALE).
+	timeScale float64
 
 	bucket, secretID string
 	appID, appSecret string
@@ -149,6 +162,14 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 			}
 			*p.port = n
 		}
+	}
+	s.timeScale = 1
+	if v := get(EnvTimeScale); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || f > 1000 {
+			return settings{}, fmt.Errorf("environment variable %s: want a factor for Lambda's retry waits (1 min, 2 min), like 0.01, got %q", EnvTimeScale, v)
+		}
+		s.timeScale = f
 	}
 	s.host, s.dialHost = DefaultHost, DefaultHost
 	if v := get(EnvHost); v != "" {
