@@ -424,6 +424,14 @@ func TestInvoke(t *testing.T) {
 		res.Body.Close()
 	})
 
+	// Every event of events/ against a fresh make local, as its README says.
+	t.Run("EventsREADME", func(t *testing.T) {
+		testEventsREADME(t, localBin, func(t *testing.T, environ []string, fn string, event []byte) (int, []byte, string) {
+			t.Helper()
+			return runWith(t, environ, fn, event)
+		})
+	})
+
 	// Two make local side by side, each with its state file in one folder:
 	// LOCAL_PORT picks one, and without it invoke names both and stops.
 	t.Run("TwoMakeLocals", func(t *testing.T) {

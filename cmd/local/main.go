@@ -153,6 +153,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				PushURL: st.apiURL() + routes.PathPlatformEvents},
 			Logf: func(format string, args ...any) { simLog.Info(fmt.Sprintf(format, args...)) }})
 		wxL.h = sim
+		// The media_id the get events in events/ name.
+		sim.PutMedia(st.appID, mediatest.SampleMediaID, "image", ".jpg", mediatest.JPEG())
 	}
 	if smL != nil {
 		sm := localaws.NewSecretsManager(localaws.SecretsOptions{Region: os.Getenv("AWS_REGION")})
