@@ -28,6 +28,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/internal/memdynamo"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
@@ -36,6 +37,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -202,7 +204,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Info("event published", "bus", e.Bus, "source", e.Source, "detail_type", e.DetailType, "detail", e.Detail)
 		}})
 	}
-	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb, async)
+	var ddb http.Handler
+	if st.embedDynamo {
+		ddb = localaws.NewDynamoDB(memdynamo.New(tokentable.AttrKey))
+	}
+	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb, async, ddb)
 
 	var servers []*http.Server
 	errc := make(chan error, len(lns))
@@ -487,6 +493,10 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 		p("  encoding_aes_key %s; its component_verify_ticket is pushed to %s%s every 10 minutes.", shown(st.compAESKey, DefaultComponentAESKey, EnvComponentAESKey), api, routes.PathPlatformEvents)
 		p("  curl -X POST \"%s/_sim/component/authorize?appid=wx-local-authorizer\"   # an account authorises the platform", st.wxURL)
 		p("  curl -F \"media=@%s\" \"%s/wx-local-authorizer/cgi-bin/media/upload?type=image\"   # then upload for it", sample, api)
+		if st.embedDynamo {
+			p("  printf %%s \"$REFRESH_TOKEN\" | AWS_ENDPOINT_URL_DYNAMODB=%s AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=%s make register-authorizer APPID=<appid> TABLE=%s SECRET=%s",
+				st.ddbURL, st.smURL, firstSet(os.Getenv("AWS_REGION"), DefaultRegion), st.tokenTable, st.secretID)
+		}
 	}
 	p("")
 	p("The functions' JSON logs follow on stderr.")

@@ -54,10 +54,13 @@ const (
 // them to their logs; GET /_local/events, the events published so far, one
 // a line, as a rule's target receives them; GET /_local/failed-events and
 // POST /_local/failed-events/redrive; and the embedded EventBridge.
-func withLocalRoutes(h http.Handler, emf *emfLog, eb *localaws.EventBridge, async *localaws.Async) http.Handler {
+func withLocalRoutes(h http.Handler, emf *emfLog, eb *localaws.EventBridge, async *localaws.Async, ddb http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var lines [][]byte
 		switch {
+		case r.URL.Path == localaws.DynamoDBPath && ddb != nil:
+			ddb.ServeHTTP(w, r)
+			return
 		case r.URL.Path == RedrivePath && async != nil:
 			if r.Method != http.MethodPost {
 				w.Header().Set("Allow", "POST")

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/token"
@@ -31,17 +32,20 @@ const (
 	// EnvTimeScale shortens (or stretches) Lambda's waits before retrying
 	// a failed S3-triggered invocation, about 1 and 2 minutes: 0.01 makes
 	// them 0.6 s and 1.2 s. Default 1.
-	EnvTimeScale     = "LOCAL_TIME_SCALE"
-	EnvS3Endpoint    = "AWS_ENDPOINT_URL_S3"
-	EnvSMEndpoint    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
-	EnvEBEndpoint    = "AWS_ENDPOINT_URL_EVENTBRIDGE"
-	EnvAWSEndpoint   = "AWS_ENDPOINT_URL"
-	DefaultBucket    = "wxmedia-local"
-	DefaultSecretID  = "wxmedia/local"
-	DefaultHost      = "127.0.0.1"
-	DefaultPort      = 3000 // the HTTP API's, sam local start-api's
-	DefaultRegion    = "us-east-1"
-	dummyCredentials = "local" // any credentials do for the embedded backends
+	EnvTimeScale   = "LOCAL_TIME_SCALE"
+	EnvS3Endpoint  = "AWS_ENDPOINT_URL_S3"
+	EnvSMEndpoint  = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	EnvEBEndpoint  = "AWS_ENDPOINT_URL_EVENTBRIDGE"
+	EnvAWSEndpoint = "AWS_ENDPOINT_URL"
+	EnvDDBEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+	// DefaultTokenTable is the embedded DynamoDB's token table (TOKEN_TABLE).
+	DefaultTokenTable = "wxmedia-local-tokens"
+	DefaultBucket     = "wxmedia-local"
+	DefaultSecretID   = "wxmedia/local"
+	DefaultHost       = "127.0.0.1"
+	DefaultPort       = 3000 // the HTTP API's, sam local start-api's
+	DefaultRegion     = "us-east-1"
+	dummyCredentials  = "local" // any credentials do for the embedded backends
 
 	DefaultComponentAppID     = "wx-local-component"
 	DefaultComponentToken     = "local-component-token"
@@ -103,6 +107,10 @@ Environment (the functions' own variables are passed through to them):
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
                      default us-east-1 and made-up keys when every AWS backend
                      is local; otherwise the SDK's usual chain
+  TOKEN_TABLE, AWS_ENDPOINT_URL_DYNAMODB   the third-party platform's token table:
+                     by default wxmedia-local-tokens in an embedded DynamoDB on the
+                     API's port, /_local/dynamodb, where make register-authorizer
+                     writes too (see the banner)
   LOCAL_TIME_SCALE   multiplies Lambda's waits before retrying a failed S3-triggered
                      invocation (1 and 2 minutes): 0.01 retries after 0.6 s and 1.2 s
   ALLOWED_PREFIXES, MEDIA_LIMITS, LOG_LEVEL   as in the deployed functions
@@ -122,6 +130,9 @@ type settings struct {
 	simBaseURL string
 
 	embedS3, embedSecrets, embedWeChat, embedEvents bool
+	// embedDynamo serves the token table on the API's port (DynamoDBPath).
+	embedDynamo        bool
+	ddbURL, tokenTable string
 
 	// timeScale multiplies Lambda's waits before a retry (LOCAL_TIME_SCALE).
 	timeScale float64
@@ -232,6 +243,18 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	if s.embedEvents {
 		s.ebURL = fmt.Sprintf("http://127.0.0.1:%d%s", s.apiPort, EventBridgePath)
 		s.setenv[EnvEBEndpoint] = s.ebURL
+	}
+
+	// The platform's token table: the embedded DynamoDB's, unless an
+	// endpoint is named (then TOKEN_TABLE, if set, is there).
+	s.ddbURL = firstSet(get(EnvDDBEndpoint), anyEndpoint)
+	s.tokenTable = get(bootstrap.EnvTokenTable)
+	s.embedDynamo = s.ddbURL == ""
+	if s.embedDynamo {
+		s.ddbURL = "http://" + net.JoinHostPort(s.dialHost, strconv.Itoa(s.apiPort)) + localaws.DynamoDBPath
+		s.tokenTable = firstSet(s.tokenTable, DefaultTokenTable)
+		s.setenv[EnvDDBEndpoint] = s.ddbURL
+		s.setenv[bootstrap.EnvTokenTable] = s.tokenTable
 	}
 
 	s.wxURL = get(bootstrap.EnvWeChatBase)

@@ -36,7 +36,8 @@ func announce(st settings, stderr io.Writer) (remove func()) {
 		return "" // AWS's own, e.g. "AWS Secrets Manager"
 	}
 	s := localaws.State{PID: os.Getpid(), API: st.apiURL(), S3: endpoint(st.s3URL),
-		SecretsManager: endpoint(st.smURL), EventBridge: endpoint(st.ebURL), WeChat: endpoint(st.wxURL), Bucket: st.bucket, SecretID: st.secretID}
+		SecretsManager: endpoint(st.smURL), EventBridge: endpoint(st.ebURL), WeChat: endpoint(st.wxURL), Bucket: st.bucket, SecretID: st.secretID,
+		DynamoDB: endpoint(st.ddbURL), TokenTable: st.tokenTable}
 	if err := localaws.WriteState(path, s); err != nil {
 		fmt.Fprintf(stderr, "local: warning: %v (make invoke will not find this make local by itself)\n", err)
 		return func() {}

@@ -10,7 +10,11 @@
 //   - a Secrets Manager endpoint for GetSecretValue (the JSON protocol the
 //     AWS SDKs and CLI speak), holding the secrets put into it;
 //   - an EventBridge endpoint for PutEvents that keeps the events published
-//     as a rule's target would receive them.
+//     as a rule's target would receive them;
+//   - a DynamoDB endpoint (GetItem, PutItem, DeleteItem, DescribeTable)
+//     over internal/memdynamo, for the platform's token table;
+//   - Lambda's asynchronous invocation of an S3-triggered function (Async):
+//     two retries, then the failed-events queue, and its redrive.
 //
 // Each is an http.Handler: serve it with net/http or httptest and point
 // the SDK at it with AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER
@@ -18,6 +22,5 @@
 // deployed. EventJSON builds the S3 notification JSON on its own, for
 // events fed to a function by other means (a Lambda emulator); the state
 // file (WriteState, ReadState) tells make invoke where a running make
-// local serves them. The token table has no endpoint here: make local
-// keeps it in process (tokentable.Memory).
+// local serves them.
 package localaws

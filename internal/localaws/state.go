@@ -33,6 +33,10 @@ type State struct {
 	WeChat         string `json:"wechat"`
 	Bucket         string `json:"bucket"`
 	SecretID       string `json:"secret_id"`
+	// DynamoDB and TokenTable are the third-party platform's token table
+	// (make register-authorizer's TABLE) and its endpoint.
+	DynamoDB   string `json:"dynamodb,omitempty"`
+	TokenTable string `json:"token_table,omitempty"`
 }
 
 // StateDir is the folder of the per-instance state files:
