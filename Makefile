@@ -22,7 +22,7 @@ dir_UploadImgFunction := uploadimg
 dir_ComponentFunction := component
 dir_ResultFunction := get
 
-.PHONY: help all build test unit lint local invoke bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
+.PHONY: help all build test unit lint local invoke redrive bench fuzz tools clean register-authorizer $(addprefix build-,$(FUNCTIONS))
 
 # Bare `make` prints the targets, each with the line after its "##".
 help: ## these targets, one line each (go run ./cmd/local -h: make local's settings)
@@ -83,6 +83,11 @@ FN ?= upload
 EVENT ?= events/s3-put-upload-image.json
 invoke: $(RIE) ## a function's bootstrap under the Lambda RIE with an event: FN=upload EVENT=events/…
 	$(GO) run ./cmd/invoke -fn $(FN) -event $(EVENT) -rie $(RIE)
+
+# make local's failed-events queue (S3-triggered invocations that failed after Lambda's two
+# retries) sent to their functions again; LOCAL_PORT picks the make local, as for make invoke.
+redrive: ## send make local's failed S3 events again (GET /_local/failed-events lists them)
+	@curl -fsS -X POST "http://127.0.0.1:$${LOCAL_PORT:-3000}/_local/failed-events/redrive"
 
 # The benchmarks of README's table: prints it, writes .bench/results.md and .bench/memory.svg.
 bench: $(RIE) ## the benchmarks of README's table; writes .bench/

@@ -16,8 +16,10 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/internal/memdynamo"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/media"
+	"github.com/wxmedia/wxmedia/pkg/recordtable"
 )
 
 // The cold starts' bucket, secret and objects. The {"key"} routes read
@@ -44,7 +46,7 @@ func coldKey(base string, i int) string {
 type backends struct {
 	bucket  *localaws.S3
 	sim     *wechatsim.Server
-	ddb     *localaws.DynamoDB
+	table   *memdynamo.DB // the stack's table, served by db
 	bus     *localaws.EventBridge
 	s3, sm  *httptest.Server
 	db, eb  *httptest.Server
@@ -87,11 +89,11 @@ func startBackends() (*backends, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backends{bucket: bucket, sim: sim, wechat: wechat, stopSim: stopSim, ddb: localaws.NewDynamoDB(),
+	b := &backends{bucket: bucket, sim: sim, wechat: wechat, stopSim: stopSim, table: memdynamo.New(recordtable.AttrKey),
 		bus: localaws.NewEventBridge(localaws.EventBridgeOptions{}), kinds: kinds{n: map[string]int64{}}}
 	b.s3 = httptest.NewServer(counting(&b.s3Requests, b.kinds.of(s3Kind, bucket)))
 	b.sm = httptest.NewServer(counting(&b.smRequests, sm))
-	b.db = httptest.NewServer(b.kinds.of(dynamoKind, b.ddb))
+	b.db = httptest.NewServer(b.kinds.of(dynamoKind, localaws.NewDynamoDB(b.table)))
 	b.eb = httptest.NewServer(b.kinds.of(eventsKind, b.bus))
 	return b, nil
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/wxmedia/wxmedia/internal/rie"
-	"github.com/wxmedia/wxmedia/pkg/bucket"
 )
 
 // functions are the media Lambda functions, by folder under functions/
@@ -137,14 +136,13 @@ func coldStarts(ctx context.Context, emulator, dir string) ([]coldStart, error) 
 				return nil, fmt.Errorf("%s: %w", fn, err)
 			}
 			if fn == "upload" {
-				for _, id := range []string{mediaID(first), mediaID(warm)} {
-					// Forget that this deployment uploaded it: get's whole job,
-					// measured here, is fetching it from WeChat.
-					if err := be.bucket.Delete(coldBucket, bucket.MediaIndexPrefix+id+".json"); err != nil {
-						return nil, err
-					}
-					mediaIDs = append(mediaIDs, id)
+				// Forget that this deployment uploaded them: get's whole job,
+				// measured here, is fetching them from WeChat.
+				ids := []string{mediaID(first), mediaID(warm)}
+				if err := be.forget(ids); err != nil {
+					return nil, err
 				}
+				mediaIDs = append(mediaIDs, ids...)
 			}
 			inits = append(inits, ms(first.Init))
 			firsts = append(firsts, ms(first.Duration))

@@ -163,7 +163,7 @@ func costMediaID(body []byte) string {
 // them from WeChat.
 func (b *backends) forget(ids []string) error {
 	for _, id := range ids {
-		_, err := b.ddb.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: ptr(coldTable),
+		_, err := b.table.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: ptr(coldTable),
 			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: bucket.MediaIndexPrefix + id + ".json"}}})
 		if err != nil {
 			return err

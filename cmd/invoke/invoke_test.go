@@ -423,10 +423,55 @@ func TestInvoke(t *testing.T) {
 		}
 		res.Body.Close()
 	})
+
+	// Every event of events/ against a fresh make local, as its README says.
+	t.Run("EventsREADME", func(t *testing.T) {
+		testEventsREADME(t, localBin, func(t *testing.T, environ []string, fn string, event []byte) (int, []byte, string) {
+			t.Helper()
+			return runWith(t, environ, fn, event)
+		})
+	})
+
+	// Two make local side by side, each with its state file in one folder:
+	// LOCAL_PORT picks one, and without it invoke names both and stops.
+	t.Run("TwoMakeLocals", func(t *testing.T) {
+		dir := t.TempDir()
+		a := startLocalEnv(t, localBin, "", localaws.EnvStateDir+"="+dir)
+		b := startLocalEnv(t, localBin, "", localaws.EnvStateDir+"="+dir)
+		const key = "results/upload/image/holiday photo (1).jpg.json"
+		hasResult := func(ml runningLocal) bool {
+			c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ml.s3), UsePathStyle: true,
+				Credentials: credentials.NewStaticCredentialsProvider("any", "thing", "")})
+			res, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				return false
+			}
+			res.Body.Close()
+			return true
+		}
+		base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), localaws.EnvStateDir + "=" + dir}
+		event := readEventFile(t, "s3-put-upload-image.json")
+		code, out, logs := runWith(t, base, "upload", event)
+		if code != 1 || !strings.Contains(logs, "2 make local are running") {
+			t.Errorf("no LOCAL_PORT: exit code %d, answer %s; want 1 and both named in\n%s", code, out, logs)
+		}
+		for i, ml := range []runningLocal{a, b} {
+			code, out, logs := runWith(t, append(base, fmt.Sprintf("LOCAL_PORT=%d", ml.port)), "upload", event)
+			if want := fmt.Sprintf("invoke: using the make local running as pid %d", ml.cmd.Process.Pid); code != 0 || !strings.Contains(logs, want) {
+				t.Fatalf("LOCAL_PORT=%d: exit code %d, answer %s; want 0 and %q in\n%s", ml.port, code, out, want, logs)
+			}
+			if !hasResult(ml) {
+				t.Errorf("make local %d: no %s after its invoke", i, key)
+			}
+			if other := []runningLocal{b, a}[i]; i == 0 && hasResult(other) {
+				t.Errorf("make local 1: %s written by the invoke that targeted make local 0", key)
+			}
+		}
+	})
 }
 
 // noLocal is no running make local.
-func noLocal() *localaws.State { return nil }
+func noLocal() (*localaws.State, error) { return nil, errors.New("no running make local found") }
 
 func TestFunctionEnv(t *testing.T) {
 	get := func(env []string, k string) (string, bool) {
@@ -436,11 +481,21 @@ func TestFunctionEnv(t *testing.T) {
 		}
 		return strings.TrimPrefix(env[i], k+"="), true
 	}
+	t.Run("NoLocal", func(t *testing.T) {
+		// No make local and no backend named: no guessed port.
+		env, err := functionEnv([]string{"PATH=/bin"}, "get", 29*time.Second, noLocal)
+		if err == nil || !strings.Contains(err.Error(), "no running make local") {
+			t.Errorf("got %v, %v; want the error that says no make local runs", env, err)
+		}
+	})
 	t.Run("Defaults", func(t *testing.T) {
-		env := functionEnv([]string{"PATH=/bin"}, "get", 29*time.Second, noLocal)
+		env, err := functionEnv([]string{"PATH=/bin", "WECHAT_API_BASE=http://127.0.0.1:3001", "AWS_ENDPOINT_URL=http://127.0.0.1:5000"},
+			"get", 29*time.Second, noLocal)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for k, want := range map[string]string{
-			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001",
+			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local",
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_LAMBDA_FUNCTION_TIMEOUT": "29",
 			"AWS_LAMBDA_FUNCTION_NAME": "wxmedia-get", "PATH": "/bin",
 		} {
@@ -450,7 +505,11 @@ func TestFunctionEnv(t *testing.T) {
 		}
 	})
 	t.Run("Overrides", func(t *testing.T) {
-		env := functionEnv([]string{"LOCAL_S3_PORT=9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER=", "AWS_PROFILE=dev"}, "upload", time.Minute, noLocal)
+		env, err := functionEnv([]string{"LOCAL_S3_PORT=9100", "LOCAL_WECHAT_PORT=3101", "AWS_ENDPOINT_URL_SECRETS_MANAGER=",
+			"AWS_ENDPOINT_URL_EVENTBRIDGE=", "AWS_PROFILE=dev"}, "upload", time.Minute, noLocal)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got, _ := get(env, "AWS_ENDPOINT_URL_S3"); got != "http://127.0.0.1:9100" {
 			t.Errorf("AWS_ENDPOINT_URL_S3: got %q, want the port of LOCAL_S3_PORT", got)
 		}
@@ -462,7 +521,10 @@ func TestFunctionEnv(t *testing.T) {
 		}
 	})
 	t.Run("AnyEndpoint", func(t *testing.T) {
-		env := functionEnv([]string{"AWS_ENDPOINT_URL=http://127.0.0.1:5000"}, "upload", time.Minute, noLocal)
+		env, err := functionEnv([]string{"AWS_ENDPOINT_URL=http://127.0.0.1:5000", "WECHAT_API_BASE=http://x"}, "upload", time.Minute, noLocal)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, ok := get(env, "AWS_ENDPOINT_URL_S3"); ok {
 			t.Error("AWS_ENDPOINT_URL_S3: set, want AWS_ENDPOINT_URL to serve every service")
 		}

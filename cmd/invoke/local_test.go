@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -21,11 +22,20 @@ type runningLocal struct {
 	cmd   *exec.Cmd
 	state string // its state file
 	s3    string // its S3 endpoint
+	port  int    // its API's
 }
 
 // startLocal runs the cmd/local binary on free ports, with a state file of
 // its own, and waits for the file; it is stopped when the test ends.
 func startLocal(t *testing.T, bin string) runningLocal {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "local.json")
+	return startLocalEnv(t, bin, state, localaws.EnvState+"="+state)
+}
+
+// startLocalEnv runs the cmd/local binary on free ports in env and waits
+// for its state file at state.
+func startLocalEnv(t *testing.T, bin, state string, env ...string) runningLocal {
 	t.Helper()
 	var ports []int
 	for len(ports) < 4 {
@@ -37,12 +47,14 @@ func startLocal(t *testing.T, bin string) runningLocal {
 			ports = append(ports, p)
 		}
 	}
-	ml := runningLocal{state: filepath.Join(t.TempDir(), "local.json"), s3: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
+	ml := runningLocal{state: state, s3: fmt.Sprintf("http://127.0.0.1:%d", ports[1]), port: ports[0]}
 	ml.cmd = exec.Command(bin)
-	ml.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + t.TempDir(),
+	ml.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + t.TempDir(),
 		fmt.Sprintf("LOCAL_PORT=%d", ports[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", ports[1]),
-		fmt.Sprintf("LOCAL_SM_PORT=%d", ports[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", ports[3]),
-		localaws.EnvState + "=" + ml.state}
+		fmt.Sprintf("LOCAL_SM_PORT=%d", ports[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", ports[3])}, env...)
+	if ml.state == "" {
+		ml.state = filepath.Join(localaws.StateDir(getenvIn(env)), fmt.Sprintf("local-%d.json", ports[0]))
+	}
 	logs := &stacktest.Logs{}
 	ml.cmd.Stdout, ml.cmd.Stderr = logs, logs
 	if err := ml.cmd.Start(); err != nil {
@@ -124,37 +136,70 @@ func stateJSON(pid int, api, s3, sm, wx string) string {
 
 func TestFindLocal(t *testing.T) {
 	api, s3, sm, wx := listening(t), listening(t), listening(t), listening(t)
+	api2 := listening(t)
+	// inDir writes state files named for their API's port in a folder of
+	// their own, as make local does without WXMEDIA_LOCAL_STATE.
+	inDir := func(t *testing.T, extra []string, states ...string) []string {
+		dir := t.TempDir()
+		for _, st := range states {
+			var s localaws.State
+			json.Unmarshal([]byte(st), &s)
+			if err := os.WriteFile(filepath.Join(dir, "local-"+portOf(s.API)+".json"), []byte(st), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return append([]string{localaws.EnvStateDir + "=" + dir}, extra...)
+	}
 	for _, tc := range []struct {
 		name    string
 		environ func(t *testing.T) []string
-		found   bool
-		log     string
+		found   string // the API of the one found, or "" for an error
+		log     string // in the log, or in the error
 	}{
 		{"Running", func(t *testing.T) []string { return writeStateFile(t, stateJSON(os.Getpid(), api, s3, sm, wx)) },
-			true, fmt.Sprintf("invoke: using the make local running as pid %d", os.Getpid())},
+			api, fmt.Sprintf("invoke: using the make local running as pid %d", os.Getpid())},
 		{"RealSecretsManager", func(t *testing.T) []string { return writeStateFile(t, stateJSON(os.Getpid(), api, s3, "", wx)) },
-			true, "Secrets Manager AWS's own"},
+			api, "Secrets Manager AWS's own"},
 		{"NoFile", func(t *testing.T) []string {
 			return []string{localaws.EnvState + "=" + filepath.Join(t.TempDir(), "none.json")}
-		}, false, ""},
+		}, "", "no state file"},
 		{"ProcessGone", func(t *testing.T) []string { return writeStateFile(t, stateJSON(deadPID(t), api, s3, sm, wx)) },
-			false, "is not running"},
+			"", "is not running"},
 		{"PortClosed", func(t *testing.T) []string {
 			return writeStateFile(t, stateJSON(os.Getpid(), api, closedURL(t), sm, wx))
-		}, false, "does not answer"},
+		}, "", "does not answer"},
 		{"NotState", func(t *testing.T) []string { return writeStateFile(t, `{"hello":"world"}`) },
-			false, "not a make local state file"},
+			"", "not a make local state file"},
+		{"NoneRunning", func(t *testing.T) []string { return inDir(t, nil) }, "", "no running make local found"},
+		{"OnlyOne", func(t *testing.T) []string {
+			return inDir(t, nil, stateJSON(os.Getpid(), api, s3, sm, wx), stateJSON(deadPID(t), api2, s3, sm, wx))
+		}, api, "is not running"},
+		{"TwoChooseOne", func(t *testing.T) []string {
+			return inDir(t, []string{"LOCAL_PORT=" + portOf(api2)}, stateJSON(os.Getpid(), api, s3, sm, wx), stateJSON(os.Getpid(), api2, s3, sm, wx))
+		}, api2, "invoke: using the make local"},
+		{"TwoAmbiguous", func(t *testing.T) []string {
+			return inDir(t, nil, stateJSON(os.Getpid(), api, s3, sm, wx), stateJSON(os.Getpid(), api2, s3, sm, wx))
+		}, "", "2 make local are running"},
+		{"PortNotRunning", func(t *testing.T) []string {
+			return inDir(t, []string{"LOCAL_PORT=1"}, stateJSON(os.Getpid(), api, s3, sm, wx))
+		}, "", "no make local serves its API on port 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log strings.Builder
-			got := findLocal(tc.environ(t), &log)
-			if (got != nil) != tc.found {
-				t.Fatalf("got %+v, want found %v; log %q", got, tc.found, log.String())
+			got, err := findLocal(tc.environ(t), &log)
+			if tc.found == "" {
+				if err == nil || !strings.Contains(err.Error(), tc.log) {
+					t.Fatalf("got %+v, %v; want an error with %q", got, err, tc.log)
+				}
+				return
 			}
-			if tc.log == "" && log.Len() > 0 || !strings.Contains(log.String(), tc.log) {
+			if err != nil || got.API != tc.found {
+				t.Fatalf("got %+v, %v; want the one at %s; log %q", got, err, tc.found, log.String())
+			}
+			if !strings.Contains(log.String(), tc.log) {
 				t.Errorf("log: got %q, want %q", log.String(), tc.log)
 			}
-			if got != nil && (got.S3 != s3 || got.WeChat != wx || got.Bucket != "b-9" || got.SecretID != "s-9") {
+			if got.S3 != s3 || got.WeChat != wx || got.Bucket != "b-9" || got.SecretID != "s-9" {
 				t.Errorf("got %+v, want the file's endpoints, bucket and secret", got)
 			}
 		})
@@ -165,13 +210,17 @@ func TestFindLocal(t *testing.T) {
 // says wins.
 func TestFunctionEnvFromLocal(t *testing.T) {
 	local := &localaws.State{PID: 1, API: "http://127.0.0.1:3100", S3: "http://127.0.0.1:9100", SecretsManager: "",
-		WeChat: "http://127.0.0.1:3101", Bucket: "bench-bucket", SecretID: "bench/secret"}
+		EventBridge: "http://127.0.0.1:3100/_local/eventbridge", WeChat: "http://127.0.0.1:3101", Bucket: "bench-bucket", SecretID: "bench/secret"}
 	asked := 0
-	found := func() *localaws.State { asked++; return local }
-	env := functionEnv([]string{"LOCAL_WECHAT_PORT=4000", "WECHAT_SECRET_ID=mine"}, "upload", time.Minute, found)
+	found := func() (*localaws.State, error) { asked++; return local, nil }
+	env, err := functionEnv([]string{"LOCAL_WECHAT_PORT=4000", "WECHAT_SECRET_ID=mine"}, "upload", time.Minute, found)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, want := range map[string]string{
 		"MEDIA_BUCKET": "bench-bucket", "WECHAT_SECRET_ID": "mine", "WECHAT_API_BASE": "http://127.0.0.1:4000",
 		"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "",
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:3100/_local/eventbridge",
 	} {
 		if got, ok := lookup(env, k); !ok || got != want {
 			t.Errorf("%s: got %q (set %v), want %q", k, got, ok, want)

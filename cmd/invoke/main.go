@@ -44,20 +44,18 @@ START/END/REPORT lines on stderr) and exits 1 on a Lambda error.
 
 The function's environment is this one, plus defaults for what is unset
 (a variable set to the empty string counts as set), which point at the
-backends of a running ` + "`make local`" + `. A running make local is found through
-the state file it writes ($TMPDIR/wxmedia-local/local.json, or
-$WXMEDIA_LOCAL_STATE), so its bucket, secret and ports are used whatever
-they are; with no state file, or one whose make local no longer runs or
-answers, the defaults are:
-  MEDIA_BUCKET                       wxmedia-local
-  WECHAT_SECRET_ID                   wxmedia/local
-  WECHAT_API_BASE                    http://127.0.0.1:3001
-  AWS_ENDPOINT_URL_S3                http://127.0.0.1:9000
-  AWS_ENDPOINT_URL_SECRETS_MANAGER   http://127.0.0.1:9001
-  AWS_ENDPOINT_URL_EVENTBRIDGE       http://127.0.0.1:3000/_local/eventbridge
-                                     (neither if AWS_ENDPOINT_URL is set)
-  LOCAL_WECHAT_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_PORT, when set, choose
-  the port of these four over the state file and the defaults.
+backends of a running ` + "`make local`" + `, found through the state file it
+writes: $WXMEDIA_LOCAL_STATE if set; else, in $WXMEDIA_LOCAL_STATE_DIR
+($TMPDIR/wxmedia-local), local-<port>.json of the one whose API is on
+$LOCAL_PORT, or of the only one running. With none running, or several and
+no LOCAL_PORT, it stops and says so rather than guess ports that may be
+another stack's. The defaults:
+  MEDIA_BUCKET, WECHAT_SECRET_ID     make local's (wxmedia-local, wxmedia/local)
+  WECHAT_API_BASE                    make local's WeChat simulator
+  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_EVENTBRIDGE
+                                     make local's (none if AWS_ENDPOINT_URL is set)
+  LOCAL_WECHAT_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, when set, give the port
+  of the first three on 127.0.0.1 over make local's.
   AWS_REGION                         us-east-1 (unless AWS_DEFAULT_REGION is set)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   made up (unless either, or AWS_PROFILE, is set)
   AWS_LAMBDA_FUNCTION_TIMEOUT        the function's Timeout in template.yaml, or -timeout
@@ -184,8 +182,11 @@ func invoke(ctx context.Context, inv invocation) (rie.Result, error) {
 			return rie.Result{}, err
 		}
 	}
-	local := sync.OnceValue(func() *localaws.State { return findLocal(inv.environ, inv.log) })
-	env := functionEnv(inv.environ, inv.fn, inv.timeout, local)
+	local := sync.OnceValues(func() (*localaws.State, error) { return findLocal(inv.environ, inv.log) })
+	env, err := functionEnv(inv.environ, inv.fn, inv.timeout, local)
+	if err != nil {
+		return rie.Result{}, err
+	}
 	warnIfDown(env, inv.log)
 
 	em, err := rie.Start(ctx, rie.Options{Binary: emulator, Bootstrap: bootstrap, Env: env, Log: inv.log})
@@ -232,15 +233,17 @@ func moduleRoot(ctx context.Context) (string, error) {
 }
 
 // functionEnv is environ plus the defaults of the usage text for what it
-// does not set. local answers the running make local, or nil; it is asked
-// only if a default it would give is needed.
-func functionEnv(environ []string, fn string, timeout time.Duration, local func() *localaws.State) []string {
+// does not set. local answers the running make local, or why there is
+// none; it is asked only if a default it would give is needed, and an
+// endpoint it cannot give is an error, never a guessed port.
+func functionEnv(environ []string, fn string, timeout time.Duration, local func() (*localaws.State, error)) ([]string, error) {
 	set := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		set[k] = v
 	}
 	env := slices.Clone(environ)
+	var missing error
 	def := func(k string, v func() string) {
 		if _, ok := set[k]; !ok {
 			val := v()
@@ -249,39 +252,43 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 		}
 	}
 	fixed := func(v string) func() string { return func() string { return v } }
-	// fromLocal is the running make local's value, or fallback. An empty
-	// endpoint in its state is AWS's own, and stays empty.
-	fromLocal := func(field func(*localaws.State) string, fallback string, emptyOK bool) func() string {
+	// fromLocal is the running make local's value, or fallback when there
+	// is none (a name, not an endpoint: the endpoints say where it is).
+	fromLocal := func(field func(*localaws.State) string, fallback string) func() string {
 		return func() string {
-			if l := local(); l != nil && (emptyOK || field(l) != "") {
+			if l, err := local(); err == nil && field(l) != "" {
 				return field(l)
 			}
 			return fallback
 		}
 	}
 	// endpoint is 127.0.0.1:$portVar if set, else the running make
-	// local's, else 127.0.0.1:port.
-	endpoint := func(portVar, port string, field func(*localaws.State) string) func() string {
+	// local's (empty: AWS's own); with no make local, an error.
+	endpoint := func(portVar, path string, field func(*localaws.State) string) func() string {
 		return func() string {
 			if p := strings.TrimSpace(set[portVar]); p != "" {
-				return "http://127.0.0.1:" + p
+				return "http://127.0.0.1:" + p + path
 			}
-			return fromLocal(field, "http://127.0.0.1:"+port, true)()
+			l, err := local()
+			if err != nil {
+				missing = err
+				return ""
+			}
+			return field(l)
 		}
 	}
-	def("MEDIA_BUCKET", fromLocal(func(l *localaws.State) string { return l.Bucket }, "wxmedia-local", false))
-	def("WECHAT_SECRET_ID", fromLocal(func(l *localaws.State) string { return l.SecretID }, "wxmedia/local", false))
-	def("WECHAT_API_BASE", endpoint("LOCAL_WECHAT_PORT", "3001", func(l *localaws.State) string { return l.WeChat }))
+	def("MEDIA_BUCKET", fromLocal(func(l *localaws.State) string { return l.Bucket }, "wxmedia-local"))
+	def("WECHAT_SECRET_ID", fromLocal(func(l *localaws.State) string { return l.SecretID }, "wxmedia/local"))
+	def("WECHAT_API_BASE", endpoint("LOCAL_WECHAT_PORT", "", func(l *localaws.State) string { return l.WeChat }))
 	if _, ok := set["AWS_ENDPOINT_URL"]; !ok {
-		def("AWS_ENDPOINT_URL_S3", endpoint("LOCAL_S3_PORT", "9000", func(l *localaws.State) string { return l.S3 }))
-		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint("LOCAL_SM_PORT", "9001", func(l *localaws.State) string { return l.SecretsManager }))
-		// make local's EventBridge is a path of its API's port.
-		def("AWS_ENDPOINT_URL_EVENTBRIDGE", func() string {
-			if p := strings.TrimSpace(set["LOCAL_PORT"]); p != "" {
-				return "http://127.0.0.1:" + p + localaws.EventBridgePath
-			}
-			return fromLocal(func(l *localaws.State) string { return l.EventBridge }, "http://127.0.0.1:3000"+localaws.EventBridgePath, true)()
-		})
+		def("AWS_ENDPOINT_URL_S3", endpoint("LOCAL_S3_PORT", "", func(l *localaws.State) string { return l.S3 }))
+		def("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint("LOCAL_SM_PORT", "", func(l *localaws.State) string { return l.SecretsManager }))
+		// make local's EventBridge is a path of its API's port; LOCAL_PORT
+		// picks the make local, whose state says it.
+		def("AWS_ENDPOINT_URL_EVENTBRIDGE", endpoint("", "", func(l *localaws.State) string { return l.EventBridge }))
+	}
+	if missing != nil {
+		return nil, missing
 	}
 	if _, ok := set["AWS_DEFAULT_REGION"]; !ok {
 		def("AWS_REGION", fixed("us-east-1"))
@@ -296,7 +303,7 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 	def("AWS_LAMBDA_FUNCTION_TIMEOUT", fixed(strconv.Itoa(int((timeout+time.Second-1)/time.Second))))
 	def("AWS_LAMBDA_FUNCTION_NAME", fixed("wxmedia-"+fn))
 	def("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", fixed("256"))
-	return env
+	return env, nil
 }
 
 // warnIfDown says so when a local backend the function will call is not

@@ -37,7 +37,7 @@ func TestEnvJSONPointsAtMakeLocal(t *testing.T) {
 		EnvSMEndpoint:           at(st.smPort),
 		EnvEBEndpoint:           at(st.apiPort) + EventBridgePath, // the completion events, on the API's port
 		tracing.EnvTracing:      "PassThrough",                    // no X-Ray daemon beside sam local
-		bootstrap.EnvTokenTable: "",                               // the platform's tokens in process, as make local keeps them
+		bootstrap.EnvTokenTable: "",                               // in sam local's containers the platform's tokens stay in process
 	}
 	for k, v := range want {
 		if got := f.Parameters[k]; got != v {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/mediatest"
+	"github.com/wxmedia/wxmedia/internal/memdynamo"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/httpapi"
@@ -36,6 +37,7 @@ import (
 	"github.com/wxmedia/wxmedia/pkg/reply"
 	"github.com/wxmedia/wxmedia/pkg/routes"
 	"github.com/wxmedia/wxmedia/pkg/s3event"
+	"github.com/wxmedia/wxmedia/pkg/tokentable"
 	"github.com/wxmedia/wxmedia/pkg/tracing"
 	"github.com/wxmedia/wxmedia/pkg/transfer"
 	"github.com/wxmedia/wxmedia/pkg/wechat"
@@ -82,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	st, err := resolve(os.LookupEnv)
 	if err != nil {
+		return err
+	}
+	if err := claimState(st); err != nil {
 		return err
 	}
 	// Every port first, so that one in use stops everything before it starts.
@@ -150,6 +155,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				PushURL: st.apiURL() + routes.PathPlatformEvents},
 			Logf: func(format string, args ...any) { simLog.Info(fmt.Sprintf(format, args...)) }})
 		wxL.h = sim
+		// The media_id the get events in events/ name.
+		sim.PutMedia(st.appID, mediatest.SampleMediaID, "image", ".jpg", mediatest.JPEG())
 	}
 	if smL != nil {
 		sm := localaws.NewSecretsManager(localaws.SecretsOptions{Region: os.Getenv("AWS_REGION")})
@@ -157,11 +164,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		smL.h = sm
 	}
 	var s3 *localaws.S3
+	var async *localaws.Async
 	seeded := 0
 	if s3L != nil {
+		// As Lambda runs an S3-triggered function: asynchronously, retried
+		// twice, then to the failed-events queue (/_local/failed-events).
+		async = localaws.NewAsync(s3Trigger(a.Trigger(), log), localaws.AsyncOptions{
+			TimeScale: st.timeScale, Timeout: FunctionTimeout, Logger: log,
+			FunctionARN: func(e events.S3Event) string { return functionARN(triggerFunction(e)) }})
+		defer async.Close()
 		s3, err = localaws.NewS3(localaws.S3Options{
 			Buckets:        []string{cfg.Bucket},
-			Notify:         s3Trigger(a.Trigger(), log),
+			Notify:         async.Invoke,
 			NotifyBucket:   cfg.Bucket,
 			NotifyPrefixes: transfer.TriggerPrefixes,
 			NotifyTimeout:  FunctionTimeout,
@@ -190,7 +204,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Info("event published", "bus", e.Bus, "source", e.Source, "detail_type", e.DetailType, "detail", e.Detail)
 		}})
 	}
-	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb)
+	var ddb http.Handler
+	if st.embedDynamo {
+		ddb = localaws.NewDynamoDB(memdynamo.New(tokentable.AttrKey))
+	}
+	api.h = withLocalRoutes(lambdaLike(a.HTTP(), log), emf, eb, async, ddb)
 
 	var servers []*http.Server
 	errc := make(chan error, len(lns))
@@ -226,7 +244,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if s3 != nil {
-		s3.Close() // cancels the S3 triggers still running
+		s3.Close()    // cancels the S3 triggers still running
+		async.Close() // and their retries
 	}
 	if err == nil {
 		fmt.Fprintln(stdout, "local: stopped")
@@ -283,8 +302,8 @@ func listenLocal(host string, port int, env string) (net.Listener, error) {
 	addr := net.JoinHostPort(host, fmt.Sprint(port))
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("port %d (%s) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local",
-			port, addr, env, env, port+100)
+		return nil, fmt.Errorf("port %d (%s) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local (%s alone moves every port by as much as it moves the API's)",
+			port, addr, env, env, port+100, EnvPort)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)
@@ -336,13 +355,11 @@ func lambdaLike(h http.Handler, log *slog.Logger) http.Handler {
 }
 
 // s3Trigger runs the S3 handler for a notification, as Lambda runs the
-// upload or uploadimg function for an asynchronous invocation.
+// upload or uploadimg function for one attempt of an asynchronous
+// invocation: an error is the function's, which Lambda retries.
 func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e events.S3Event) error {
 	return func(ctx context.Context, e events.S3Event) error {
-		fn := "upload"
-		if strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, transfer.UploadImgPrefix) {
-			fn = "uploadimg"
-		}
+		fn := triggerFunction(e)
 		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: localaws.NewUUID(), InvokedFunctionArn: functionARN(fn)})
 		ctx = tracing.WithHeader(ctx, tracing.NewHeader(time.Now(), false))
 		// As dispatch does in Lambda: keep time to record a failure.
@@ -353,11 +370,19 @@ func s3Trigger(h *s3event.Handler, log *slog.Logger) func(ctx context.Context, e
 		}
 		sum, err := h.Handle(ctx, e)
 		if err != nil {
-			return fmt.Errorf("%s function: %w (Lambda would retry the event twice)", fn, err)
+			return fmt.Errorf("%s function: %w", fn, err)
 		}
 		log.InfoContext(ctx, "s3 trigger done", "function", fn, "done", len(sum.Done), "skipped", len(sum.Skipped))
 		return nil
 	}
+}
+
+// triggerFunction is the function S3 notifies of e's object.
+func triggerFunction(e events.S3Event) string {
+	if len(e.Records) > 0 && strings.HasPrefix(e.Records[0].S3.Object.URLDecodedKey, transfer.UploadImgPrefix) {
+		return "uploadimg"
+	}
+	return "upload"
 }
 
 // routedPaths reports whether a path is one the template routes to a
@@ -450,6 +475,10 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	}
 	p("  make invoke FN=upload EVENT=events/s3-put-upload-image.json   # one function under the Lambda RIE, against these backends")
 	p("  curl %s%s   # the metrics so far, as the functions log them (CloudWatch EMF)", api, MetricsPath)
+	if st.embedS3 {
+		p("  curl %s%s   # S3-triggered invocations that failed after Lambda's 2 retries", api, FailedEventsPath)
+		p("  curl -X POST %s%s   # send them again (make redrive)", api, RedrivePath)
+	}
 	if st.embedWeChat && st.embedSecrets {
 		p("")
 		// The defaults are shown; a token or key the user set is not
@@ -464,6 +493,10 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 		p("  encoding_aes_key %s; its component_verify_ticket is pushed to %s%s every 10 minutes.", shown(st.compAESKey, DefaultComponentAESKey, EnvComponentAESKey), api, routes.PathPlatformEvents)
 		p("  curl -X POST \"%s/_sim/component/authorize?appid=wx-local-authorizer\"   # an account authorises the platform", st.wxURL)
 		p("  curl -F \"media=@%s\" \"%s/wx-local-authorizer/cgi-bin/media/upload?type=image\"   # then upload for it", sample, api)
+		if st.embedDynamo {
+			p("  printf %%s \"$REFRESH_TOKEN\" | AWS_ENDPOINT_URL_DYNAMODB=%s AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=%s make register-authorizer APPID=<appid> TABLE=%s SECRET=%s",
+				st.ddbURL, st.smURL, firstSet(os.Getenv("AWS_REGION"), DefaultRegion), st.tokenTable, st.secretID)
+		}
 	}
 	p("")
 	p("The functions' JSON logs follow on stderr.")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -38,17 +39,39 @@ const (
 	EventBridgePath = localaws.EventBridgePath
 	// EventsPath answers the completion events published so far.
 	EventsPath = "/_local/events"
+	// FailedEventsPath answers the failed-events queue: the S3-triggered
+	// invocations that failed after Lambda's retries, one invocation
+	// record a line, as template.yaml's FailedEventsQueue receives them.
+	FailedEventsPath = "/_local/failed-events"
+	// RedrivePath (POST) sends every failed event to its function again
+	// and empties the queue: {"redriven":N}.
+	RedrivePath = FailedEventsPath + "/redrive"
 )
 
 // withLocalRoutes serves the local runner's own paths before h (the
 // functions) sees the request: GET /_local/metrics, the EMF documents
 // emitted so far, one JSON object a line, exactly as the functions write
 // them to their logs; GET /_local/events, the events published so far, one
-// a line, as a rule's target receives them; and the embedded EventBridge.
-func withLocalRoutes(h http.Handler, emf *emfLog, eb *localaws.EventBridge) http.Handler {
+// a line, as a rule's target receives them; GET /_local/failed-events and
+// POST /_local/failed-events/redrive; and the embedded EventBridge.
+func withLocalRoutes(h http.Handler, emf *emfLog, eb *localaws.EventBridge, async *localaws.Async, ddb http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var lines [][]byte
 		switch {
+		case r.URL.Path == localaws.DynamoDBPath && ddb != nil:
+			ddb.ServeHTTP(w, r)
+			return
+		case r.URL.Path == RedrivePath && async != nil:
+			if r.Method != http.MethodPost {
+				w.Header().Set("Allow", "POST")
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"redriven":%d}`+"\n", async.Redrive())
+			return
+		case r.URL.Path == FailedEventsPath && async != nil:
+			lines = append(lines, localaws.MarshalNDJSON(async.Failed()))
 		case r.URL.Path == EventBridgePath && eb != nil:
 			eb.ServeHTTP(w, r)
 			return

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wxmedia/wxmedia/internal/localaws"
 	"github.com/wxmedia/wxmedia/internal/wechatsim"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/token"
@@ -27,16 +28,24 @@ const (
 	EnvComponentAppSecret = "LOCAL_COMPONENT_APPSECRET"
 	// EnvApps are more apps configured directly, appid=appsecret,…: the
 	// simulator's and the embedded secret's.
-	EnvApps          = "LOCAL_WECHAT_APPS"
-	EnvS3Endpoint    = "AWS_ENDPOINT_URL_S3"
-	EnvSMEndpoint    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
-	EnvEBEndpoint    = "AWS_ENDPOINT_URL_EVENTBRIDGE"
-	EnvAWSEndpoint   = "AWS_ENDPOINT_URL"
-	DefaultBucket    = "wxmedia-local"
-	DefaultSecretID  = "wxmedia/local"
-	DefaultHost      = "127.0.0.1"
-	DefaultRegion    = "us-east-1"
-	dummyCredentials = "local" // any credentials do for the embedded backends
+	EnvApps = "LOCAL_WECHAT_APPS"
+	// EnvTimeScale shortens (or stretches) Lambda's waits before retrying
+	// a failed S3-triggered invocation, about 1 and 2 minutes: 0.01 makes
+	// them 0.6 s and 1.2 s. Default 1.
+	EnvTimeScale   = "LOCAL_TIME_SCALE"
+	EnvS3Endpoint  = "AWS_ENDPOINT_URL_S3"
+	EnvSMEndpoint  = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	EnvEBEndpoint  = "AWS_ENDPOINT_URL_EVENTBRIDGE"
+	EnvAWSEndpoint = "AWS_ENDPOINT_URL"
+	EnvDDBEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+	// DefaultTokenTable is the embedded DynamoDB's token table (TOKEN_TABLE).
+	DefaultTokenTable = "wxmedia-local-tokens"
+	DefaultBucket     = "wxmedia-local"
+	DefaultSecretID   = "wxmedia/local"
+	DefaultHost       = "127.0.0.1"
+	DefaultPort       = 3000 // the HTTP API's, sam local start-api's
+	DefaultRegion     = "us-east-1"
+	dummyCredentials  = "local" // any credentials do for the embedded backends
 
 	DefaultComponentAppID     = "wx-local-component"
 	DefaultComponentToken     = "local-component-token"
@@ -58,10 +67,22 @@ Lambda would, with every backend they need embedded in this one process:
                     (PutEvents only: the completion events, listed at ` + EventsPath + `)
 
 A put into the embedded bucket under upload/<type>/ or uploadimg/ runs the
-S3 trigger as S3 and Lambda would; the outcome lands under results/.
+S3 trigger as S3 and Lambda would; the outcome lands under results/. An
+invocation that fails (WeChat busy, a lost answer) is retried as Lambda
+retries it, about 1 and 2 minutes later (LOCAL_TIME_SCALE shortens that),
+then kept in the failed-events queue: GET /_local/failed-events lists it,
+POST /_local/failed-events/redrive (make redrive) sends it again.
 
 Environment (the functions' own variables are passed through to them):
-  LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1)
+  LOCAL_PORT, LOCAL_S3_PORT, LOCAL_SM_PORT, LOCAL_WECHAT_PORT   ports (all on 127.0.0.1);
+                     LOCAL_PORT alone moves them all by as much as the API's:
+                     LOCAL_PORT=3100 make local serves 3100, S3 9100, Secrets
+                     Manager 9101, WeChat 3101, beside one on the defaults
+  WXMEDIA_LOCAL_STATE_DIR   where each make local writes local-<LOCAL_PORT>.json,
+                     its state file, which make invoke reads (default
+                     $TMPDIR/wxmedia-local); WXMEDIA_LOCAL_STATE names one file
+                     exactly. With two running, LOCAL_PORT=3100 make invoke …
+                     picks the one on 3100.
   LOCAL_HOST         the address they listen on instead of 127.0.0.1: 0.0.0.0 lets
                      sam local's containers reach them as host.docker.internal
                      (and anyone who can reach this machine: no credentials checked)
@@ -86,6 +107,12 @@ Environment (the functions' own variables are passed through to them):
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
                      default us-east-1 and made-up keys when every AWS backend
                      is local; otherwise the SDK's usual chain
+  TOKEN_TABLE, AWS_ENDPOINT_URL_DYNAMODB   the third-party platform's token table:
+                     by default wxmedia-local-tokens in an embedded DynamoDB on the
+                     API's port, /_local/dynamodb, where make register-authorizer
+                     writes too (see the banner)
+  LOCAL_TIME_SCALE   multiplies Lambda's waits before retrying a failed S3-triggered
+                     invocation (1 and 2 minutes): 0.01 retries after 0.6 s and 1.2 s
   ALLOWED_PREFIXES, MEDIA_LIMITS, LOG_LEVEL   as in the deployed functions
 
 Ctrl-C stops it.
@@ -103,6 +130,12 @@ type settings struct {
 	simBaseURL string
 
 	embedS3, embedSecrets, embedWeChat, embedEvents bool
+	// embedDynamo serves the token table on the API's port (DynamoDBPath).
+	embedDynamo        bool
+	ddbURL, tokenTable string
+
+	// timeScale multiplies Lambda's waits before a retry (LOCAL_TIME_SCALE).
+	timeScale float64
 
 	bucket, secretID string
 	appID, appSecret string
@@ -126,8 +159,13 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 		env  string
 		def  int
 		port *int
-	}{{EnvPort, 3000, &s.apiPort}, {EnvS3Port, 9000, &s.s3Port}, {EnvSMPort, 9001, &s.smPort}, {EnvWeChatPort, 3001, &s.wechatPort}} {
+	}{{EnvPort, DefaultPort, &s.apiPort}, {EnvS3Port, 9000, &s.s3Port}, {EnvSMPort, 9001, &s.smPort}, {EnvWeChatPort, 3001, &s.wechatPort}} {
+		// The API's port moves the others' defaults by as much: LOCAL_PORT=3100
+		// alone gives 3100, S3 9100, Secrets Manager 9101, WeChat 3101.
 		*p.port = p.def
+		if shifted := p.def + s.apiPort - DefaultPort; p.env != EnvPort && shifted >= 1 && shifted <= 65535 {
+			*p.port = shifted
+		}
 		if v := get(p.env); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 65535 {
@@ -135,6 +173,14 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 			}
 			*p.port = n
 		}
+	}
+	s.timeScale = 1
+	if v := get(EnvTimeScale); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || f > 1000 {
+			return settings{}, fmt.Errorf("environment variable %s: want a factor for Lambda's retry waits (1 min, 2 min), like 0.01, got %q", EnvTimeScale, v)
+		}
+		s.timeScale = f
 	}
 	s.host, s.dialHost = DefaultHost, DefaultHost
 	if v := get(EnvHost); v != "" {
@@ -197,6 +243,18 @@ func resolve(lookup func(string) (string, bool)) (settings, error) {
 	if s.embedEvents {
 		s.ebURL = fmt.Sprintf("http://127.0.0.1:%d%s", s.apiPort, EventBridgePath)
 		s.setenv[EnvEBEndpoint] = s.ebURL
+	}
+
+	// The platform's token table: the embedded DynamoDB's, unless an
+	// endpoint is named (then TOKEN_TABLE, if set, is there).
+	s.ddbURL = firstSet(get(EnvDDBEndpoint), anyEndpoint)
+	s.tokenTable = get(bootstrap.EnvTokenTable)
+	s.embedDynamo = s.ddbURL == ""
+	if s.embedDynamo {
+		s.ddbURL = "http://" + net.JoinHostPort(s.dialHost, strconv.Itoa(s.apiPort)) + localaws.DynamoDBPath
+		s.tokenTable = firstSet(s.tokenTable, DefaultTokenTable)
+		s.setenv[EnvDDBEndpoint] = s.ddbURL
+		s.setenv[bootstrap.EnvTokenTable] = s.tokenTable
 	}
 
 	s.wxURL = get(bootstrap.EnvWeChatBase)

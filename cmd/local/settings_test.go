@@ -20,15 +20,22 @@ func TestResolve(t *testing.T) {
 	}{
 		{"Defaults", nil, true, true, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "TOKEN_TABLE": "wxmedia-local-tokens", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:3000/_local/dynamodb", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"Ports", map[string]string{"LOCAL_S3_PORT": "9100", "LOCAL_SM_PORT": "9101", "LOCAL_WECHAT_PORT": "3101"}, true, true, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3101",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9101", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9101", "TOKEN_TABLE": "wxmedia-local-tokens", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:3000/_local/dynamodb", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
+			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
+		// The API's port alone moves the others by as much: a second make
+		// local beside one on the defaults.
+		{"PortShift", map[string]string{"LOCAL_PORT": "3100", "LOCAL_SM_PORT": "9201"}, true, true, true, map[string]string{
+			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3101",
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9100", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9201",
+			"TOKEN_TABLE": "wxmedia-local-tokens", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:3100/_local/dynamodb", "AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:3100/_local/eventbridge",
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"RealWeChat", map[string]string{"WECHAT_API_BASE": "https://api.weixin.qq.com"}, true, true, false, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "TOKEN_TABLE": "wxmedia-local-tokens", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:3000/_local/dynamodb", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb,
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}},
 		{"Moto", map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_REGION": "eu-west-1"}, false, false, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
@@ -36,10 +43,10 @@ func TestResolve(t *testing.T) {
 		// A secret in AWS itself: the user's credentials and region, untouched.
 		{"RealSecret", map[string]string{"WECHAT_SECRET_ID": "prod/wechat", "AWS_PROFILE": "dev"}, true, false, true, map[string]string{
 			"MEDIA_BUCKET": "wxmedia-local", "WECHAT_API_BASE": "http://127.0.0.1:3001", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000",
-			"AWS_ENDPOINT_URL_EVENTBRIDGE": eb}},
+			"TOKEN_TABLE": "wxmedia-local-tokens", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:3000/_local/dynamodb", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb}},
 		{"UserCredentials", map[string]string{"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "x", "MEDIA_BUCKET": "mine"}, true, true, true, map[string]string{
 			"WECHAT_SECRET_ID": "wxmedia/local", "WECHAT_API_BASE": "http://127.0.0.1:3001",
-			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb, "AWS_REGION": "us-east-1"}},
+			"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9001", "TOKEN_TABLE": "wxmedia-local-tokens", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:3000/_local/dynamodb", "AWS_ENDPOINT_URL_EVENTBRIDGE": eb, "AWS_REGION": "us-east-1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := resolve(lookupIn(tc.env))

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +25,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv(localaws.EnvState, filepath.Join(dir, "local.json"))
+	os.Setenv(localaws.EnvStateDir, dir)
+	os.Unsetenv(localaws.EnvState)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -126,5 +129,61 @@ func TestStateFileKeptIfNotOurs(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(path + ".*"); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestTwoInstances: two make local side by side each keep a state file of
+// their own, and a second one given the first's file refuses to start.
+func TestTwoInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/local (-short)")
+	}
+	bin := buildLocal(t)
+	dir := t.TempDir()
+	t.Setenv(localaws.EnvStateDir, dir)
+	a, b := start(t, bin), start(t, bin)
+	for _, l := range []*local{a, b} {
+		s, err := readState(t, filepath.Join(dir, "local-"+l.api[strings.LastIndex(l.api, ":")+1:]+".json"))
+		if err != nil || s.PID != l.cmd.Process.Pid || s.API != l.api || s.S3 != l.s3URL {
+			t.Errorf("state of the one on %s: got %+v, %v; want its own", l.api, s, err)
+		}
+	}
+	stop(t, b)
+	files, _ := filepath.Glob(filepath.Join(dir, "local-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("after the second stopped: state files %v, want the first's alone", files)
+	}
+	if s, err := readState(t, files[0]); err != nil || s.PID != a.cmd.Process.Pid {
+		t.Errorf("after the second stopped: got %+v, %v; want the first's", s, err)
+	}
+
+	// One file named for both: the second refuses, and says why.
+	shared := filepath.Join(t.TempDir(), "shared.json")
+	t.Setenv(localaws.EnvState, shared)
+	c := start(t, bin)
+	p := freePorts(t, 4)
+	cmd := exec.Command(bin)
+	cmd.Env = append(cleanEnv(), fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
+		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]))
+	out, err := cmd.CombinedOutput()
+	want := fmt.Sprintf("belongs to the make local running as pid %d", c.cmd.Process.Pid)
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("second on %s: %v, output %s; want it refused with %q", shared, err, out, want)
+	}
+	if s, err := readState(t, shared); err != nil || s.PID != c.cmd.Process.Pid {
+		t.Errorf("%s: got %+v, %v; want the first's kept", shared, s, err)
+	}
+}
+
+// stop interrupts l and waits for it to exit.
+func stop(t *testing.T, l *local) {
+	t.Helper()
+	if err := l.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGINT")
 	}
 }

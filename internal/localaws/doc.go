@@ -11,13 +11,16 @@
 //     AWS SDKs and CLI speak), holding the secrets put into it;
 //   - an EventBridge endpoint for PutEvents that keeps the events published
 //     as a rule's target would receive them;
-//   - a DynamoDB endpoint for GetItem, PutItem and DeleteItem with their
-//     condition expressions (internal/memdynamo): the stack's table.
+//   - a DynamoDB endpoint (GetItem, PutItem, DeleteItem, DescribeTable)
+//     over internal/memdynamo: the stack's table (the ledger's claims, the
+//     media_id index, the platform's tokens);
+//   - Lambda's asynchronous invocation of an S3-triggered function (Async):
+//     two retries, then the failed-events queue, and its redrive.
 //
 // Each is an http.Handler: serve it with net/http or httptest and point
-// the SDK at it with AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER
-// AWS_ENDPOINT_URL_EVENTBRIDGE or AWS_ENDPOINT_URL_DYNAMODB, as the functions read them when
-// deployed. EventJSON builds the S3 notification JSON on its own, for
+// the SDK at it with AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SECRETS_MANAGER,
+// AWS_ENDPOINT_URL_EVENTBRIDGE or AWS_ENDPOINT_URL_DYNAMODB, as the
+// functions read them when deployed. EventJSON builds the S3 notification JSON on its own, for
 // events fed to a function by other means (a Lambda emulator); the state
 // file (WriteState, ReadState) tells make invoke where a running make
 // local serves them.

@@ -1,11 +1,10 @@
 package localaws
 
 import (
-	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -16,201 +15,212 @@ import (
 	"github.com/wxmedia/wxmedia/internal/memdynamo"
 )
 
-// DynamoDB answers GetItem, PutItem and DeleteItem over the tables of an
-// in-memory DynamoDB (internal/memdynamo), in the DynamoDB JSON protocol
-// (POST / with X-Amz-Target), so the AWS SDKs and CLI use it as the
-// service: the stack's table (the ledger's claims, the media_id index, a
-// platform's tokens) for make local, and what make register-authorizer
-// writes. Any credentials are accepted.
-type DynamoDB struct{ DB *memdynamo.DB }
+// DynamoDBPath is where make local serves its DynamoDB endpoint on the
+// API's port: AWS_ENDPOINT_URL_DYNAMODB is http://127.0.0.1:<port> plus it.
+const DynamoDBPath = "/_local/dynamodb"
 
-// NewDynamoDB returns an empty DynamoDB whose tables are keyed by pk, as
-// the stack's is.
-func NewDynamoDB() *DynamoDB { return &DynamoDB{DB: memdynamo.New("pk")} }
+// DynamoDB serves GetItem, PutItem, DeleteItem and DescribeTable in
+// DynamoDB's JSON 1.0 protocol (X-Amz-Target DynamoDB_20120810.<op>), as
+// the AWS SDKs and CLI speak it, over a memdynamo.DB: its tables, keyed
+// by one string attribute, exist once named; conditions are answered as
+// DynamoDB answers them (400 ConditionalCheckFailedException).
+type DynamoDB struct {
+	db *memdynamo.DB
+}
 
-const dynamoPrefix = "DynamoDB_20120810."
+// NewDynamoDB serves db.
+func NewDynamoDB(db *memdynamo.DB) *DynamoDB { return &DynamoDB{db: db} }
 
-// ServeHTTP answers the DynamoDB JSON protocol.
+// dynamoRequest is the part of a request the ops served read.
+type dynamoRequest struct {
+	TableName                 *string
+	Key, Item                 map[string]json.RawMessage
+	ConditionExpression       *string
+	ExpressionAttributeNames  map[string]string
+	ExpressionAttributeValues map[string]json.RawMessage
+}
+
 func (d *DynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), dynamoPrefix)
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	var in dynamoRequest
 	if r.Method != http.MethodPost || !ok {
-		dynamoError(w, http.StatusBadRequest, "UnknownOperationException", "only POST / with X-Amz-Target: DynamoDB_20120810.<op> is served")
+		dynamoError(w, "UnknownOperationException", "want POST with X-Amz-Target DynamoDB_20120810.<operation>")
 		return
 	}
-	var in struct {
-		TableName                 *string
-		Key, Item                 map[string]json.RawMessage
-		ConditionExpression       *string
-		ExpressionAttributeNames  map[string]string
-		ExpressionAttributeValues map[string]json.RawMessage
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
-		dynamoError(w, http.StatusBadRequest, "SerializationException", "request body is not JSON")
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
+		dynamoError(w, "SerializationException", err.Error())
 		return
 	}
-	key, errK := decodeItem(in.Key)
-	item, errI := decodeItem(in.Item)
-	values, errV := decodeItem(in.ExpressionAttributeValues)
-	if err := errors.Join(errK, errI, errV); err != nil {
-		dynamoError(w, http.StatusBadRequest, "ValidationException", err.Error())
+	out, err := d.do(r, op, in)
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			dynamoError(w, ae.ErrorCode(), ae.ErrorMessage())
+			return
+		}
+		dynamoError(w, "ValidationException", err.Error())
 		return
 	}
-	var out any
-	var err error
-	ctx := context.WithoutCancel(r.Context())
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	json.NewEncoder(w).Encode(out)
+}
+
+// do runs op.
+func (d *DynamoDB) do(r *http.Request, op string, in dynamoRequest) (any, error) {
+	ctx := r.Context()
+	key, err := attrMap(in.Key)
+	if err != nil {
+		return nil, err
+	}
+	item, err := attrMap(in.Item)
+	if err != nil {
+		return nil, err
+	}
+	values, err := attrMap(in.ExpressionAttributeValues)
+	if err != nil {
+		return nil, err
+	}
 	switch op {
 	case "GetItem":
-		var o *dynamodb.GetItemOutput
-		if o, err = d.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: in.TableName, Key: key}); err == nil {
-			out = map[string]any{"Item": encodeItem(o.Item)}
+		out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: in.TableName, Key: key})
+		if err != nil || out.Item == nil {
+			return struct{}{}, err
 		}
+		return map[string]any{"Item": wireMap(out.Item)}, nil
 	case "PutItem":
-		_, err = d.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: in.TableName, Item: item, ConditionExpression: in.ConditionExpression,
+		_, err := d.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: in.TableName, Item: item, ConditionExpression: in.ConditionExpression,
 			ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: values})
-		out = struct{}{}
+		return struct{}{}, err
 	case "DeleteItem":
-		_, err = d.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: in.TableName, Key: key, ConditionExpression: in.ConditionExpression,
+		_, err := d.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: in.TableName, Key: key, ConditionExpression: in.ConditionExpression,
 			ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: values})
-		out = struct{}{}
-	default:
-		dynamoError(w, http.StatusBadRequest, "UnknownOperationException",
-			fmt.Sprintf("operation %q is not served by the local DynamoDB; only GetItem, PutItem and DeleteItem are", op))
-		return
+		return struct{}{}, err
+	case "DescribeTable":
+		name := ""
+		if in.TableName != nil {
+			name = *in.TableName
+		}
+		return map[string]any{"Table": map[string]any{"TableName": name, "TableStatus": "ACTIVE",
+			"TableArn": "arn:aws:dynamodb:" + DefaultRegion + ":000000000000:table/" + name}}, nil
 	}
-	var ae smithy.APIError
-	switch {
-	case errors.As(err, &ae):
-		dynamoError(w, http.StatusBadRequest, ae.ErrorCode(), ae.ErrorMessage())
-		return
-	case err != nil:
-		dynamoError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
-		return
-	}
+	return nil, &smithy.GenericAPIError{Code: "UnknownOperationException", Message: "not served here: " + op}
+}
+
+// dynamoError answers as DynamoDB does: 400 and {"__type","message"}.
+func dynamoError(w http.ResponseWriter, code, msg string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", NewUUID())
-	_ = json.NewEncoder(w).Encode(out)
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + code, "message": msg})
 }
 
-func dynamoError(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", NewUUID())
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + typ, "message": msg})
-}
-
-// wireValue is an AttributeValue as the JSON protocol writes it.
-type wireValue struct {
-	S    *string               `json:",omitempty"`
-	N    *string               `json:",omitempty"`
-	B    []byte                `json:",omitempty"`
-	BOOL *bool                 `json:",omitempty"`
-	NULL *bool                 `json:",omitempty"`
-	SS   []string              `json:",omitempty"`
-	NS   []string              `json:",omitempty"`
-	L    []wireValue           `json:",omitempty"`
-	M    map[string]*wireValue `json:",omitempty"`
-}
-
-func decodeItem(raw map[string]json.RawMessage) (map[string]types.AttributeValue, error) {
-	if raw == nil {
+// attrMap decodes attribute values in DynamoDB's JSON ({"S":"x"}, {"N":"1"} …).
+func attrMap(m map[string]json.RawMessage) (map[string]types.AttributeValue, error) {
+	if m == nil {
 		return nil, nil
 	}
-	out := make(map[string]types.AttributeValue, len(raw))
-	for k, r := range raw {
-		var v wireValue
-		if err := json.Unmarshal(r, &v); err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		av, err := v.value()
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, raw := range m {
+		v, err := attr(raw)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %s: %w", k, err)
 		}
-		out[k] = av
+		out[k] = v
 	}
 	return out, nil
 }
 
-func (v wireValue) value() (types.AttributeValue, error) {
-	switch {
-	case v.S != nil:
-		return &types.AttributeValueMemberS{Value: *v.S}, nil
-	case v.N != nil:
-		return &types.AttributeValueMemberN{Value: *v.N}, nil
-	case v.B != nil:
-		return &types.AttributeValueMemberB{Value: v.B}, nil
-	case v.BOOL != nil:
-		return &types.AttributeValueMemberBOOL{Value: *v.BOOL}, nil
-	case v.NULL != nil:
-		return &types.AttributeValueMemberNULL{Value: *v.NULL}, nil
-	case v.SS != nil:
-		return &types.AttributeValueMemberSS{Value: v.SS}, nil
-	case v.NS != nil:
-		return &types.AttributeValueMemberNS{Value: v.NS}, nil
-	case v.L != nil:
-		l := make([]types.AttributeValue, len(v.L))
-		for i, e := range v.L {
-			av, err := e.value()
-			if err != nil {
-				return nil, err
-			}
-			l[i] = av
-		}
-		return &types.AttributeValueMemberL{Value: l}, nil
-	case v.M != nil:
-		m := make(map[string]types.AttributeValue, len(v.M))
-		for k, e := range v.M {
-			av, err := e.value()
-			if err != nil {
-				return nil, err
-			}
-			m[k] = av
-		}
-		return &types.AttributeValueMemberM{Value: m}, nil
+func attr(raw json.RawMessage) (types.AttributeValue, error) {
+	var w map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &w); err != nil || len(w) != 1 {
+		return nil, fmt.Errorf("want one type, like {\"S\":\"…\"}, got %s", raw)
 	}
-	return nil, errors.New("no type given (S, N, B, BOOL, NULL, SS, NS, L or M)")
+	for typ, v := range w {
+		switch typ {
+		case "S":
+			var s string
+			err := json.Unmarshal(v, &s)
+			return &types.AttributeValueMemberS{Value: s}, err
+		case "N":
+			var s string
+			err := json.Unmarshal(v, &s)
+			return &types.AttributeValueMemberN{Value: s}, err
+		case "B":
+			var b []byte // base64, as encoding/json decodes it
+			err := json.Unmarshal(v, &b)
+			return &types.AttributeValueMemberB{Value: b}, err
+		case "BOOL":
+			var b bool
+			err := json.Unmarshal(v, &b)
+			return &types.AttributeValueMemberBOOL{Value: b}, err
+		case "NULL":
+			return &types.AttributeValueMemberNULL{Value: true}, nil
+		case "SS", "NS":
+			var ss []string
+			err := json.Unmarshal(v, &ss)
+			if typ == "NS" {
+				return &types.AttributeValueMemberNS{Value: ss}, err
+			}
+			return &types.AttributeValueMemberSS{Value: ss}, err
+		case "M":
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(v, &m); err != nil {
+				return nil, err
+			}
+			mm, err := attrMap(m)
+			return &types.AttributeValueMemberM{Value: mm}, err
+		case "L":
+			var l []json.RawMessage
+			if err := json.Unmarshal(v, &l); err != nil {
+				return nil, err
+			}
+			out := &types.AttributeValueMemberL{}
+			for _, e := range l {
+				ev, err := attr(e)
+				if err != nil {
+					return nil, err
+				}
+				out.Value = append(out.Value, ev)
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("type %s not served here", typ)
+	}
+	return nil, nil
 }
 
-func encodeItem(item map[string]types.AttributeValue) map[string]*wireValue {
-	if item == nil {
-		return nil
-	}
-	out := make(map[string]*wireValue, len(item))
-	for k, v := range item {
-		w := encodeValue(v)
-		out[k] = &w
+// wireMap encodes attribute values in DynamoDB's JSON.
+func wireMap(m map[string]types.AttributeValue) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = wire(v)
 	}
 	return out
 }
 
-func encodeValue(v types.AttributeValue) wireValue {
+func wire(v types.AttributeValue) any {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		return wireValue{S: &v.Value}
+		return map[string]string{"S": v.Value}
 	case *types.AttributeValueMemberN:
-		return wireValue{N: &v.Value}
+		return map[string]string{"N": v.Value}
 	case *types.AttributeValueMemberB:
-		return wireValue{B: v.Value}
+		return map[string]string{"B": base64.StdEncoding.EncodeToString(v.Value)}
 	case *types.AttributeValueMemberBOOL:
-		return wireValue{BOOL: &v.Value}
+		return map[string]bool{"BOOL": v.Value}
 	case *types.AttributeValueMemberNULL:
-		return wireValue{NULL: &v.Value}
+		return map[string]bool{"NULL": true}
 	case *types.AttributeValueMemberSS:
-		return wireValue{SS: v.Value}
+		return map[string][]string{"SS": v.Value}
 	case *types.AttributeValueMemberNS:
-		return wireValue{NS: v.Value}
-	case *types.AttributeValueMemberL:
-		l := make([]wireValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = encodeValue(e)
-		}
-		return wireValue{L: l}
+		return map[string][]string{"NS": v.Value}
 	case *types.AttributeValueMemberM:
-		m := make(map[string]*wireValue, len(v.Value))
-		for k, e := range v.Value {
-			w := encodeValue(e)
-			m[k] = &w
+		return map[string]any{"M": wireMap(v.Value)}
+	case *types.AttributeValueMemberL:
+		l := make([]any, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = wire(e)
 		}
-		return wireValue{M: m}
+		return map[string]any{"L": l}
 	}
-	return wireValue{}
+	return nil
 }

@@ -1,75 +1,60 @@
-package localaws_test
+package localaws
 
 import (
 	"context"
 	"errors"
 	"net/http/httptest"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/wxmedia/wxmedia/internal/awstest"
-	"github.com/wxmedia/wxmedia/internal/localaws"
-	mbucket "github.com/wxmedia/wxmedia/pkg/bucket"
-	"github.com/wxmedia/wxmedia/pkg/recordtable"
-	"github.com/wxmedia/wxmedia/pkg/tokentable"
+	"github.com/wxmedia/wxmedia/internal/memdynamo"
 )
 
-func setupDynamoDB(t *testing.T) (*dynamodb.Client, *localaws.DynamoDB, string) {
-	t.Helper()
-	d := localaws.NewDynamoDB()
-	srv := httptest.NewServer(d)
+// TestDynamoDB: the AWS SDK's own client, pointed at the endpoint, gets
+// DynamoDB's answers: items written and read back, a false condition a
+// ConditionalCheckFailedException.
+func TestDynamoDB(t *testing.T) {
+	srv := httptest.NewServer(NewDynamoDB(memdynamo.New("pk")))
 	t.Cleanup(srv.Close)
-	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("anything", "goes", "")})
-	return client, d, srv.URL
-}
-
-// The product's own table code, over the SDK, against the endpoint: the
-// ledger's conditional records and the platform's lease.
-func TestDynamoDBServesTheStacksTable(t *testing.T) {
-	client, _, _ := setupDynamoDB(t)
+	c := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL + DynamoDBPath),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
 	ctx := context.Background()
-	rt := recordtable.New(client, "wxmedia-local", 0, nil)
-	v, err := rt.WriteJSON(ctx, "claims/a", map[string]string{"owner": "one"}, mbucket.Condition{IfAbsent: true})
+	table := aws.String("tokens")
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	lock := func(now string) error {
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: table,
+			Item:                      map[string]types.AttributeValue{"pk": s("lock"), "until": n("100"), "owner": s("a")},
+			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #until < :now"),
+			ExpressionAttributeNames:  map[string]string{"#pk": "pk", "#until": "until"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(now)}})
+		return err
+	}
+	if err := lock("50"); err != nil {
+		t.Fatalf("first lock: %v", err)
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if err := lock("50"); !errors.As(err, &ccf) {
+		t.Fatalf("second lock while held: got %v, want ConditionalCheckFailedException", err)
+	}
+	if err := lock("150"); err != nil {
+		t.Fatalf("lock once expired: %v", err)
+	}
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: map[string]types.AttributeValue{"pk": s("lock")}, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.WriteJSON(ctx, "claims/a", map[string]string{"owner": "two"}, mbucket.Condition{IfAbsent: true}); !errors.Is(err, mbucket.ErrExists) {
-		t.Fatalf("second create: %v, want ErrExists", err)
+	if o, _ := out.Item["owner"].(*types.AttributeValueMemberS); o == nil || o.Value != "a" {
+		t.Errorf("item: got %v, want owner a", out.Item)
 	}
-	var got map[string]string
-	if v2, err := rt.ReadJSON(ctx, "claims/a", &got); err != nil || v2 != v || got["owner"] != "one" {
-		t.Fatalf("read: %v %q %v", got, v2, err)
-	}
-	tt := tokentable.NewDynamo(client, "wxmedia-local")
-	now := time.Now()
-	if ok, err := tt.Lease(ctx, "k", "me", now, now.Add(time.Minute)); !ok || err != nil {
-		t.Fatalf("lease: %v %v", ok, err)
-	}
-	if ok, err := tt.Lease(ctx, "k", "you", now, now.Add(time.Minute)); ok || err != nil {
-		t.Fatalf("second lease: %v %v, want refused", ok, err)
-	}
-}
-
-// The AWS CLI reads what the functions wrote.
-func TestDynamoDBAnswersTheAWSCLI(t *testing.T) {
-	aws := awstest.Tool(t, "aws")
-	client, _, url := setupDynamoDB(t)
-	rt := recordtable.New(client, "wxmedia-local", 0, nil)
-	if _, err := rt.WriteJSON(context.Background(), "media-ids/M1.json", map[string]string{"key": "upload/image/a.jpg"}, mbucket.Condition{}); err != nil {
+	if _, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: map[string]types.AttributeValue{"pk": s("lock")}}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(aws, "dynamodb", "get-item", "--endpoint-url", url, "--region", "us-east-1", "--table-name", "wxmedia-local",
-		"--key", `{"pk":{"S":"media-ids/M1.json"}}`, "--query", "Item.value.S", "--output", "text")
-	cmd.Env = append(cmd.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x")
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != `{"key":"upload/image/a.jpg"}` {
-		t.Fatalf("aws dynamodb get-item: %s %v", out, err)
+	if out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: map[string]types.AttributeValue{"pk": s("lock")}}); err != nil || out.Item != nil {
+		t.Errorf("after delete: got %v, %v; want no item", out.Item, err)
 	}
 }

@@ -12,6 +12,12 @@ type Object struct {
 // make local's banner suggests.
 const SampleKey = "upload/image/test.jpg"
 
+// SampleMediaID is the media_id the get events of events/ name: make
+// local's WeChat simulator holds the sample JPEG under it from the start,
+// so that they work as they are, and the tests put their own media_id in
+// its place.
+const SampleMediaID = "MEDIA_ID"
+
 // notAnImage is what not-really-an-image.jpg holds: 64 bytes, as
 // events/s3-put-batch.json says.
 const notAnImage = "This is plain text saved as a .jpg file: WeChat must refuse it.\n"

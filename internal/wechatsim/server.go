@@ -247,6 +247,19 @@ func (s *Server) Media(id string) ([]byte, bool) {
 	return nil, false
 }
 
+// PutMedia stores data as temporary media of app (an AppID; "" is the
+// default app) under a media_id chosen by the caller, as if uploaded now
+// with the type typ and a file name ending in ext (".jpg"): a media_id
+// that sample events can name before anything was uploaded.
+func (s *Server) PutMedia(app, id, typ, ext string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if app == "" {
+		app = s.appID
+	}
+	s.media[id] = &stored{app: app, kind: typ, ext: ext, contentType: contentTypeOf(ext), data: append([]byte(nil), data...), created: s.nowLocked()}
+}
+
 func (s *Server) nowLocked() time.Time { return s.clock().Add(s.offset) }
 
 // liveMediaLocked returns an unexpired temporary media and forgets expired ones.

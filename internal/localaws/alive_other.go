@@ -1,12 +1,12 @@
 //go:build !unix
 
-package main
+package localaws
 
 import "os"
 
-// processAlive reports whether a process pid exists: where FindProcess
+// ProcessAlive reports whether a process pid exists: where FindProcess
 // opens the process (Windows), it fails for one that does not.
-func processAlive(pid int) bool {
+func ProcessAlive(pid int) bool {
 	p, err := os.FindProcess(pid)
 	if err != nil {
 		return false

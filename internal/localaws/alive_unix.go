@@ -1,15 +1,15 @@
 //go:build unix
 
-package main
+package localaws
 
 import (
 	"errors"
 	"syscall"
 )
 
-// processAlive reports whether a process pid exists (perhaps another
+// ProcessAlive reports whether a process pid exists (perhaps another
 // user's).
-func processAlive(pid int) bool {
+func ProcessAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
