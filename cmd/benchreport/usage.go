@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,8 +82,12 @@ func measureUsage(ctx context.Context, emulator, dir string, be *backends, home 
 				em.Close()
 				return nil, fmt.Errorf("%s: %w\n%s", work, err, em.Output())
 			}
-			if id := costMediaID(res.Body); id != "" && work == workTriggered {
-				mediaIDs = append(mediaIDs, id)
+			if a, err := httpAnswer(res); work != workTriggered && (err != nil || a.StatusCode != 200 || strings.Contains(a.Body, `"errcode":`)) {
+				em.Close()
+				return nil, fmt.Errorf("%s: answered %s\n%s", work, res.Body, em.Output())
+			}
+			if work == workKey {
+				mediaIDs = append(mediaIDs, costMediaID(res.Body))
 			}
 			u = usage{Work: work, Requests: minus(be.kinds.snapshot(), before), LogBytes: logBytes(res.Log),
 				Series: seriesOf(res.Log), DurationMS: ms(res.Duration), APIUnits: units}
@@ -96,7 +101,7 @@ func measureUsage(ctx context.Context, emulator, dir string, be *backends, home 
 // costEvent is work's i-th event, and the API Gateway requests it is
 // metered as.
 func costEvent(work string, i int, jpg []byte, be *backends, mediaIDs []string) ([]byte, int64, error) {
-	key := fmt.Sprintf("upload/image/cost-%s-%d.jpg", strings.ReplaceAll(strings.Trim(work, `{}"`), " ", "-"), i)
+	key := fmt.Sprintf("upload/image/cost-%d-%d.jpg", slices.Index(costWork, work), i)
 	switch work {
 	case workTriggered, workKey:
 		if err := be.bucket.Put(coldBucket, key, "image/jpeg", jpg); err != nil {
@@ -114,7 +119,7 @@ func costEvent(work string, i int, jpg []byte, be *backends, mediaIDs []string) 
 		return httpEventBinary("POST", "/cgi-bin/media/upload", "type=image", ctype, body), apiUnits(len(body)), nil
 	case workGet:
 		if i >= len(mediaIDs) {
-			return nil, 0, fmt.Errorf("get: no media_id %d from the S3-triggered uploads (%d)", i, len(mediaIDs))
+			return nil, 0, fmt.Errorf("get: no media_id %d from the {\"key\"} uploads (%d)", i, len(mediaIDs))
 		}
 		return httpEvent("GET", "/cgi-bin/media/get", "media_id="+mediaIDs[i], ""), 1, nil
 	}
@@ -145,8 +150,7 @@ func httpEventBinary(method, path, query, ctype string, body []byte) []byte {
 	return data
 }
 
-// costMediaID is the media_id of an answer: an HTTP one or an S3 event's
-// (whose answer names none: it is read from the result).
+// costMediaID is the media_id of an HTTP answer.
 func costMediaID(body []byte) string {
 	var a struct {
 		Body string `json:"body"`
@@ -210,12 +214,8 @@ func emulatorLine(l string) bool {
 func seriesOf(lines []string) int {
 	seen := map[string]bool{}
 	for _, l := range lines {
-		i := strings.Index(l, `{"_aws"`)
-		if i < 0 {
-			continue
-		}
 		var doc map[string]json.RawMessage
-		if json.Unmarshal([]byte(l[i:]), &doc) != nil {
+		if !strings.HasPrefix(l, "{") || !strings.Contains(l, `"_aws"`) || json.Unmarshal([]byte(l), &doc) != nil {
 			continue
 		}
 		var aws struct {

@@ -59,7 +59,7 @@ another stack's. The defaults:
   AWS_REGION                         us-east-1 (unless AWS_DEFAULT_REGION is set)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   made up (unless either, or AWS_PROFILE, is set)
   AWS_LAMBDA_FUNCTION_TIMEOUT        the function's Timeout in template.yaml, or -timeout
-  AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE   wxmedia-<fn>, 256
+  AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE   wxmedia-<fn>, 128
 To use real AWS, set the endpoints to the empty string, e.g.
   AWS_ENDPOINT_URL_S3= AWS_ENDPOINT_URL_SECRETS_MANAGER= MEDIA_BUCKET=my-bucket WECHAT_SECRET_ID=my-secret make invoke ...
 
@@ -302,7 +302,7 @@ func functionEnv(environ []string, fn string, timeout time.Duration, local func(
 	}
 	def("AWS_LAMBDA_FUNCTION_TIMEOUT", fixed(strconv.Itoa(int((timeout+time.Second-1)/time.Second))))
 	def("AWS_LAMBDA_FUNCTION_NAME", fixed("wxmedia-"+fn))
-	def("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", fixed("256"))
+	def("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", fixed("128"))
 	return env, nil
 }
 

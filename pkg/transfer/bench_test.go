@@ -43,11 +43,10 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/wxmedia/wxmedia/internal/mediatest"
-	"github.com/wxmedia/wxmedia/internal/memdynamo"
 	"github.com/wxmedia/wxmedia/pkg/bootstrap"
 	"github.com/wxmedia/wxmedia/pkg/bucket"
+	"github.com/wxmedia/wxmedia/pkg/failure"
 	"github.com/wxmedia/wxmedia/pkg/media"
-	"github.com/wxmedia/wxmedia/pkg/recordtable"
 	"github.com/wxmedia/wxmedia/pkg/token"
 )
 
@@ -281,7 +280,9 @@ func reply(w http.ResponseWriter, body string) {
 
 // newApp wires the service as the functions do (bootstrap.New: the token
 // source, the WeChat client and its HTTP transport, the bucket, the
-// presigner, the table of claims and media_ids), with the fakes at both ends. The image limit is raised to
+// presigner), with the fakes at both ends: the claims and the media_id
+// index go to a table that, like fakeS3, keeps nothing written, so that
+// each iteration uploads again. The image limit is raised to
 // 100 MB so the 50 MB object is allowed; logs are formatted and dropped.
 func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *bootstrap.App {
 	tb.Helper()
@@ -293,9 +294,20 @@ func newApp(tb testing.TB, api bucket.API, wx *fakeWeChat) *bootstrap.App {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench", "")})
 	a := bootstrap.New(bootstrap.Config{Bucket: benchBucket, SecretID: "bench", WeChatBase: wx.url, Rules: rules},
 		bootstrap.Deps{S3: api, Presigner: s3.NewPresignClient(s3c), Credentials: token.Static("wxbench", "bench"),
-			Records: recordtable.New(memdynamo.New(recordtable.AttrKey), "bench", 0, nil)}) // the stack's table, as deployed
+			Records: forgetful{}})
 	a.SetLogOutput(io.Discard)
 	return a
+}
+
+// forgetful is the stack's table keeping nothing: every record is absent,
+// every write succeeds (as fakeS3's).
+type forgetful struct{}
+
+func (forgetful) ReadJSON(context.Context, string, any) (string, error) {
+	return "", failure.ErrNotFound
+}
+func (forgetful) WriteJSON(context.Context, string, any, bucket.Condition) (string, error) {
+	return "v", nil
 }
 
 // streamedUpload is ours: UploadObject of a generated S3 object, as its
