@@ -101,7 +101,7 @@ func alarms(res map[string]map[string]any) map[string]map[string]any {
 	return out
 }
 
-// TestAlarms: the alarms README's Operations section explains, each on
+// TestAlarms: the alarms docs/operations.md explains, each on
 // what it says, and all notifying the topic when one is given.
 func TestAlarms(t *testing.T) {
 	tpl := loadTemplate(t)
