@@ -1,4 +1,4 @@
-# wxmedia — see README.md. The two commands a newcomer needs: `make local`, `make test`.
+# wxmedia — see README.md and docs/. The two commands a newcomer needs: `make local`, `make test`.
 
 SHELL := /bin/bash
 GO ?= go
@@ -89,12 +89,12 @@ invoke: $(RIE) ## a function's bootstrap under the Lambda RIE with an event: FN=
 redrive: ## send make local's failed S3 events again (GET /_local/failed-events lists them)
 	@curl -fsS -X POST "http://127.0.0.1:$${LOCAL_PORT:-3000}/_local/failed-events/redrive"
 
-# The benchmarks of README's table: prints it, writes .bench/results.md and .bench/memory.svg.
-bench: $(RIE) ## the benchmarks of README's table; writes .bench/
+# The benchmarks of docs/benchmarks.md's table: prints it, writes .bench/results.md and .bench/memory.svg.
+bench: $(RIE) ## the benchmarks of docs/benchmarks.md's table; writes .bench/
 	$(GO) run ./cmd/benchreport -go $(GO) -rie $(RIE)
 
 # A third-party platform's authorizer registered by hand (its event URL points elsewhere): the
-# refresh token on standard input, into the stack's token table. See README, Third-party platforms.
+# refresh token on standard input, into the stack's token table. See docs/apps-and-platforms.md.
 register-authorizer: ## a platform authorizer's refresh token (stdin) into the token table: APPID= TABLE= SECRET=
 	@test -n "$(APPID)" -a -n "$(TABLE)" -a -n "$(SECRET)" || { echo "usage: printf %s \"\$$REFRESH_TOKEN\" | make register-authorizer APPID=wx… TABLE=<TokenTable> SECRET=<SecretArn>" >&2; exit 2; }
 	$(GO) run ./cmd/authorizer -appid "$(APPID)" -table "$(TABLE)" -secret "$(SECRET)"

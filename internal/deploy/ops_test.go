@@ -123,7 +123,7 @@ func alarmMetrics(a map[string]any) []map[string]any {
 	return out
 }
 
-// TestAlarms: the alarms README's Operations section explains, each on
+// TestAlarms: the alarms docs/operations.md explains, each on
 // what it says, and all notifying the topic when one is given. Every
 // function's failures, throttles and near-timeouts are watched: on the
 // HTTP side by the API's 5xx and integration latency, on the S3-triggered

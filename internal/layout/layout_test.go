@@ -1,8 +1,8 @@
 // Package layout holds checks of the tree's shape; no runtime code.
 //
 // Its tests read the packages as `go list` sees them and assert that
-// README's layout section lists each package once, and none that does not
-// exist (readme_test.go); and that each package imports only from the
+// CONTRIBUTING.md's layout section lists each package once, and none that
+// does not exist (contributing_test.go); and that each package imports only from the
 // floors below its own, as CONTRIBUTING.md tells them (floors_test.go).
 package layout
 
@@ -17,7 +17,7 @@ import (
 // module is this repository's Go module.
 const module = "github.com/wxmedia/wxmedia"
 
-// pending are packages README's layout and the floors already name but
+// pending are packages CONTRIBUTING.md's layout and the floors already name but
 // that other branches are still adding (pkg/routes: the routes' names and
 // paths; pkg/reply: WeChat's answers and the status of each failure). A
 // name here may be missing from the tree; once it exists, the tests ask

@@ -78,8 +78,8 @@ func (st *Stack) InvokeAsyncIn(t testing.TB, container map[string]lambda.Handler
 
 // Redrive takes every event in the failed-events queue and invokes fn with
 // it again (asynchronously, as `aws lambda invoke --invocation-type Event`
-// would), deleting the message once it is handed over, as the README's
-// redrive does. It returns how many events it redrove.
+// would), deleting the message once it is handed over, as the redrive
+// of docs/deploying.md does. It returns how many events it redrove.
 func (st *Stack) Redrive(t testing.TB, fn string) int {
 	t.Helper()
 	n := 0

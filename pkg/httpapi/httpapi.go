@@ -136,7 +136,7 @@ func New(opts Options) http.Handler {
 		}
 	}
 	mux.Handle("/", a.handle("none", func(w http.ResponseWriter, r *http.Request) error {
-		return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errNoRoute, "no route %s %s; see the README for the routes", r.Method, truncate(r.URL.Path, 128))
+		return failure.Wrap(failure.Caller, failure.CodeInvalidParam, errNoRoute, "no route %s %s; see docs/http.md for the routes", r.Method, truncate(r.URL.Path, 128))
 	}))
 	return mux
 }

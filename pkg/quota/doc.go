@@ -10,6 +10,6 @@
 // (wechat.Options.QuotaScope), as WeChat counts each account's quota
 // apart. Each container learns of a spent quota from its own first 45009,
 // so a deployment makes at most one refused call per container, app and
-// API a day. README's "Bursts" says why it is not shared through the
+// API a day. docs/reliability.md, "Bursts", says why it is not shared through the
 // bucket.
 package quota
