@@ -71,7 +71,7 @@ func perMillion(u usage, memoryMB int) []costLine {
 		l := costLine{what: what}
 		for _, k := range kinds {
 			if n := u.Requests[k]; n > 0 {
-				l.counts = append(l.counts, fmt.Sprintf("%d %s", n, strings.TrimPrefix(strings.TrimPrefix(k, "S3 "), "DynamoDB ")))
+				l.counts = append(l.counts, plural(n, strings.TrimPrefix(strings.TrimPrefix(k, "S3 "), "DynamoDB ")))
 				l.dollar += float64(n) * prices[k] * 1e6
 			}
 		}
@@ -82,13 +82,25 @@ func perMillion(u usage, memoryMB int) []costLine {
 	lines := []costLine{
 		group("S3 requests", s3Kinds),
 		group("DynamoDB requests", dynamoKinds),
-		{what: "EventBridge", counts: []string{fmt.Sprintf("%d entries", events)}, dollar: float64(events) * prices[kindEventsEntries] * 1e6},
+		{what: "EventBridge", counts: []string{plural(events, "entry")}, dollar: float64(events) * prices[kindEventsEntries] * 1e6},
 		{what: "Lambda", counts: []string{fmt.Sprintf("%.0f ms + %d ms WeChat at %d MB", u.DurationMS, wechatMS, memoryMB)},
 			dollar: (prices[priceLambdaReq] + gbs*prices[priceLambdaGBs]) * 1e6},
-		{what: "API Gateway", counts: []string{fmt.Sprintf("%d requests", u.APIUnits)}, dollar: float64(u.APIUnits) * prices[priceAPIRequest] * 1e6},
-		{what: "CloudWatch Logs", counts: []string{fmt.Sprintf("%d bytes", u.LogBytes)}, dollar: float64(u.LogBytes) / (1 << 30) * prices[priceLogGB] * 1e6},
+		{what: "API Gateway", counts: []string{plural(u.APIUnits, "request")}, dollar: float64(u.APIUnits) * prices[priceAPIRequest] * 1e6},
+		{what: "CloudWatch Logs", counts: []string{plural(u.LogBytes, "byte")}, dollar: float64(u.LogBytes) / (1 << 30) * prices[priceLogGB] * 1e6},
 	}
 	return lines
+}
+
+// plural is n things, in words: "1 entry", "2 writes"; request kinds in
+// capitals (GET, PUT) stay as they are.
+func plural(n int64, thing string) string {
+	switch {
+	case n == 1 || strings.ToUpper(thing) == thing:
+		return fmt.Sprintf("%d %s", n, thing)
+	case strings.HasSuffix(thing, "y"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(thing, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func total(lines []costLine) float64 {
@@ -129,6 +141,10 @@ func costTables(us []usage, memoryMB int, fixed deploy.Fixed) string {
 	for i := range us {
 		fmt.Fprintf(&b, " **$%.2f** |", total(per[i]))
 	}
+	b.WriteString("\n| metric series touched (billed a month, in the fixed cost) |")
+	for _, u := range us {
+		fmt.Fprintf(&b, " %d |", u.Series)
+	}
 	fmt.Fprintf(&b, "\n\nFixed, a month at any volume: $%.2f (%d alarm metrics $%.2f, %d dashboard $%.2f, %d secret $%.2f, %d metric series $%.2f).\n\n",
 		fixed.Dollars(), fixed.AlarmMetrics, float64(fixed.AlarmMetrics)*deploy.PriceAlarmMetric, fixed.Dashboards,
 		float64(fixed.Dashboards)*deploy.PriceDashboard, fixed.Secrets, float64(fixed.Secrets)*deploy.PriceSecret,
@@ -138,7 +154,7 @@ func costTables(us []usage, memoryMB int, fixed deploy.Fixed) string {
 	for _, n := range []int{10_000, 100_000, 1_000_000, 3_000_000} {
 		fmt.Fprintf(&b, "| %s | $%.2f | $%.2f | $%.2f |\n", bytesFmt(float64(n)), v*float64(n), fixed.Dollars(), v*float64(n)+fixed.Dollars())
 	}
-	fmt.Fprintf(&b, "\nList prices of us-east-1 read %s (cmd/benchreport/cost.go); WeChat's own answer assumed %d ms; `Tracing: Active` adds up to $%.2f a million.\n",
+	fmt.Fprintf(&b, "\nList prices of us-east-1 read %s (cmd/benchreport/cost.go); WeChat's own answer assumed %d ms; no traces with `Tracing: PassThrough` (the default), Active adds up to $%.2f a million.\n",
 		pricesRead, wechatMS, prices[priceTrace]*1e6)
 	return b.String()
 }
