@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxmedia/wxmedia/internal/awstest"
 )
 
 // The examples of README.md and docs/ are their ```sh blocks:
@@ -175,7 +176,7 @@ func TestExamples(t *testing.T) {
 // compares each step's output; it returns how many steps ran and how many
 // of them show output.
 func runPage(t *testing.T, repo, bin string, bs []block) (ran, checked int) {
-	ports := freePorts(t, 4)
+	ports := awstest.FreePorts(t, 4)
 	tmp := t.TempDir()
 	state := filepath.Join(tmp, "local.json")
 	env := []string{"TMPDIR=" + tmp, "WXMEDIA_LOCAL_STATE=" + state}
@@ -280,22 +281,4 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
 }

@@ -58,24 +58,6 @@ func buildLocal(t *testing.T) string {
 	return bin
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
-
 // cleanEnv is this process's environment without anything that would
 // point the program elsewhere.
 func cleanEnv() []string {
@@ -102,7 +84,7 @@ type local struct {
 // start runs the program with all four ports free and waits for its banner.
 func start(t *testing.T, bin string, env ...string) *local {
 	t.Helper()
-	p := freePorts(t, 4)
+	p := awstest.FreePorts(t, 4)
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(cleanEnv(), env...),
 		fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
@@ -571,7 +553,7 @@ func testPortInUse(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	p := freePorts(t, 3)
+	p := awstest.FreePorts(t, 3)
 	cmd := exec.Command(bin)
 	cmd.Env = append(cleanEnv(), fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", busy.Addr().(*net.TCPAddr).Port),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", p[1]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[2]))

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxmedia/wxmedia/internal/awstest"
+
 	"github.com/wxmedia/wxmedia/internal/localaws"
 )
 
@@ -161,7 +163,7 @@ func TestTwoInstances(t *testing.T) {
 	shared := filepath.Join(t.TempDir(), "shared.json")
 	t.Setenv(localaws.EnvState, shared)
 	c := start(t, bin)
-	p := freePorts(t, 4)
+	p := awstest.FreePorts(t, 4)
 	cmd := exec.Command(bin)
 	cmd.Env = append(cleanEnv(), fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]))

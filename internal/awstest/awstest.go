@@ -174,6 +174,28 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time of
+// the call: all are held open until each is found, so none repeats.
+func FreePorts(t TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("a free port: %v", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 // Config is an AWS configuration for moto: fixed test credentials, Region,
 // and moto's endpoint.
 func (m *Moto) Config() aws.Config {

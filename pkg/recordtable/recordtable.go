@@ -77,7 +77,7 @@ func itemKey(k string) map[string]types.AttributeValue {
 func (t *Table) ReadJSON(ctx context.Context, key string, v any) (string, error) {
 	out, err := t.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &t.name, Key: itemKey(key), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return "", t.fail("read", key, err)
+		return "", Failure("read", t.name, key, err)
 	}
 	val, _ := out.Item[AttrValue].(*types.AttributeValueMemberS)
 	if val == nil || t.expired(out.Item) {
@@ -137,7 +137,7 @@ func (t *Table) WriteJSON(ctx context.Context, key string, v any, cond bucket.Co
 	case errors.As(err, &ccf):
 		return "", fmt.Errorf("dynamodb write %s/%s: %w", t.name, key, kind)
 	case err != nil:
-		return "", t.fail("write", key, err)
+		return "", Failure("write", t.name, key, err)
 	}
 	return version, nil
 }
@@ -148,17 +148,18 @@ func newVersion() string {
 	return hex.EncodeToString(b[:])
 }
 
-// fail is a failure of the table: the operator's (no such table, no
-// permission) or DynamoDB's own. It names the table and the record's key,
-// never a value.
-func (t *Table) fail(op, key string, err error) error {
-	err = fmt.Errorf("dynamodb %s %s/%s: %w", op, t.name, key, err)
+// Failure is a failed call op of the stack's table: the operator's (no
+// such table, no permission: failure.Config) or DynamoDB's own. It names
+// the table and the record's key, never a value (package tokentable's
+// calls fail the same way).
+func Failure(op, table, key string, err error) error {
+	err = fmt.Errorf("dynamodb %s %s/%s: %w", op, table, key, err)
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException", "ValidationException":
-			return failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the record table is not set up correctly")
+			return failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the stack's table is not set up correctly")
 		}
 	}
-	return failure.Wrap(failure.DynamoDB, failure.CodeSystem, err, "system error: the record table is unavailable (DynamoDB)")
+	return failure.Wrap(failure.DynamoDB, failure.CodeSystem, err, "system error: the stack's table is unavailable (DynamoDB)")
 }

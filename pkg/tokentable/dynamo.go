@@ -3,16 +3,14 @@ package tokentable
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
-	"github.com/wxmedia/wxmedia/pkg/failure"
+	"github.com/wxmedia/wxmedia/pkg/recordtable"
 )
 
 // DynamoAPI is the part of the DynamoDB client the store uses.
@@ -161,17 +159,5 @@ func (d *Dynamo) Release(ctx context.Context, l Lease) error {
 	return nil
 }
 
-// fail is a failure of the store: the operator's (no such table, no
-// permission) or DynamoDB's own. It names the table and the record's
-// key, never a value.
-func (d *Dynamo) fail(op, k string, err error) error {
-	err = fmt.Errorf("dynamodb %s %s/%s: %w", op, d.table, k, err)
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException", "ValidationException":
-			return failure.Wrap(failure.Config, failure.CodeSystem, err, "system error: the token table is not set up correctly")
-		}
-	}
-	return failure.Wrap(failure.DynamoDB, failure.CodeSystem, err, "system error: the token store is unavailable (DynamoDB)")
-}
+// fail is a failure of the store (recordtable.Failure).
+func (d *Dynamo) fail(op, k string, err error) error { return recordtable.Failure(op, d.table, k, err) }
