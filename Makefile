@@ -90,7 +90,7 @@ redrive: ## send make local's failed S3 events again (GET /_local/failed-events 
 	@curl -fsS -X POST "http://127.0.0.1:$${LOCAL_PORT:-3000}/_local/failed-events/redrive"
 
 # The benchmarks of docs/benchmarks.md's table: prints it, writes .bench/results.md and .bench/memory.svg.
-bench: $(RIE) ## the benchmarks of docs/benchmarks.md's table; writes .bench/
+bench: $(RIE) ## the benchmarks and the cost table (docs/benchmarks.md, docs/operations.md); writes .bench/
 	$(GO) run ./cmd/benchreport -go $(GO) -rie $(RIE)
 
 # A third-party platform's authorizer registered by hand (its event URL points elsewhere): the

@@ -303,12 +303,24 @@ func listenLocal(host string, port int, env string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("port %d (%s) is already in use, perhaps by another `make local`: stop it, or choose another port with %s, e.g. %s=%d make local (%s alone moves every port by as much as it moves the API's)",
-			port, addr, env, env, port+100, EnvPort)
+			port, addr, env, env, suggestPort(host, port), EnvPort)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)
 	}
 	return ln, nil
+}
+
+// suggestPort is the first of port+100, port+200, … free on host now
+// (port+100 if none of the next nine is).
+func suggestPort(host string, port int) int {
+	for p := port + 100; p < port+1000 && p < 65536; p += 100 {
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(p))); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	return port + 100
 }
 
 // lambdaLike runs the HTTP handler as API Gateway and Lambda would: bodies
@@ -442,7 +454,8 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 		p("    sam local start-api --env-vars events/env.json")
 		p("")
 	}
-	p("  HTTP API         %-24s POST /cgi-bin/media/upload, GET /cgi-bin/media/get, POST /cgi-bin/media/uploadimg", api)
+	p("  HTTP API         %-24s POST /cgi-bin/media/upload, GET /cgi-bin/media/get, POST /cgi-bin/media/uploadimg,", api)
+	p("                                            GET /cgi-bin/media/result, POST /component/events")
 	if st.embedWeChat {
 		p("  WeChat           %-24s simulator, appid %s; calls so far: curl %s/_sim/stats", st.wxURL, st.appID, st.wxURL)
 	} else {

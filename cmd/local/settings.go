@@ -58,7 +58,7 @@ const usage = `Usage: make local   (or: go run ./cmd/local)
 Runs the wxmedia functions' HTTP API on 127.0.0.1, as API Gateway and
 Lambda would, with every backend they need embedded in this one process:
 
-  HTTP API          127.0.0.1:$LOCAL_PORT (3000)         upload, get, uploadimg
+  HTTP API          127.0.0.1:$LOCAL_PORT (3000)         upload, get, uploadimg, result, component
   WeChat simulator  127.0.0.1:$LOCAL_WECHAT_PORT (3001)  unless WECHAT_API_BASE is set
   S3, in memory     127.0.0.1:$LOCAL_S3_PORT (9000)      unless AWS_ENDPOINT_URL_S3 is set
   Secrets Manager   127.0.0.1:$LOCAL_SM_PORT (9001)      unless AWS_ENDPOINT_URL_SECRETS_MANAGER

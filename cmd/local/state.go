@@ -19,6 +19,10 @@ func claimState(st settings) error {
 	if err != nil || s.PID == os.Getpid() || !localaws.ProcessAlive(s.PID) {
 		return nil // none, not one, or its make local is gone: ours to take
 	}
+	if s.API == st.apiURL() {
+		return fmt.Errorf("a make local (pid %d) already serves %s: stop it, or start this one on other ports, e.g. %s=%d make local (it moves every port by as much)",
+			s.PID, s.API, EnvPort, suggestPort(st.host, st.apiPort))
+	}
 	return fmt.Errorf("the state file %s (%s) belongs to the make local running as pid %d (API %s): stop it, or give this one a file of its own, e.g. %s=%s",
 		path, localaws.EnvState, s.PID, s.API, localaws.EnvState, strings.TrimSuffix(path, ".json")+"-2.json")
 }

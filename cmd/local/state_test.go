@@ -150,6 +150,15 @@ func TestTwoInstances(t *testing.T) {
 			t.Errorf("state of the one on %s: got %+v, %v; want its own", l.api, s, err)
 		}
 	}
+	// A third on a's ports: refused, naming the one there and a way out.
+	port := a.api[strings.LastIndex(a.api, ":")+1:]
+	third := exec.Command(bin)
+	third.Env = append(cleanEnv(), "LOCAL_PORT="+port)
+	out, err := third.CombinedOutput()
+	want := fmt.Sprintf("a make local (pid %d) already serves %s", a.cmd.Process.Pid, a.api)
+	if err == nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), "LOCAL_PORT=") {
+		t.Errorf("a third on %s: %v, output %s; want it refused with %q and a LOCAL_PORT to use", a.api, err, out, want)
+	}
 	stop(t, b)
 	files, _ := filepath.Glob(filepath.Join(dir, "local-*.json"))
 	if len(files) != 1 {
@@ -167,8 +176,8 @@ func TestTwoInstances(t *testing.T) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(cleanEnv(), fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]))
-	out, err := cmd.CombinedOutput()
-	want := fmt.Sprintf("belongs to the make local running as pid %d", c.cmd.Process.Pid)
+	out, err = cmd.CombinedOutput()
+	want = fmt.Sprintf("belongs to the make local running as pid %d", c.cmd.Process.Pid)
 	if err == nil || !strings.Contains(string(out), want) {
 		t.Errorf("second on %s: %v, output %s; want it refused with %q", shared, err, out, want)
 	}
