@@ -132,7 +132,7 @@ func attrMap(m map[string]json.RawMessage) (map[string]types.AttributeValue, err
 func attr(raw json.RawMessage) (types.AttributeValue, error) {
 	var w map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &w); err != nil || len(w) != 1 {
-		return nil, fmt.Errorf("want one type, like {\"S\":\"…\"}, got %s", raw)
+		return nil, errors.New(`want one type, like {"S":"…"}`) // never the value: it may be a token
 	}
 	for typ, v := range w {
 		switch typ {

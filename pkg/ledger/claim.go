@@ -118,6 +118,9 @@ func (l *Ledger) claim(ctx context.Context, w Work, seen entry) (*claim, error) 
 			continue
 		case err != nil:
 			return nil, notRead(err) // unsure whether another is at work: retry later
+		case theirs.Owner == mine.Owner:
+			// Our own write, whose answer was lost and whose retry found it.
+			return &claim{tookOver: !cond.IfAbsent, unconfirmed: mine.Unconfirmed, key: key, version: ver, record: mine}, nil
 		}
 		age := l.now().Sub(time.UnixMilli(theirs.Since))
 		if !theirs.Released && age < l.ttl {

@@ -17,8 +17,9 @@
 //     holder crashed or ran out of time), is taken over by a write
 //     conditional on that claim's own version, so of two deliveries that
 //     find it stale only one takes it. A failed condition means someone
-//     else holds it. Claims expire by the table's TTL after 3 days, the
-//     life of a temporary media_id.
+//     else holds it, unless the claim found is the caller's own (a write
+//     whose answer was lost, retried). Claims expire by the table's TTL
+//     after 3 days, the life of a temporary media_id.
 //   - Answer again. The work's result is read before it is claimed: a
 //     recorded success of the same version that WeChat still honours for
 //     longer than the reuse margin (an article image's URL: always), or

@@ -33,8 +33,10 @@ type DynamoAPI interface {
 
 // The item's attributes: the key, the record (JSON), its version (a
 // random token each write sets) and its expiry in unix seconds (the
-// table's TTL attribute; the same names as the token table's, which it
-// shares).
+// table's TTL attribute). Package tokentable's records in the same table
+// use the same names. Its keys are "<kind>#…" (ticket#, refresh#, lease#
+// …); these are "claims/<hash>" and "media-ids/<media_id>.json": the two
+// never meet.
 const (
 	AttrKey     = "pk"
 	AttrValue   = "value"
@@ -125,6 +127,10 @@ func (t *Table) WriteJSON(ctx context.Context, key string, v any, cond bucket.Co
 		in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR #exp <= :now")
 		in.ExpressionAttributeNames = map[string]string{"#pk": AttrKey, "#exp": AttrExpires}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}}
+	case cond.IfMatch == "*": // the version ReadJSON answers for a record written without one
+		kind = bucket.ErrChanged
+		in.ConditionExpression = aws.String("attribute_exists(#pk) AND attribute_not_exists(#ver)")
+		in.ExpressionAttributeNames = map[string]string{"#pk": AttrKey, "#ver": AttrVersion}
 	case cond.IfMatch != "":
 		kind = bucket.ErrChanged
 		in.ConditionExpression = aws.String("#ver = :ver")

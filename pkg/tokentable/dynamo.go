@@ -24,9 +24,9 @@ type DynamoAPI interface {
 // (unix seconds), which is also the table's TTL attribute, so DynamoDB
 // deletes what expired.
 const (
-	AttrKey     = "pk"
-	AttrValue   = "value"
-	AttrExpires = "expires_at"
+	AttrKey     = recordtable.AttrKey
+	AttrValue   = recordtable.AttrValue
+	AttrExpires = recordtable.AttrExpires
 	AttrOwner   = "lease_owner"
 	AttrUntil   = "lease_until" // unix milliseconds
 )

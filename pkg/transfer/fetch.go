@@ -104,8 +104,15 @@ func (s *Service) stored(ctx context.Context, a apps.App, mediaID string) (Fetch
 // keeps it.
 func (s *Service) uploaded(ctx context.Context, a apps.App, mediaID string) (Fetched, error) {
 	var ix mediaIndex
-	if _, err := s.mediaIDs.ReadJSON(ctx, bucket.MediaIndexPrefix+mediaID+".json", &ix); err != nil {
+	_, err := s.mediaIDs.ReadJSON(ctx, bucket.MediaIndexPrefix+mediaID+".json", &ix)
+	switch {
+	case errors.Is(err, failure.ErrNotFound):
 		return Fetched{}, err
+	case err != nil:
+		// The index only spares WeChat's quota: a table that cannot be read
+		// is logged, and the media fetched from WeChat.
+		s.log.WarnContext(ctx, "cannot read the media_id index; asking WeChat", "media_id", mediaID, "error", err.Error())
+		return Fetched{}, fmt.Errorf("media %s: index unread: %w", mediaID, failure.ErrNotFound)
 	}
 	if ix.AppID != a.ID && !(ix.AppID == "" && a.Default) {
 		return Fetched{}, fmt.Errorf("media %s: uploaded for another app: %w", mediaID, failure.ErrNotFound)

@@ -50,3 +50,28 @@ func TestFetchedMediaIsCappedByItsType(t *testing.T) {
 		})
 	}
 }
+
+// brokenTable is a media_id index whose table cannot be read (throttled,
+// or not set up).
+type brokenTable struct{}
+
+func (brokenTable) ReadJSON(context.Context, string, any) (string, error) {
+	return "", failure.New(failure.DynamoDB, failure.CodeSystem, "system error: the stack's table is unavailable (DynamoDB)")
+}
+
+func (brokenTable) WriteJSON(context.Context, string, any, bucket.Condition) (string, error) {
+	return "", failure.New(failure.DynamoDB, failure.CodeSystem, "system error: the stack's table is unavailable (DynamoDB)")
+}
+
+// The media_id index only spares WeChat's quota: a get while the table
+// fails still answers the media, fetched from WeChat.
+func TestGetOutlivesAnUnreadableIndex(t *testing.T) {
+	objects := mems3.New()
+	b := bucket.New(objects, bucket.Options{Name: "b", Presigner: presignStub{}})
+	svc := transfer.New(transfer.Options{Bucket: b, WeChat: bigWeChat{size: 2048, announced: 2048}, Index: brokenTable{},
+		Ledger: ledger.New(b, b, ledger.Options{}), Logger: slog.New(slog.DiscardHandler)})
+	got, err := svc.Fetch(context.Background(), "MEDIA_ID")
+	if err != nil || got.From != "wechat" || got.Size != 2048 {
+		t.Fatalf("get while the index fails: %+v, %v; want the 2,048 bytes fetched from WeChat", got, err)
+	}
+}

@@ -42,7 +42,7 @@ type Options struct {
 	// Index holds the media_id index (which object each media_id this
 	// deployment uploaded came from): the stack's table (package
 	// recordtable); default the bucket, under bucket.MediaIndexPrefix.
-	Index Records
+	Index ledger.Records
 	Rules media.Rules // default media.DefaultRules()
 	// AllowedPrefixes are key prefixes the {"key"} routes may read besides
 	// the trigger prefixes, matched on a "/" boundary (see NewKeyPolicy).
@@ -73,16 +73,10 @@ type Ledger interface {
 	Do(ctx context.Context, w ledger.Work, prepare func(context.Context) (ledger.Work, func(context.Context) (ledger.Result, error), error)) (ledger.Result, error)
 }
 
-// Records are small JSON records, read and written by key.
-type Records interface {
-	ReadJSON(ctx context.Context, key string, v any) (version string, err error)
-	WriteJSON(ctx context.Context, key string, v any, cond bucket.Condition) (version string, err error)
-}
-
 // Service moves media between the bucket and WeChat.
 type Service struct {
 	bucket     *bucket.Bucket
-	mediaIDs   Records
+	mediaIDs   ledger.Records
 	ledger     Ledger
 	wx         WeChat
 	rules      media.Rules
