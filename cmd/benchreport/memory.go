@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,45 +25,52 @@ type peak struct {
 	kb      int64
 }
 
-// measurePeaks runs each function's largest job (WeChat's largest file)
-// once in a fresh container and reads its process's peak.
+// measurePeaks runs each function's largest jobs once each in a fresh
+// container and reads its process's peak: WeChat's largest file streamed
+// from S3, and the largest a Lambda invocation carries in its event or
+// answer (6 MB, base64): a multipart upload through API Gateway, and a
+// get answered inline.
 func measurePeaks(ctx context.Context, emulator, dir string, be *backends, home string) ([]peak, error) {
 	video, img := mediatest.Sample(media.MP4, 10<<20), mediatest.Sample(media.JPEG, 10<<20)
-	png := mediatest.Sample(media.PNG, 1<<20)
-	puts := map[string][]byte{"upload/video/peak.mp4": video, "upload/image/peak.jpg": img, "uploadimg/peak.png": png}
+	png, inline := mediatest.Sample(media.PNG, 1<<20), mediatest.Sample(media.JPEG, 4<<20)
+	puts := map[string][]byte{"upload/video/peak.mp4": video, "upload/image/peak.jpg": img, "uploadimg/peak.png": png,
+		"upload/image/inline.jpg": inline}
 	for key, data := range puts {
 		if err := be.bucket.Put(coldBucket, key, "application/octet-stream", data); err != nil {
 			return nil, err
 		}
 	}
+	body, ctype := multipartBody(inline)
 	var out []peak
-	var imageID string
-	for _, j := range []struct{ fn, job, query, key string }{
-		{"upload", "10 MB video, {\"key\"}", "type=video", "upload/video/peak.mp4"},
-		{"upload", "10 MB image, {\"key\"}", "type=image", "upload/image/peak.jpg"},
-		{"get", "10 MB image from WeChat", "", ""},
-		{"uploadimg", "1 MB PNG, {\"key\"}", "", "uploadimg/peak.png"},
+	ids := map[string]string{}
+	for _, j := range []struct {
+		fn, job, key string // key: a {"key"} upload's object; get: the media_id of that upload
+		event        []byte
+		measured     bool
+	}{
+		{"upload", "10 MB video, {\"key\"}", "", httpEvent("POST", "/cgi-bin/media/upload", "type=video", `{"key":"upload/video/peak.mp4"}`), true},
+		{"upload", "4 MB multipart image through API Gateway", "", httpEventBinary("POST", "/cgi-bin/media/upload", "type=image", ctype, body), true},
+		{"upload", "", "upload/image/peak.jpg", httpEvent("POST", "/cgi-bin/media/upload", "type=image", `{"key":"upload/image/peak.jpg"}`), false},
+		{"upload", "", "upload/image/inline.jpg", httpEvent("POST", "/cgi-bin/media/upload", "type=image", `{"key":"upload/image/inline.jpg"}`), false},
+		{"get", "10 MB image from WeChat, stored and linked", "upload/image/peak.jpg", nil, true},
+		{"get", "4 MB image from WeChat, answered inline", "upload/image/inline.jpg", nil, true},
+		{"uploadimg", "1 MB PNG, {\"key\"}", "", httpEvent("POST", "/cgi-bin/media/uploadimg", "", `{"key":"uploadimg/peak.png"}`), true},
 	} {
-		var event []byte
-		switch j.fn {
-		case "upload":
-			event = httpEvent("POST", "/cgi-bin/media/upload", j.query, `{"key":"`+j.key+`"}`)
-		case "uploadimg":
-			event = httpEvent("POST", "/cgi-bin/media/uploadimg", "", `{"key":"`+j.key+`"}`)
-		case "get":
-			if err := be.forget([]string{imageID}); err != nil {
+		event := j.event
+		if j.fn == "get" {
+			if err := be.forget([]string{ids[j.key]}); err != nil {
 				return nil, err
 			}
-			event = httpEvent("GET", "/cgi-bin/media/get", "media_id="+imageID, "")
+			event = httpEvent("GET", "/cgi-bin/media/get", "media_id="+ids[j.key], "")
 		}
-		kb, body, err := peakOf(ctx, rie.Options{Binary: emulator, Bootstrap: filepath.Join(dir, j.fn), Env: be.env(j.fn, home)}, event)
+		kb, answer, err := peakOf(ctx, rie.Options{Binary: emulator, Bootstrap: filepath.Join(dir, j.fn), Env: be.env(j.fn, home)}, event)
 		if err != nil {
-			return nil, fmt.Errorf("%s, %s: %w", j.fn, j.job, err)
+			return nil, fmt.Errorf("%s, %s: %w", j.fn, cmp.Or(j.job, j.key), err)
 		}
-		if j.query == "type=image" {
-			imageID = costMediaID(body)
+		if j.fn == "upload" && j.key != "" {
+			ids[j.key] = costMediaID(answer)
 		}
-		if j.fn != "upload" || j.query == "type=video" {
+		if j.measured {
 			out = append(out, peak{fn: j.fn, job: j.job, kb: kb})
 		}
 	}

@@ -7,13 +7,15 @@ const (
 	// ResultsPrefix holds each piece of work's outcome, the S3 contract's
 	// results/<key>.json (package ledger).
 	ResultsPrefix = "results/"
-	// ClaimsPrefix holds who is doing each piece of work (package ledger);
-	// the bucket's lifecycle expires claims after 3 days.
+	// ClaimsPrefix begins the keys of the ledger's claims, items of the
+	// stack's table (package recordtable); objects here are an earlier
+	// version's, which the bucket's lifecycle expires after 3 days.
 	ClaimsPrefix = "claims/"
 	// MediaPrefix holds the media fetched from WeChat, media/<id><ext>.
 	MediaPrefix = "media/"
-	// MediaIndexPrefix holds, for each media_id this deployment uploaded,
-	// the object it was uploaded from.
+	// MediaIndexPrefix begins the keys of the media_id index (for each
+	// media_id this deployment uploaded, the object it came from), items
+	// of the stack's table; objects here are an earlier version's.
 	MediaIndexPrefix = "media-ids/"
 )
 

@@ -43,8 +43,9 @@ const (
 	// Conflict is concurrent work on the same object: another request holds
 	// it, or the object changed while it was read. Try again shortly.
 	Conflict
-	// DynamoDB is the shared token store (a third-party platform's tickets
-	// and tokens) failing or out of reach: transient.
+	// DynamoDB is the stack's table (the ledger's claims, the media_id
+	// index, a third-party platform's tickets and tokens) failing or out
+	// of reach: transient.
 	DynamoDB
 )
 

@@ -141,7 +141,7 @@ func (l *Ledger) claim(ctx context.Context, w Work, seen entry) (*claim, error) 
 // holds it); seen is the result as read. The result is read first, however
 // long claims live: an article image's URL and a final refusal answer
 // their version for good, even once the claim is gone (expired by the
-// bucket's lifecycle, or deleted).
+// table's TTL, or deleted).
 func (l *Ledger) begin(ctx context.Context, w Work) (c *claim, seen entry, err error) {
 	if seen, err = l.read(ctx, w); err != nil {
 		return nil, entry{}, err

@@ -56,7 +56,7 @@ func (l *Ledger) Do(ctx context.Context, w Work, prepare func(context.Context) (
 	if c.unconfirmed >= MaxUnconfirmed {
 		return l.settle(ctx, w, c, seen, Result{}, failure.New(failure.WeChat, failure.CodeSystem,
 			"system error: WeChat did not confirm %d uploads of this object version, which it may have stored: "+
-				"it is not sent again until its claim %s is deleted or expires (3 days), or a changed object is put",
+				"it is not sent again until its claim (key %s of the stack's table) is deleted or expires (3 days), or a changed object is put",
 			c.unconfirmed, c.key))
 	}
 	r, err := send(ctx)
