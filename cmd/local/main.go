@@ -449,7 +449,8 @@ func printBanner(w io.Writer, st settings, sample string, seeded int) {
 	p("")
 	if st.exposed() {
 		p("  Listening on %s (%s): sam local's containers reach these ports as http://%s:<port>,", st.host, EnvHost, wechat.ContainerHost)
-		p("  and so does anyone who can reach this machine (no credentials are checked). For example:")
+		p("  and so does anyone who can reach this machine (no credentials are checked): the secret, and the")
+		p("  table's tokens at %s, are theirs to read; use only local credentials. For example:", localaws.DynamoDBPath)
 		p("    sam local invoke UploadFunction -e events/s3-put-upload-image.json --env-vars events/env.json")
 		p("    sam local start-api --env-vars events/env.json")
 		p("")
