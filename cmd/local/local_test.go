@@ -42,6 +42,7 @@ func TestLocal(t *testing.T) {
 	t.Run("PortInUse", func(t *testing.T) { testPortInUse(t, bin) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, bin) })
 	t.Run("Platform", func(t *testing.T) { testPlatform(t, bin) })
+	t.Run("RegisterAuthorizer", func(t *testing.T) { testRegisterAuthorizer(t, bin) })
 }
 
 func buildLocal(t *testing.T) string {
@@ -74,7 +75,7 @@ func cleanEnv() []string {
 }
 
 type local struct {
-	api, wechat, s3URL string
+	api, wechat, s3URL, smURL string
 	cmd                *exec.Cmd
 	stdout, stderr     *stacktest.Logs
 	exited             chan struct{}
@@ -90,7 +91,7 @@ func start(t *testing.T, bin string, env ...string) *local {
 		fmt.Sprintf("LOCAL_PORT=%d", p[0]), fmt.Sprintf("LOCAL_S3_PORT=%d", p[1]),
 		fmt.Sprintf("LOCAL_SM_PORT=%d", p[2]), fmt.Sprintf("LOCAL_WECHAT_PORT=%d", p[3]),
 		"ALLOWED_PREFIXES=inbox") // as deployed: the {"key"} routes read the trigger prefixes and these
-	l := &local{api: fmt.Sprintf("http://127.0.0.1:%d", p[0]), s3URL: fmt.Sprintf("http://127.0.0.1:%d", p[1]),
+	l := &local{api: fmt.Sprintf("http://127.0.0.1:%d", p[0]), s3URL: fmt.Sprintf("http://127.0.0.1:%d", p[1]), smURL: fmt.Sprintf("http://127.0.0.1:%d", p[2]),
 		wechat: fmt.Sprintf("http://127.0.0.1:%d", p[3]), cmd: cmd, stderr: &stacktest.Logs{}, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
