@@ -76,10 +76,10 @@ func cleanEnv() []string {
 
 type local struct {
 	api, wechat, s3URL, smURL string
-	cmd                *exec.Cmd
-	stdout, stderr     *stacktest.Logs
-	exited             chan struct{}
-	curl               []string // the printed first curl: file, URL
+	cmd                       *exec.Cmd
+	stdout, stderr            *stacktest.Logs
+	exited                    chan struct{}
+	curl                      []string // the printed first curl: file, URL
 }
 
 // start runs the program with all four ports free and waits for its banner.
