@@ -41,11 +41,12 @@ build: ## the five functions' arm64 bootstraps into .build/, sizes printed
 	@for f in $(FUNCTIONS); do printf '%-20s %s bytes (linux/arm64)\n' $$f $$(stat -c %s .build/$$f/bootstrap); done
 
 # The tools the tests need: the Lambda Runtime Interface Emulator (go install,
-# pinned), moto_server, cfn-lint and the AWS CLI (from the machine's Python).
-tools: $(RIE) ## install the Lambda RIE; check moto_server, cfn-lint and the AWS CLI are there
+# pinned), moto_server, cfn-lint and the AWS CLI (from the machine's Python), curl and jq.
+tools: $(RIE) ## install the Lambda RIE; check moto_server, cfn-lint, the AWS CLI, curl and jq are there
 	@command -v moto_server >/dev/null || { echo "moto_server not found: pip install 'moto[server]'" >&2; exit 1; }
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
 	@command -v aws >/dev/null || { echo "aws (the AWS CLI, which the tests run as a user does) not found: pip install awscli" >&2; exit 1; }
+	@command -v curl >/dev/null && command -v jq >/dev/null || { echo "curl and jq (the docs' examples, which make test runs) are needed: install them with your package manager" >&2; exit 1; }
 
 .bin/aws-lambda-rie: $(RIE)
 $(RIE):
