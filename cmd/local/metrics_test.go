@@ -26,17 +26,6 @@ func testMetrics(t *testing.T, bin string) {
 	l := start(t, bin, bootstrap.EnvDetailedMetrics+"=true")
 	upload := l.api + "/cgi-bin/media/upload?type=image"
 	image := mediatest.Sample(media.JPEG, 3000)
-	faults := func(f string) {
-		t.Helper()
-		resp, err := client.Post(l.wechat+"/_sim/faults", "application/json", strings.NewReader(f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("set faults %s: %s", f, resp.Status)
-		}
-	}
 	want := func(errcode int, a answer) answer {
 		t.Helper()
 		if a.ErrCode != errcode {
@@ -72,13 +61,13 @@ func testMetrics(t *testing.T, bin string) {
 	json.NewDecoder(resp.Body).Decode(&refused)
 	resp.Body.Close()
 	want(40007, refused)
-	faults(`{"ip_blocked":true}`)
+	l.faults(t, `{"ip_blocked":true}`)
 	want(40164, do(t, multipartUpload(t, upload, "photo.jpg", image)))
-	faults(`{"ip_blocked":false,"busy":3}`) // three tries, each busy
+	l.faults(t, `{"ip_blocked":false,"busy":3}`) // three tries, each busy
 	want(-1, do(t, multipartUpload(t, upload, "photo.jpg", image)))
 	// Last: from then on the quota breaker answers upload's 45009 itself,
 	// without calling WeChat, until the daily reset.
-	faults(`{"quota":1}`)
+	l.faults(t, `{"quota":1}`)
 	want(45009, do(t, multipartUpload(t, upload, "photo.jpg", image)))
 	// Another method on upload's path reaches the function (API Gateway
 	// routes ANY): 405, errcode 40035. A path no route names is API

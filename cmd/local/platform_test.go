@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,6 +35,19 @@ func simPost(t *testing.T, u string) wechatsim.PushResult {
 		t.Fatalf("POST %s: %d %v", u, resp.StatusCode, err)
 	}
 	return r
+}
+
+// faults sets the simulator's faults (its /_sim/faults JSON).
+func (l *local) faults(t *testing.T, f string) {
+	t.Helper()
+	resp, err := client.Post(l.wechat+"/_sim/faults", "application/json", strings.NewReader(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("set faults %s: %s", f, resp.Status)
+	}
 }
 
 func simStats(t *testing.T, l *local) wechatsim.Stats {

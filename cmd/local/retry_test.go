@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -31,17 +30,6 @@ func TestRetries(t *testing.T) {
 	l := start(t, bin, EnvTimeScale+"=0.01")
 	c := s3Client(l.s3URL)
 	ctx := context.Background()
-	faults := func(f string) {
-		t.Helper()
-		resp, err := client.Post(l.wechat+"/_sim/faults", "application/json", strings.NewReader(f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("set faults %s: %s", f, resp.Status)
-		}
-	}
 	// result is the media_id (or errcode) results/<key>.json holds, once it exists.
 	type result struct {
 		MediaID string `json:"media_id"`
@@ -88,7 +76,7 @@ func TestRetries(t *testing.T) {
 		// 300 objects into WeChat's busy answers, 503s and lost answers: the
 		// retries recover them all; a lost answer costs one extra upload at
 		// most (the ledger's rule), never a missing media_id.
-		faults(`{"busy":10,"server_error":5,"drop":5}`)
+		l.faults(t, `{"busy":10,"server_error":5,"drop":5}`)
 		const n = 300
 		keys := make([]string, n)
 		var wg sync.WaitGroup
@@ -128,7 +116,7 @@ func TestRetries(t *testing.T) {
 	})
 
 	t.Run("FailedEventsAndRedrive", func(t *testing.T) {
-		faults(`{"busy":100000}`)
+		l.faults(t, `{"busy":100000}`)
 		const key = "upload/image/doomed.jpg"
 		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String(key),
 			Body: bytes.NewReader(mediatest.JPEG())}); err != nil {
@@ -163,7 +151,7 @@ func TestRetries(t *testing.T) {
 			t.Error("make local's log: no line for the failed event")
 		}
 
-		faults(`{}`)
+		l.faults(t, `{}`)
 		resp, err := client.Post(l.api+RedrivePath, "", nil)
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,20 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
+// table is a DynamoDB the records are kept in.
+type table struct {
+	name  string
+	api   recordtable.DynamoAPI
+	table string
+}
+
+// tables are the in-memory DynamoDB and moto_server's: each test runs on
+// both, so the double answers as the service does.
+func tables(t *testing.T) []table {
+	m := awstest.Start(t)
+	return []table{{"memory", memdynamo.New(recordtable.AttrKey), "t"}, {"moto", m.DynamoDB(), m.Table(t)}}
+}
+
 type claim struct {
 	Owner string `json:"owner"`
 }
@@ -26,12 +40,7 @@ type claim struct {
 // only where nothing is, replace only the version read, and a record past
 // its life is gone, however late DynamoDB's TTL deletes it.
 func TestConditionalRecords(t *testing.T) {
-	m := awstest.Start(t)
-	for _, db := range []struct {
-		name  string
-		api   recordtable.DynamoAPI
-		table string
-	}{{"memory", memdynamo.New(recordtable.AttrKey), "t"}, {"moto", m.DynamoDB(), m.Table(t)}} {
+	for _, db := range tables(t) {
 		t.Run(db.name, func(t *testing.T) {
 			ctx := context.Background()
 			now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -81,12 +90,7 @@ func TestMissingTableIsConfig(t *testing.T) {
 // A record written by hand, without a version, reads as version "*", and
 // a write on "*" replaces it once: then it has a version of its own.
 func TestRecordWithoutVersion(t *testing.T) {
-	m := awstest.Start(t)
-	for _, db := range []struct {
-		name  string
-		api   recordtable.DynamoAPI
-		table string
-	}{{"memory", memdynamo.New(recordtable.AttrKey), "t"}, {"moto", m.DynamoDB(), m.Table(t)}} {
+	for _, db := range tables(t) {
 		t.Run(db.name, func(t *testing.T) {
 			ctx := context.Background()
 			_, err := db.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: map[string]types.AttributeValue{
